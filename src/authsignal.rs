@@ -1,0 +1,352 @@
+//! The Authsignal client: `POST {AUTHSIGNAL_API_URL}/validate` and what its answer means.
+//!
+//! API: <https://docs.authsignal.com/api/server-api#validate-challenge>. HTTP Basic auth with the
+//! secret key as the username and an empty password.
+
+use reqwest::{StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::budget::Deadline;
+use crate::error::{BridgeError, ChallengeRejection, Upstream};
+use crate::settings::endpoint;
+use crate::upstream::{self, retry_after_seconds};
+
+/// The only state in which a token proves a passkey sign-in.
+const CHALLENGE_SUCCEEDED: &str = "CHALLENGE_SUCCEEDED";
+
+/// What Authsignal confirmed about a token: a succeeded challenge for this user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedChallenge {
+    pub user_id: String,
+    pub action: Option<String>,
+}
+
+/// Authsignal answered that our secret key is wrong (401/403): worth a credentials refresh.
+#[derive(Debug)]
+pub enum ValidateError {
+    CredentialsRejected,
+    Other(BridgeError),
+}
+
+impl From<BridgeError> for ValidateError {
+    fn from(error: BridgeError) -> Self {
+        ValidateError::Other(error)
+    }
+}
+
+pub struct AuthsignalClient {
+    http: reqwest::Client,
+    validate_url: Url,
+    expected_action: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ValidateRequest<'a> {
+    token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+}
+
+/// The fields of the validate answer the bridge reads; everything else is ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidateAnswer {
+    is_valid: bool,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    /// Older answers name the action `actionCode`.
+    #[serde(default)]
+    action_code: Option<String>,
+}
+
+impl AuthsignalClient {
+    pub fn new(http: reqwest::Client, api_url: &Url, expected_action: Option<String>) -> Self {
+        AuthsignalClient {
+            http,
+            validate_url: endpoint(api_url, "validate"),
+            expected_action,
+        }
+    }
+
+    /// Validates `token`. Only a valid token in state `CHALLENGE_SUCCEEDED` (for the expected
+    /// action, when one is configured) with a user id is a success.
+    pub async fn validate(
+        &self,
+        token: &str,
+        secret_key: &SecretString,
+        deadline: &Deadline,
+    ) -> Result<ValidatedChallenge, ValidateError> {
+        let request = self
+            .http
+            .post(self.validate_url.clone())
+            .basic_auth(secret_key.expose_secret(), Some(""))
+            .json(&ValidateRequest {
+                token,
+                action: self.expected_action.as_deref(),
+            });
+        let answer = deadline
+            .run(
+                Upstream::Authsignal,
+                upstream::send(Upstream::Authsignal, request),
+            )
+            .await?;
+        self.interpret(answer.status, &answer.headers, &answer.body)
+    }
+
+    fn interpret(
+        &self,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<ValidatedChallenge, ValidateError> {
+        let unavailable = |detail: String| {
+            ValidateError::Other(BridgeError::UpstreamUnavailable {
+                upstream: Upstream::Authsignal,
+                detail,
+            })
+        };
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(ValidateError::CredentialsRejected)
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                return Err(BridgeError::RateLimited {
+                    upstream: Upstream::Authsignal,
+                    retry_after: retry_after_seconds(headers),
+                }
+                .into())
+            }
+            status if status.is_client_error() => {
+                return Err(
+                    BridgeError::ChallengeRejected(ChallengeRejection::TokenRefused(
+                        status.as_u16(),
+                    ))
+                    .into(),
+                )
+            }
+            status if !status.is_success() => {
+                return Err(unavailable(format!("answered HTTP {}", status.as_u16())))
+            }
+            _ => {}
+        }
+        let answer: ValidateAnswer = serde_json::from_slice(body)
+            .map_err(|_| unavailable("answer is not a validate result".to_owned()))?;
+        if !answer.is_valid {
+            return Err(BridgeError::ChallengeRejected(ChallengeRejection::NotValid).into());
+        }
+        let state = answer.state.unwrap_or_default();
+        if state != CHALLENGE_SUCCEEDED {
+            return Err(
+                BridgeError::ChallengeRejected(ChallengeRejection::WrongState(state)).into(),
+            );
+        }
+        let action = answer.action.or(answer.action_code);
+        if let Some(expected) = &self.expected_action {
+            if action.as_deref() != Some(expected.as_str()) {
+                return Err(BridgeError::ChallengeRejected(ChallengeRejection::WrongAction).into());
+            }
+        }
+        let user_id = answer
+            .user_id
+            .filter(|user_id| !user_id.is_empty())
+            .ok_or_else(|| unavailable("valid answer without a userId".to_owned()))?;
+        Ok(ValidatedChallenge { user_id, action })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn client(action: Option<&str>) -> AuthsignalClient {
+        AuthsignalClient::new(
+            reqwest::Client::new(),
+            &Url::parse("https://api.authsignal.com/v1").unwrap(),
+            action.map(str::to_owned),
+        )
+    }
+
+    fn interpret(
+        action: Option<&str>,
+        status: u16,
+        body: &str,
+    ) -> Result<ValidatedChallenge, ValidateError> {
+        client(action).interpret(
+            StatusCode::from_u16(status).unwrap(),
+            &HeaderMap::new(),
+            body.as_bytes(),
+        )
+    }
+
+    fn rejection(result: Result<ValidatedChallenge, ValidateError>) -> ChallengeRejection {
+        match result {
+            Err(ValidateError::Other(BridgeError::ChallengeRejected(why))) => why,
+            other => panic!("expected a rejected challenge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_validate_url_keeps_the_region_base_path() {
+        let client = AuthsignalClient::new(
+            reqwest::Client::new(),
+            &Url::parse("https://eu.api.authsignal.com/v1").unwrap(),
+            None,
+        );
+        assert_eq!(
+            client.validate_url.as_str(),
+            "https://eu.api.authsignal.com/v1/validate"
+        );
+    }
+
+    #[test]
+    fn a_succeeded_challenge_is_a_validated_challenge() {
+        let ok = interpret(
+            None,
+            200,
+            r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u-1","action":"signIn","idempotencyKey":"k"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            ValidatedChallenge {
+                user_id: "u-1".into(),
+                action: Some("signIn".into())
+            }
+        );
+    }
+
+    #[test]
+    fn action_is_read_from_action_then_action_code() {
+        let body =
+            r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u","actionCode":"old"}"#;
+        assert_eq!(
+            interpret(Some("old"), 200, body).unwrap().action.as_deref(),
+            Some("old")
+        );
+        let body = r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u","action":"new","actionCode":"old"}"#;
+        assert_eq!(
+            interpret(Some("new"), 200, body).unwrap().action.as_deref(),
+            Some("new")
+        );
+        assert_eq!(
+            rejection(interpret(Some("old"), 200, body)),
+            ChallengeRejection::WrongAction
+        );
+    }
+
+    #[test]
+    fn the_expected_action_is_enforced() {
+        let body =
+            r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u","action":"transfer"}"#;
+        assert_eq!(
+            rejection(interpret(Some("signIn"), 200, body)),
+            ChallengeRejection::WrongAction
+        );
+        let body = r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u"}"#;
+        assert_eq!(
+            rejection(interpret(Some("signIn"), 200, body)),
+            ChallengeRejection::WrongAction
+        );
+        assert!(interpret(None, 200, body).is_ok());
+    }
+
+    #[test]
+    fn an_invalid_token_or_another_state_is_rejected() {
+        let body = r#"{"isValid":false,"state":"CHALLENGE_SUCCEEDED","userId":"u"}"#;
+        assert_eq!(
+            rejection(interpret(None, 200, body)),
+            ChallengeRejection::NotValid
+        );
+        for state in [
+            "CHALLENGE_REQUIRED",
+            "CHALLENGE_FAILED",
+            "ALLOW",
+            "REVIEW_SUCCEEDED",
+        ] {
+            let body = format!(r#"{{"isValid":true,"state":"{state}","userId":"u"}}"#);
+            assert_eq!(
+                rejection(interpret(None, 200, &body)),
+                ChallengeRejection::WrongState(state.into())
+            );
+        }
+        let body = r#"{"isValid":true,"userId":"u"}"#;
+        assert_eq!(
+            rejection(interpret(None, 200, body)),
+            ChallengeRejection::WrongState(String::new())
+        );
+    }
+
+    #[test]
+    fn a_valid_answer_without_user_id_is_a_bad_gateway() {
+        for body in [
+            r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED"}"#,
+            r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":""}"#,
+        ] {
+            match interpret(None, 200, body) {
+                Err(ValidateError::Other(error)) => assert_eq!(error.status(), 502),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_and_server_errors_are_bad_gateways() {
+        for (status, body) in [
+            (200, "<html>hi</html>"),
+            (200, r#"{"state":"CHALLENGE_SUCCEEDED"}"#),
+            (200, r#"{"isValid":"yes"}"#),
+            (200, "[]"),
+            (500, r#"{"error":"internal"}"#),
+            (503, ""),
+        ] {
+            match interpret(None, status, body) {
+                Err(ValidateError::Other(error)) => assert_eq!(error.status(), 502, "{body}"),
+                other => panic!("{status} {body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unauthorized_and_forbidden_mean_our_secret_is_wrong() {
+        for status in [401, 403] {
+            assert!(matches!(
+                interpret(None, status, r#"{"error":"unauthorized"}"#),
+                Err(ValidateError::CredentialsRejected)
+            ));
+        }
+    }
+
+    #[test]
+    fn other_client_errors_refuse_the_token() {
+        let body = r#"{"error":"invalid_request","errorDescription":"token expired"}"#;
+        assert_eq!(
+            rejection(interpret(None, 400, body)),
+            ChallengeRejection::TokenRefused(400)
+        );
+        assert_eq!(
+            rejection(interpret(None, 404, body)),
+            ChallengeRejection::TokenRefused(404)
+        );
+    }
+
+    #[test]
+    fn rate_limiting_keeps_retry_after() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        let result = client(None).interpret(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}");
+        match result {
+            Err(ValidateError::Other(error)) => {
+                assert_eq!(error.status(), 429);
+                assert_eq!(error.retry_after(), Some(7));
+                assert_eq!(error.oauth_error(), "temporarily_unavailable");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

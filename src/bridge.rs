@@ -1,0 +1,151 @@
+//! The flow: validate the Authsignal token, then exchange it at Auth0. Knows nothing about API
+//! Gateway; the HTTP edge turns requests into calls of [`Bridge::exchange`] and results back into
+//! answers.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::auth0::{Auth0Client, ExchangeError, TokenResponse};
+use crate::authsignal::{AuthsignalClient, ValidateError};
+use crate::budget::Deadline;
+use crate::credentials::{Credentials, CredentialsCache};
+use crate::error::{BridgeError, Upstream};
+use crate::settings::Settings;
+
+/// The token the app got from Authsignal's SDK. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthsignalToken(String);
+
+impl AuthsignalToken {
+    /// Wraps a token the HTTP edge has already checked against the contract's limits.
+    pub fn new(token: String) -> Self {
+        AuthsignalToken(token)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AuthsignalToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthsignalToken([REDACTED])")
+    }
+}
+
+/// What happened during one exchange, for the summary log line (success or not).
+#[derive(Debug, Default, Clone)]
+pub struct ExchangeTrace {
+    pub authsignal_latency: Option<Duration>,
+    pub auth0_latency: Option<Duration>,
+    /// Authsignal's user id once the token was validated.
+    pub user_id: Option<String>,
+    /// Whether this invocation refreshed the credentials after a rejection.
+    pub credentials_refreshed: bool,
+}
+
+pub struct Bridge {
+    credentials: CredentialsCache,
+    authsignal: AuthsignalClient,
+    auth0: Auth0Client,
+}
+
+impl Bridge {
+    /// Builds the bridge once per execution environment around the one HTTP client.
+    pub fn new(settings: &Settings, http: reqwest::Client, credentials: CredentialsCache) -> Self {
+        Bridge {
+            credentials,
+            authsignal: AuthsignalClient::new(
+                http.clone(),
+                &settings.authsignal_api_url,
+                settings.authsignal_action.clone(),
+            ),
+            auth0: Auth0Client::new(http, settings),
+        }
+    }
+
+    /// Validates `token` with Authsignal and, only if the challenge succeeded, exchanges it at
+    /// Auth0. When an upstream rejects our credentials, they are refreshed and the call retried,
+    /// at most once per invocation.
+    pub async fn exchange(
+        &self,
+        token: &AuthsignalToken,
+        client_ip: Option<IpAddr>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<TokenResponse, BridgeError> {
+        let mut credentials = self.credentials.get(deadline).await?;
+
+        let challenge = loop {
+            let started = Instant::now();
+            let result = self
+                .authsignal
+                .validate(token.expose(), &credentials.authsignal_secret, deadline)
+                .await;
+            add_latency(&mut trace.authsignal_latency, started);
+            match result {
+                Ok(challenge) => break challenge,
+                Err(ValidateError::Other(error)) => return Err(error),
+                Err(ValidateError::CredentialsRejected) => {
+                    credentials = self
+                        .refreshed(&credentials, Upstream::Authsignal, deadline, trace)
+                        .await?;
+                }
+            }
+        };
+        trace.user_id = Some(challenge.user_id.clone());
+
+        loop {
+            let started = Instant::now();
+            let result = self
+                .auth0
+                .exchange(
+                    &challenge.user_id,
+                    token.expose(),
+                    &credentials,
+                    client_ip,
+                    deadline,
+                )
+                .await;
+            add_latency(&mut trace.auth0_latency, started);
+            match result {
+                Ok(tokens) => return Ok(tokens),
+                Err(ExchangeError::Other(error)) => return Err(error),
+                // Auth0 checks client credentials before running the connection's Login
+                // script, so the Authsignal token is still unused and the retry is safe.
+                Err(ExchangeError::CredentialsRejected) => {
+                    credentials = self
+                        .refreshed(&credentials, Upstream::Auth0, deadline, trace)
+                        .await?;
+                }
+            }
+        }
+    }
+
+    /// New credentials to retry with after `upstream` rejected `rejected`, or the 500 answer
+    /// when this invocation already refreshed or there is nothing new to try.
+    async fn refreshed(
+        &self,
+        rejected: &Arc<Credentials>,
+        upstream: Upstream,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<Arc<Credentials>, BridgeError> {
+        if trace.credentials_refreshed {
+            return Err(BridgeError::CredentialsRejected { upstream });
+        }
+        trace.credentials_refreshed = true;
+        tracing::warn!(%upstream, "upstream rejected the credentials; refreshing them");
+        self.credentials
+            .refresh_after_rejection(rejected, deadline)
+            .await?
+            .ok_or(BridgeError::CredentialsRejected { upstream })
+    }
+}
+
+fn add_latency(total: &mut Option<Duration>, started: Instant) {
+    *total = Some(total.unwrap_or_default() + started.elapsed());
+}

@@ -1,0 +1,127 @@
+//! The invocation's time budget (the contract's "Time budget" section).
+//!
+//! Each invocation must answer before Lambda kills it, so every upstream call gets the smaller
+//! of `UPSTREAM_TIMEOUT_MS` and the time left before the Lambda deadline minus a safety margin,
+//! and a call that cannot start with useful time left is not made at all.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::error::{BridgeError, Upstream};
+
+/// Kept free before the Lambda deadline to build and deliver the answer.
+pub const SAFETY_MARGIN: Duration = Duration::from_millis(500);
+
+/// Below this, a call cannot complete a round trip; starting it would only waste the budget.
+pub const MIN_CALL_TIME: Duration = Duration::from_millis(10);
+
+/// The point in time by which the bridge must have its answer ready.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    upstream_timeout: Duration,
+}
+
+impl Deadline {
+    /// From the Lambda deadline (wall clock), less [`SAFETY_MARGIN`].
+    pub fn from_lambda_deadline(lambda_deadline: SystemTime, upstream_timeout: Duration) -> Self {
+        let left = lambda_deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(SAFETY_MARGIN);
+        Deadline::after(left, upstream_timeout)
+    }
+
+    /// A budget of `left` from now (tests, and events without a Lambda context).
+    pub fn after(left: Duration, upstream_timeout: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + left,
+            upstream_timeout,
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The timeout for one call to `upstream`, or the 504/500 answer when no useful time is left.
+    pub fn call_timeout(&self, upstream: Upstream) -> Result<Duration, BridgeError> {
+        let remaining = self.remaining();
+        if remaining < MIN_CALL_TIME {
+            return Err(BridgeError::BudgetExhausted { upstream });
+        }
+        Ok(remaining.min(self.upstream_timeout))
+    }
+
+    /// Runs `call` under this call's timeout, mapping an elapsed timer to `UpstreamTimeout`.
+    pub async fn run<T>(
+        &self,
+        upstream: Upstream,
+        call: impl std::future::Future<Output = Result<T, BridgeError>>,
+    ) -> Result<T, BridgeError> {
+        let timeout = self.call_timeout(upstream)?;
+        tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or(Err(BridgeError::UpstreamTimeout { upstream }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_gets_the_upstream_timeout_when_time_is_plenty() {
+        let deadline = Deadline::after(Duration::from_secs(20), Duration::from_secs(5));
+        assert_eq!(
+            deadline.call_timeout(Upstream::Auth0).unwrap(),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn a_call_gets_only_the_time_left_when_that_is_shorter() {
+        let deadline = Deadline::after(Duration::from_secs(2), Duration::from_secs(5));
+        let timeout = deadline.call_timeout(Upstream::Auth0).unwrap();
+        assert!(timeout <= Duration::from_secs(2) && timeout > Duration::from_millis(1900));
+    }
+
+    #[test]
+    fn no_call_starts_without_time_left() {
+        let deadline = Deadline::after(Duration::from_millis(3), Duration::from_secs(5));
+        assert!(matches!(
+            deadline.call_timeout(Upstream::Authsignal),
+            Err(BridgeError::BudgetExhausted {
+                upstream: Upstream::Authsignal
+            })
+        ));
+    }
+
+    #[test]
+    fn the_lambda_deadline_loses_the_safety_margin() {
+        let lambda_deadline = SystemTime::now() + Duration::from_millis(1500);
+        let deadline = Deadline::from_lambda_deadline(lambda_deadline, Duration::from_secs(5));
+        let left = deadline.remaining();
+        assert!(left <= Duration::from_millis(1000) && left > Duration::from_millis(900));
+        let past = Deadline::from_lambda_deadline(SystemTime::UNIX_EPOCH, Duration::from_secs(5));
+        assert_eq!(past.remaining(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_is_cut_off_as_a_timeout() {
+        let deadline = Deadline::after(Duration::from_millis(50), Duration::from_secs(5));
+        let result: Result<(), _> = deadline
+            .run(Upstream::Auth0, async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(BridgeError::UpstreamTimeout {
+                upstream: Upstream::Auth0
+            })
+        ));
+    }
+}

@@ -1,0 +1,290 @@
+//! Where the three secrets come from (Secrets Manager, or the environment for local runs), and
+//! the per-execution-environment cache with its refresh-on-rejection rule (secret rotation).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::budget::Deadline;
+use crate::error::{BridgeError, Upstream};
+
+/// Forced refreshes (after an upstream rejected our credentials) happen at most this often per
+/// execution environment, so a broken secret cannot turn every request into a Secrets Manager
+/// call.
+pub const MIN_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The key names inside the secret's JSON, and of the environment variables used without one.
+pub const AUTHSIGNAL_SECRET_KEY: &str = "AUTHSIGNAL_SECRET";
+pub const AUTH0_CLIENT_ID_KEY: &str = "AUTH0_CLIENT_ID";
+pub const AUTH0_CLIENT_SECRET_KEY: &str = "AUTH0_CLIENT_SECRET";
+
+/// The bridge's credentials. `Debug` prints the secrets as `[REDACTED]` (secrecy), and there is
+/// no `Display`, so a stray `{:?}` cannot leak them.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub authsignal_secret: SecretString,
+    /// Not a secret (it is in every app's Auth0 configuration), but only sent to Auth0.
+    pub auth0_client_id: String,
+    pub auth0_client_secret: SecretString,
+}
+
+impl Credentials {
+    /// Reads the three values from a JSON object (the secret's `SecretString`). Error texts name
+    /// the key at fault, never a value.
+    pub fn from_secret_json(text: &str) -> Result<Credentials, String> {
+        let object: Map<String, Value> =
+            serde_json::from_str(text).map_err(|_| "the secret is not a JSON object".to_owned())?;
+        Credentials::from_fields(|key| match object.get(key) {
+            Some(Value::String(value)) => Some(value.clone()),
+            _ => None,
+        })
+        .map_err(|missing| format!("the secret's JSON {missing}"))
+    }
+
+    /// Reads the three values from the environment (local development without `SECRET_ID`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
+        Credentials::from_fields(lookup).map_err(|missing| format!("the environment {missing}"))
+    }
+
+    fn from_fields(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
+        let field = |key: &str| {
+            get(key)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| format!("lacks a non-empty string {key}"))
+        };
+        Ok(Credentials {
+            authsignal_secret: SecretString::from(field(AUTHSIGNAL_SECRET_KEY)?),
+            auth0_client_id: field(AUTH0_CLIENT_ID_KEY)?,
+            auth0_client_secret: SecretString::from(field(AUTH0_CLIENT_SECRET_KEY)?),
+        })
+    }
+
+    fn same_values_as(&self, other: &Credentials) -> bool {
+        self.authsignal_secret.expose_secret() == other.authsignal_secret.expose_secret()
+            && self.auth0_client_id == other.auth0_client_id
+            && self.auth0_client_secret.expose_secret() == other.auth0_client_secret.expose_secret()
+    }
+}
+
+/// Where credentials are fetched from.
+pub enum CredentialsSource {
+    /// A Secrets Manager secret, read through the one AWS client of the execution environment.
+    SecretsManager {
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+    },
+    /// Values read once from the environment at start-up (or the reason they are unusable).
+    Environment(Result<Credentials, String>),
+}
+
+impl CredentialsSource {
+    async fn fetch(&self, deadline: &Deadline) -> Result<Credentials, BridgeError> {
+        match self {
+            CredentialsSource::Environment(result) => {
+                result.clone().map_err(BridgeError::CredentialsUnavailable)
+            }
+            CredentialsSource::SecretsManager { client, secret_id } => {
+                deadline
+                    .run(Upstream::SecretsManager, async {
+                        let output = client
+                            .get_secret_value()
+                            .secret_id(secret_id)
+                            .send()
+                            .await
+                            .map_err(|error| BridgeError::UpstreamUnavailable {
+                                upstream: Upstream::SecretsManager,
+                                detail: DisplayErrorContext(&error).to_string(),
+                            })?;
+                        let text = output.secret_string().ok_or_else(|| {
+                            BridgeError::CredentialsUnavailable(
+                                "the secret has no SecretString (binary secrets are not supported)"
+                                    .to_owned(),
+                            )
+                        })?;
+                        Credentials::from_secret_json(text)
+                            .map_err(BridgeError::CredentialsUnavailable)
+                    })
+                    .await
+            }
+        }
+    }
+}
+
+struct CachedCredentials {
+    credentials: Arc<Credentials>,
+    fetched_at: Instant,
+}
+
+#[derive(Default)]
+struct CacheState {
+    current: Option<CachedCredentials>,
+    last_forced_refresh: Option<Instant>,
+}
+
+/// Credentials cached per execution environment for `SECRET_CACHE_TTL_SECONDS`. A failed fetch
+/// is not cached: the next request tries again. The lock is held across a fetch so concurrent
+/// callers (if any) wait for one fetch instead of each making their own.
+pub struct CredentialsCache {
+    source: CredentialsSource,
+    ttl: Duration,
+    state: Mutex<CacheState>,
+}
+
+impl CredentialsCache {
+    pub fn new(source: CredentialsSource, ttl: Duration) -> Self {
+        CredentialsCache {
+            source,
+            ttl,
+            state: Mutex::new(CacheState::default()),
+        }
+    }
+
+    /// The cached credentials, fetched first when absent or older than the TTL.
+    pub async fn get(&self, deadline: &Deadline) -> Result<Arc<Credentials>, BridgeError> {
+        let mut state = self.state.lock().await;
+        if let Some(cached) = &state.current {
+            if cached.fetched_at.elapsed() < self.ttl {
+                return Ok(cached.credentials.clone());
+            }
+        }
+        let credentials = Arc::new(self.source.fetch(deadline).await?);
+        state.current = Some(CachedCredentials {
+            credentials: credentials.clone(),
+            fetched_at: Instant::now(),
+        });
+        Ok(credentials)
+    }
+
+    /// Called when an upstream rejected `rejected`: returns credentials worth one retry, or
+    /// `None` when there is nothing new to try (a refresh was forced less than
+    /// [`MIN_FORCED_REFRESH_INTERVAL`] ago, or the secret still holds the rejected values).
+    pub async fn refresh_after_rejection(
+        &self,
+        rejected: &Arc<Credentials>,
+        deadline: &Deadline,
+    ) -> Result<Option<Arc<Credentials>>, BridgeError> {
+        let mut state = self.state.lock().await;
+        if let Some(cached) = &state.current {
+            if !Arc::ptr_eq(&cached.credentials, rejected)
+                && !cached.credentials.same_values_as(rejected)
+            {
+                // Someone refreshed since `rejected` was handed out: try what they got.
+                return Ok(Some(cached.credentials.clone()));
+            }
+        }
+        if state
+            .last_forced_refresh
+            .is_some_and(|at| at.elapsed() < MIN_FORCED_REFRESH_INTERVAL)
+        {
+            return Ok(None);
+        }
+        state.last_forced_refresh = Some(Instant::now());
+        // The rejected values must not be served again, whether or not the fetch works.
+        state.current = None;
+        let fresh = Arc::new(self.source.fetch(deadline).await?);
+        state.current = Some(CachedCredentials {
+            credentials: fresh.clone(),
+            fetched_at: Instant::now(),
+        });
+        if fresh.same_values_as(rejected) {
+            return Ok(None);
+        }
+        Ok(Some(fresh))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD_JSON: &str = r#"{"AUTHSIGNAL_SECRET":"as-secret-canary","AUTH0_CLIENT_ID":"client-id","AUTH0_CLIENT_SECRET":"a0-secret-canary"}"#;
+
+    fn deadline() -> Deadline {
+        Deadline::after(Duration::from_secs(5), Duration::from_secs(5))
+    }
+
+    #[test]
+    fn secret_json_with_the_three_keys_is_read() {
+        let credentials = Credentials::from_secret_json(GOOD_JSON).unwrap();
+        assert_eq!(
+            credentials.authsignal_secret.expose_secret(),
+            "as-secret-canary"
+        );
+        assert_eq!(credentials.auth0_client_id, "client-id");
+        assert_eq!(
+            credentials.auth0_client_secret.expose_secret(),
+            "a0-secret-canary"
+        );
+    }
+
+    #[test]
+    fn debug_output_redacts_the_secrets() {
+        let credentials = Credentials::from_secret_json(GOOD_JSON).unwrap();
+        let printed = format!("{credentials:?} {:#?}", Arc::new(credentials.clone()));
+        assert!(!printed.contains("as-secret-canary"), "{printed}");
+        assert!(!printed.contains("a0-secret-canary"), "{printed}");
+        assert!(printed.contains("REDACTED"));
+    }
+
+    #[test]
+    fn malformed_secret_json_is_reported_without_its_values() {
+        for (text, expected) in [
+            ("not json as-secret-canary", "not a JSON object"),
+            ("[\"as-secret-canary\"]", "not a JSON object"),
+            (
+                r#"{"AUTHSIGNAL_SECRET":"as-secret-canary"}"#,
+                "lacks a non-empty string AUTH0_CLIENT_ID",
+            ),
+            (
+                r#"{"AUTHSIGNAL_SECRET":12345,"AUTH0_CLIENT_ID":"x","AUTH0_CLIENT_SECRET":"y"}"#,
+                "lacks a non-empty string AUTHSIGNAL_SECRET",
+            ),
+            (
+                r#"{"AUTHSIGNAL_SECRET":"as-secret-canary","AUTH0_CLIENT_ID":"x","AUTH0_CLIENT_SECRET":""}"#,
+                "lacks a non-empty string AUTH0_CLIENT_SECRET",
+            ),
+        ] {
+            let error = Credentials::from_secret_json(text).unwrap_err();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(
+                !error.contains("canary") && !error.contains("12345"),
+                "{error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn environment_credentials_are_served_from_the_cache() {
+        let source = CredentialsSource::Environment(Credentials::from_secret_json(GOOD_JSON));
+        let cache = CredentialsCache::new(source, Duration::from_secs(300));
+        let first = cache.get(&deadline()).await.unwrap();
+        let second = cache.get(&deadline()).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[tokio::test]
+    async fn missing_environment_credentials_are_a_server_error() {
+        let source = CredentialsSource::Environment(Credentials::from_lookup(|_| None));
+        let cache = CredentialsCache::new(source, Duration::from_secs(300));
+        let error = cache.get(&deadline()).await.unwrap_err();
+        assert_eq!(error.status(), 500);
+        assert!(error.log_detail().contains("AUTHSIGNAL_SECRET"));
+    }
+
+    #[tokio::test]
+    async fn a_rejection_with_unchanged_values_gives_nothing_to_retry() {
+        let source = CredentialsSource::Environment(Credentials::from_secret_json(GOOD_JSON));
+        let cache = CredentialsCache::new(source, Duration::from_secs(300));
+        let rejected = cache.get(&deadline()).await.unwrap();
+        let retry = cache
+            .refresh_after_rejection(&rejected, &deadline())
+            .await
+            .unwrap();
+        assert!(retry.is_none());
+    }
+}

@@ -1,0 +1,231 @@
+//! The one error type of the bridge.
+//!
+//! Every way an exchange can fail is a variant of [`BridgeError`], and only this module decides
+//! what each one means for the caller: the HTTP status, the OAuth `error` code
+//! ([RFC 6749 section 5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)), the description
+//! the caller may read, and the low-cardinality outcome label used in logs. Details that could
+//! help an attacker or leak internals (upstream URLs, upstream messages, which secret is wrong)
+//! are kept in [`BridgeError::log_detail`] for the operator and never reach the response body.
+
+use std::fmt;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+/// Which upstream a failure concerns. Named in logs, never in response bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    SecretsManager,
+    Authsignal,
+    Auth0,
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Upstream::SecretsManager => "secrets_manager",
+            Upstream::Authsignal => "authsignal",
+            Upstream::Auth0 => "auth0",
+        })
+    }
+}
+
+/// Why Authsignal's verdict did not allow the exchange (all answered as `invalid_grant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeRejection {
+    /// `isValid` was false.
+    NotValid,
+    /// `isValid` was true but the state was not `CHALLENGE_SUCCEEDED`.
+    WrongState(String),
+    /// `AUTHSIGNAL_ACTION` is set and the token was issued for another action.
+    WrongAction,
+    /// Authsignal refused the token itself with a 4xx (other than 401/403/429).
+    TokenRefused(u16),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The request used a method other than POST.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+
+    /// The body (after base64 decoding) is over the contract's 8 KiB limit.
+    #[error("request body too large")]
+    BodyTooLarge,
+
+    /// The body is not a JSON object with a usable `token`; the text says what is wrong and is
+    /// safe to show (it never echoes the body).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+
+    /// Authsignal did not confirm a succeeded challenge for this token.
+    #[error("challenge not accepted: {0:?}")]
+    ChallengeRejected(ChallengeRejection),
+
+    /// Auth0 refused the exchange with an OAuth error; its status and body are passed through.
+    #[error("auth0 rejected the exchange with status {status}")]
+    Auth0Rejected {
+        status: StatusCode,
+        /// Auth0's JSON error body, unchanged (it may carry `mfa_token` the app needs).
+        body: Bytes,
+        /// Seconds to send as `Retry-After` (429 only).
+        retry_after: Option<u64>,
+    },
+
+    /// An upstream is rate limiting the bridge without an OAuth error the app could use
+    /// (Authsignal's 429; Auth0's 429 when its body is not an OAuth error).
+    #[error("{upstream} rate limited the bridge")]
+    RateLimited {
+        upstream: Upstream,
+        retry_after: Option<u64>,
+    },
+
+    /// An upstream says our credentials are wrong (Authsignal 401/403, Auth0 401
+    /// `invalid_client`/`access_denied`), and a refresh did not help or was not allowed.
+    #[error("{upstream} rejected the bridge's credentials")]
+    CredentialsRejected { upstream: Upstream },
+
+    /// The credentials could not be loaded: missing, malformed, or Secrets Manager failed.
+    #[error("credentials unavailable: {0}")]
+    CredentialsUnavailable(String),
+
+    /// A setting is missing or invalid; the details were logged once at start-up.
+    #[error("the function is misconfigured")]
+    Misconfigured,
+
+    /// An upstream could not be reached or answered something we cannot use.
+    #[error("{upstream} unavailable: {detail}")]
+    UpstreamUnavailable { upstream: Upstream, detail: String },
+
+    /// An upstream call ran out of time.
+    #[error("{upstream} timed out")]
+    UpstreamTimeout { upstream: Upstream },
+
+    /// The invocation's time budget ran out before a call could start.
+    #[error("time budget exhausted before calling {upstream}")]
+    BudgetExhausted { upstream: Upstream },
+}
+
+impl BridgeError {
+    /// The HTTP status the caller gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BridgeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            BridgeError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BridgeError::InvalidRequest(_) | BridgeError::ChallengeRejected(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            BridgeError::Auth0Rejected { status, .. } => *status,
+            BridgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            BridgeError::CredentialsRejected { .. }
+            | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            // A Secrets Manager failure is "credentials unavailable" (500), not a gateway error:
+            // the contract puts every Secrets Manager failure, timeouts included, in the 500 row.
+            BridgeError::UpstreamUnavailable {
+                upstream: Upstream::SecretsManager,
+                ..
+            }
+            | BridgeError::UpstreamTimeout {
+                upstream: Upstream::SecretsManager,
+            }
+            | BridgeError::BudgetExhausted {
+                upstream: Upstream::SecretsManager,
+            } => StatusCode::INTERNAL_SERVER_ERROR,
+            BridgeError::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
+            BridgeError::UpstreamTimeout { .. } | BridgeError::BudgetExhausted { .. } => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+        }
+    }
+
+    /// The OAuth `error` code of the answer (for passthroughs, the one Auth0 chose).
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            BridgeError::MethodNotAllowed
+            | BridgeError::BodyTooLarge
+            | BridgeError::InvalidRequest(_) => "invalid_request",
+            BridgeError::ChallengeRejected(_) => "invalid_grant",
+            BridgeError::Auth0Rejected { .. } => "auth0_error",
+            BridgeError::RateLimited { .. } => "temporarily_unavailable",
+            _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => "server_error",
+            _ => "temporarily_unavailable",
+        }
+    }
+
+    /// What the caller may read: fixed texts, never upstream messages or internal URLs.
+    pub fn public_description(&self) -> &'static str {
+        match self {
+            BridgeError::MethodNotAllowed => "only POST is allowed",
+            BridgeError::BodyTooLarge => "request body is larger than 8 KiB",
+            BridgeError::InvalidRequest(what) => what,
+            BridgeError::ChallengeRejected(_) => {
+                "the Authsignal token is not valid for this sign-in"
+            }
+            BridgeError::Auth0Rejected { .. } => "Auth0 rejected the exchange",
+            BridgeError::RateLimited { .. } => "too many sign-in attempts; retry later",
+            BridgeError::UpstreamTimeout { upstream }
+            | BridgeError::BudgetExhausted { upstream }
+                if *upstream != Upstream::SecretsManager =>
+            {
+                "an upstream service did not answer in time; retry later"
+            }
+            BridgeError::UpstreamUnavailable { upstream, .. }
+                if *upstream != Upstream::SecretsManager =>
+            {
+                "an upstream service is unavailable; retry later"
+            }
+            _ => "the sign-in service is not available; the operator has been told",
+        }
+    }
+
+    /// Low-cardinality outcome label for logs (and metrics).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            BridgeError::MethodNotAllowed
+            | BridgeError::BodyTooLarge
+            | BridgeError::InvalidRequest(_) => "invalid_request",
+            BridgeError::ChallengeRejected(_) => "invalid_grant",
+            BridgeError::Auth0Rejected { status, .. }
+                if *status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                "rate_limited"
+            }
+            BridgeError::Auth0Rejected { .. } => "auth0_rejected",
+            BridgeError::RateLimited { .. } => "rate_limited",
+            _ => match self.status() {
+                StatusCode::BAD_GATEWAY => "upstream_unavailable",
+                StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
+                _ => "server_error",
+            },
+        }
+    }
+
+    /// Seconds for the `Retry-After` header, when the answer carries one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            BridgeError::Auth0Rejected { retry_after, .. }
+            | BridgeError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The body of the answer: Auth0's own error JSON for a passthrough, else
+    /// `{"error": ..., "error_description": ...}`.
+    pub fn response_body(&self) -> Bytes {
+        if let BridgeError::Auth0Rejected { body, .. } = self {
+            return body.clone();
+        }
+        let body = serde_json::json!({
+            "error": self.oauth_error(),
+            "error_description": self.public_description(),
+        });
+        Bytes::from(body.to_string())
+    }
+
+    /// A line for the operator's log: says which party failed and why, without secrets or
+    /// tokens (no variant ever holds one).
+    pub fn log_detail(&self) -> String {
+        self.to_string()
+    }
+}

@@ -1,0 +1,78 @@
+//! Wiring only: logs, settings, the clients built once per execution environment, then the
+//! runtime loop. Nothing here can stop the function from answering: a bad setting is logged
+//! once and every request gets the contract's 500 (no crash loop).
+
+use authsignal_auth0_bridge::bridge::Bridge;
+use authsignal_auth0_bridge::credentials::{Credentials, CredentialsCache, CredentialsSource};
+use authsignal_auth0_bridge::http::Handler;
+use authsignal_auth0_bridge::logging;
+use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
+use authsignal_auth0_bridge::upstream::build_http_client;
+use aws_config::timeout::TimeoutConfig;
+use lambda_http::{service_fn, LambdaEvent};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    logging::init();
+    let handler = build_handler().await;
+    let handler = &handler;
+    // Boxed: the nested async state machines of the runtime and the handler otherwise exceed
+    // rustc's default type-layout depth.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        Box::pin(handler.handle_event(event))
+    }))
+    .await
+}
+
+async fn build_handler() -> Handler {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "the function is misconfigured; every request will get a 500");
+            return Handler::misconfigured();
+        }
+    };
+    let http = match build_http_client(settings.connect_timeout()) {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "could not build the HTTP client; every request will get a 500");
+            return Handler::misconfigured();
+        }
+    };
+    let source = match &settings.credentials_location {
+        CredentialsLocation::SecretsManager { secret_id } => {
+            // The SDK sets only a connect timeout by default; the operation timeout bounds its
+            // retries too. The invocation's budget may cut a call shorter still.
+            let timeouts = TimeoutConfig::builder()
+                .connect_timeout(settings.connect_timeout())
+                .operation_timeout(settings.upstream_timeout)
+                .build();
+            let aws = aws_config::from_env().timeout_config(timeouts).load().await;
+            CredentialsSource::SecretsManager {
+                client: aws_sdk_secretsmanager::Client::new(&aws),
+                secret_id: secret_id.clone(),
+            }
+        }
+        CredentialsLocation::Environment => {
+            CredentialsSource::Environment(Credentials::from_lookup(|name| {
+                std::env::var(name).ok()
+            }))
+        }
+    };
+    tracing::info!(
+        authsignal_api_url = %settings.authsignal_api_url,
+        authsignal_action = settings.authsignal_action.as_deref(),
+        auth0_base_url = %settings.auth0_base_url,
+        auth0_grant = ?settings.auth0_grant,
+        auth0_audience = settings.auth0_audience.as_deref(),
+        auth0_scope = %settings.auth0_scope,
+        auth0_forward_client_ip = settings.auth0_forward_client_ip,
+        credentials = ?settings.credentials_location,
+        secret_cache_ttl_s = settings.secret_cache_ttl.as_secs(),
+        upstream_timeout_ms = settings.upstream_timeout.as_millis() as u64,
+        "bridge settings"
+    );
+    let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
+    let bridge = Bridge::new(&settings, http, credentials);
+    Handler::new(bridge, settings.upstream_timeout)
+}

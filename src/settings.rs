@@ -1,0 +1,445 @@
+//! Settings from the environment, validated once at start-up (the contract's configuration
+//! table). All problems are collected so the operator sees every bad value in one log line.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::Url;
+
+pub const DEFAULT_AUTHSIGNAL_API_URL: &str = "https://api.authsignal.com/v1";
+pub const DEFAULT_AUTH0_SCOPE: &str = "openid profile email";
+pub const DEFAULT_AUTH0_REALM: &str = "authsignal";
+pub const DEFAULT_SECRET_CACHE_TTL_SECONDS: u64 = 300;
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 5000;
+
+/// The connect timeout is this, or the upstream timeout when that is shorter: a host that does
+/// not accept a connection within 2 s is better reported than waited for.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the three credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsLocation {
+    /// A Secrets Manager secret (name or ARN) whose `SecretString` is JSON.
+    SecretsManager { secret_id: String },
+    /// `AUTHSIGNAL_SECRET`, `AUTH0_CLIENT_ID`, `AUTH0_CLIENT_SECRET` in the environment
+    /// (local development; read by the credentials module, not kept here).
+    Environment,
+}
+
+/// Which Auth0 grant the exchange uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth0Grant {
+    /// `http://auth0.com/oauth/grant-type/password-realm` against this connection.
+    PasswordRealm { realm: String },
+    /// `password`, against the tenant's default directory.
+    Password,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub credentials_location: CredentialsLocation,
+    /// Base URL ending in `/v1`; `/validate` is appended.
+    pub authsignal_api_url: Url,
+    pub authsignal_action: Option<String>,
+    /// `https://<tenant>` (or a loopback `http://` URL in tests); `/oauth/token` is appended.
+    pub auth0_base_url: Url,
+    pub auth0_audience: Option<String>,
+    pub auth0_scope: String,
+    pub auth0_grant: Auth0Grant,
+    pub auth0_forward_client_ip: bool,
+    pub secret_cache_ttl: Duration,
+    pub upstream_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads the settings through `lookup` (the process environment in production, a map in
+    /// tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let mut problems = Vec::new();
+
+        let credentials_location = match get("SECRET_ID") {
+            Some(secret_id) => CredentialsLocation::SecretsManager { secret_id },
+            None => CredentialsLocation::Environment,
+        };
+
+        let authsignal_api_url =
+            get("AUTHSIGNAL_API_URL").unwrap_or_else(|| DEFAULT_AUTHSIGNAL_API_URL.to_owned());
+        let authsignal_api_url = parse_upstream_url("AUTHSIGNAL_API_URL", &authsignal_api_url)
+            .map_err(|problem| problems.push(problem))
+            .ok();
+
+        let auth0_base_url = match get("AUTH0_DOMAIN") {
+            None => {
+                problems.push("AUTH0_DOMAIN is required (e.g. tenant.us.auth0.com)".to_owned());
+                None
+            }
+            Some(domain) => {
+                // A bare domain is what the Auth0 dashboard shows; a full URL lets tests and
+                // custom domains with a path prefix work too.
+                let url = if domain.contains("://") {
+                    domain
+                } else {
+                    format!("https://{domain}")
+                };
+                parse_upstream_url("AUTH0_DOMAIN", &url)
+                    .map_err(|problem| problems.push(problem))
+                    .ok()
+            }
+        };
+
+        let auth0_grant = match get("AUTH0_GRANT_TYPE").as_deref() {
+            None | Some("password-realm") => Auth0Grant::PasswordRealm {
+                realm: get("AUTH0_REALM").unwrap_or_else(|| DEFAULT_AUTH0_REALM.to_owned()),
+            },
+            Some("password") => Auth0Grant::Password,
+            Some(other) => {
+                problems.push(format!(
+                    "AUTH0_GRANT_TYPE must be `password-realm` or `password`, not `{other}`"
+                ));
+                Auth0Grant::Password
+            }
+        };
+
+        let auth0_forward_client_ip = match get("AUTH0_FORWARD_CLIENT_IP") {
+            None => true,
+            Some(value) => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    problems.push(format!(
+                        "AUTH0_FORWARD_CLIENT_IP must be `true` or `false`, not `{value}`"
+                    ));
+                    true
+                }
+            },
+        };
+
+        let secret_cache_ttl = parse_number(
+            &get,
+            "SECRET_CACHE_TTL_SECONDS",
+            DEFAULT_SECRET_CACHE_TTL_SECONDS,
+            0..=86_400,
+            &mut problems,
+        )
+        .map(Duration::from_secs);
+        let upstream_timeout = parse_number(
+            &get,
+            "UPSTREAM_TIMEOUT_MS",
+            DEFAULT_UPSTREAM_TIMEOUT_MS,
+            1..=900_000,
+            &mut problems,
+        )
+        .map(Duration::from_millis);
+
+        match (
+            authsignal_api_url,
+            auth0_base_url,
+            secret_cache_ttl,
+            upstream_timeout,
+        ) {
+            (
+                Some(authsignal_api_url),
+                Some(auth0_base_url),
+                Some(secret_cache_ttl),
+                Some(upstream_timeout),
+            ) if problems.is_empty() => Ok(Settings {
+                credentials_location,
+                authsignal_api_url,
+                authsignal_action: get("AUTHSIGNAL_ACTION"),
+                auth0_base_url,
+                auth0_audience: get("AUTH0_AUDIENCE"),
+                auth0_scope: get("AUTH0_SCOPE").unwrap_or_else(|| DEFAULT_AUTH0_SCOPE.to_owned()),
+                auth0_grant,
+                auth0_forward_client_ip,
+                secret_cache_ttl,
+                upstream_timeout,
+            }),
+            _ => Err(SettingsError { problems }),
+        }
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The TCP (+TLS) connect timeout given to every client.
+    pub fn connect_timeout(&self) -> Duration {
+        self.upstream_timeout.min(MAX_CONNECT_TIMEOUT)
+    }
+}
+
+/// Every problem found in the environment, for one clear start-up log line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct SettingsError {
+    pub problems: Vec<String>,
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    problems: &mut Vec<String>,
+) -> Option<u64> {
+    let Some(raw) = get(name) else {
+        return Some(default);
+    };
+    match raw.parse::<u64>() {
+        Ok(value) if range.contains(&value) => Some(value),
+        _ => {
+            problems.push(format!(
+                "{name} must be a whole number from {} to {}, not `{raw}`",
+                range.start(),
+                range.end()
+            ));
+            None
+        }
+    }
+}
+
+/// Parses an upstream base URL and applies the https-only rule: plain `http://` only for
+/// loopback hosts, so test doubles work and a production deployment cannot be pointed at an
+/// unencrypted (or SSRF-friendly internal) endpoint. URLs carrying credentials, a query or a
+/// fragment are refused: the path is joined to, and userinfo would end up in logs.
+pub fn parse_upstream_url(name: &str, raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|_| format!("{name} is not a valid URL"))?;
+    let Some(host) = url.host_str() else {
+        return Err(format!("{name} has no host"));
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(host) => {}
+        "http" => {
+            return Err(format!(
+                "{name} must use https:// (plain http:// is only allowed for loopback hosts)"
+            ))
+        }
+        _ => return Err(format!("{name} must be an https:// URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{name} must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{name} must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    // `Url::host_str` keeps the brackets of an IPv6 literal.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Joins a path (like `validate` or `oauth/token`) to a base URL, keeping the base's own path
+/// (`/v1`): `Url::join` would drop the last segment of a base without a trailing slash.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_auth0_domain_is_set() {
+        let s = settings(&[("AUTH0_DOMAIN", "tenant.us.auth0.com")]).unwrap();
+        assert_eq!(s.credentials_location, CredentialsLocation::Environment);
+        assert_eq!(
+            s.authsignal_api_url.as_str(),
+            "https://api.authsignal.com/v1"
+        );
+        assert_eq!(s.auth0_base_url.as_str(), "https://tenant.us.auth0.com/");
+        assert_eq!(s.auth0_scope, "openid profile email");
+        assert_eq!(
+            s.auth0_grant,
+            Auth0Grant::PasswordRealm {
+                realm: "authsignal".into()
+            }
+        );
+        assert!(s.auth0_forward_client_ip);
+        assert_eq!(s.authsignal_action, None);
+        assert_eq!(s.auth0_audience, None);
+        assert_eq!(s.secret_cache_ttl, Duration::from_secs(300));
+        assert_eq!(s.upstream_timeout, Duration::from_millis(5000));
+        assert_eq!(s.connect_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let s = settings(&[
+            (
+                "SECRET_ID",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:bridge",
+            ),
+            ("AUTHSIGNAL_API_URL", "https://eu.api.authsignal.com/v1"),
+            ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
+            ("AUTH0_DOMAIN", "https://login.example.com"),
+            ("AUTH0_AUDIENCE", "https://api.example.com"),
+            ("AUTH0_SCOPE", "openid offline_access"),
+            ("AUTH0_GRANT_TYPE", "password"),
+            ("AUTH0_FORWARD_CLIENT_IP", "false"),
+            ("SECRET_CACHE_TTL_SECONDS", "60"),
+            ("UPSTREAM_TIMEOUT_MS", "1500"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.credentials_location,
+            CredentialsLocation::SecretsManager {
+                secret_id: "arn:aws:secretsmanager:eu-west-1:1:secret:bridge".into()
+            }
+        );
+        assert_eq!(s.authsignal_action.as_deref(), Some("signInWithPasskey"));
+        assert_eq!(s.auth0_audience.as_deref(), Some("https://api.example.com"));
+        assert_eq!(s.auth0_scope, "openid offline_access");
+        assert_eq!(s.auth0_grant, Auth0Grant::Password);
+        assert!(!s.auth0_forward_client_ip);
+        assert_eq!(s.secret_cache_ttl, Duration::from_secs(60));
+        assert_eq!(s.upstream_timeout, Duration::from_millis(1500));
+        assert_eq!(s.connect_timeout(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_custom_realm_is_used_for_password_realm() {
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_REALM", "passkeys")]).unwrap();
+        assert_eq!(
+            s.auth0_grant,
+            Auth0Grant::PasswordRealm {
+                realm: "passkeys".into()
+            }
+        );
+    }
+
+    #[test]
+    fn missing_auth0_domain_is_reported() {
+        let err = settings(&[]).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert!(err.problems[0].contains("AUTH0_DOMAIN is required"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        for url in [
+            "http://api.authsignal.com/v1",
+            "http://10.0.0.5/v1",
+            "http://169.254.169.254/latest",
+            "http://localhost.evil.com/v1",
+        ] {
+            let err = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("AUTHSIGNAL_API_URL", url)])
+                .unwrap_err();
+            assert!(
+                err.problems[0].contains("must use https://"),
+                "{url}: {err}"
+            );
+        }
+        let err = settings(&[("AUTH0_DOMAIN", "http://tenant.auth0.com")]).unwrap_err();
+        assert!(err.to_string().contains("AUTH0_DOMAIN must use https://"));
+    }
+
+    #[test]
+    fn plain_http_is_accepted_on_loopback() {
+        for url in [
+            "http://localhost:8080/v1",
+            "http://127.0.0.1:9/v1",
+            "http://127.10.0.1/v1",
+            "http://[::1]:4000/v1",
+        ] {
+            let s = settings(&[("AUTH0_DOMAIN", url), ("AUTHSIGNAL_API_URL", url)]);
+            assert!(s.is_ok(), "{url}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_credentials_and_garbage_are_refused() {
+        for (url, expected) in [
+            ("ftp://api.authsignal.com/v1", "must be an https:// URL"),
+            (
+                "https://user:pw@api.authsignal.com/v1",
+                "must not contain credentials",
+            ),
+            ("https://api.authsignal.com/v1?x=1", "must not have a query"),
+            ("not a url at all", "is not a valid URL"),
+        ] {
+            let err = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("AUTHSIGNAL_API_URL", url)])
+                .unwrap_err();
+            assert!(err.problems[0].contains(expected), "{url}: {err}");
+            // The message never repeats the value: it could hold a password.
+            assert!(!err.problems[0].contains("pw@"));
+        }
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let err = settings(&[
+            ("AUTH0_GRANT_TYPE", "client_credentials"),
+            ("AUTH0_FORWARD_CLIENT_IP", "maybe"),
+            ("SECRET_CACHE_TTL_SECONDS", "-1"),
+            ("UPSTREAM_TIMEOUT_MS", "0"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "AUTH0_DOMAIN is required",
+            "AUTH0_GRANT_TYPE must be",
+            "AUTH0_FORWARD_CLIENT_IP must be",
+            "SECRET_CACHE_TTL_SECONDS must be a whole number",
+            "UPSTREAM_TIMEOUT_MS must be a whole number",
+        ] {
+            assert!(text.contains(expected), "missing `{expected}` in {text}");
+        }
+        assert_eq!(err.problems.len(), 5);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("SECRET_ID", ""),
+            ("AUTHSIGNAL_ACTION", "  "),
+        ])
+        .unwrap();
+        assert_eq!(s.credentials_location, CredentialsLocation::Environment);
+        assert_eq!(s.authsignal_action, None);
+    }
+
+    #[test]
+    fn endpoints_keep_the_base_path() {
+        let base = Url::parse("https://api.authsignal.com/v1").unwrap();
+        assert_eq!(
+            endpoint(&base, "validate").as_str(),
+            "https://api.authsignal.com/v1/validate"
+        );
+        let base = Url::parse("https://api.authsignal.com/v1/").unwrap();
+        assert_eq!(
+            endpoint(&base, "validate").as_str(),
+            "https://api.authsignal.com/v1/validate"
+        );
+        let base = Url::parse("https://t.auth0.com").unwrap();
+        assert_eq!(
+            endpoint(&base, "oauth/token").as_str(),
+            "https://t.auth0.com/oauth/token"
+        );
+    }
+}
