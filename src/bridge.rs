@@ -11,9 +11,10 @@ use tokio::time::Instant;
 use crate::auth0::{Auth0Client, ExchangeError, TokenResponse};
 use crate::authsignal::{AuthsignalClient, ValidateError};
 use crate::budget::Deadline;
-use crate::credentials::{Credentials, CredentialsCache};
+use crate::credentials::{Credentials, CredentialsCache, CredentialsSource};
 use crate::error::{BridgeError, Upstream};
 use crate::settings::Settings;
+use crate::upstream::build_http_client;
 
 /// The token the app got from Authsignal's SDK. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,7 +55,15 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Builds the bridge once per execution environment around the one HTTP client.
+    /// Builds the bridge once per execution environment: the one HTTP client, the credentials
+    /// cache over `source`, and both upstream clients.
+    pub fn from_settings(settings: &Settings, source: CredentialsSource) -> reqwest::Result<Self> {
+        let http = build_http_client(settings.connect_timeout())?;
+        let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
+        Ok(Bridge::new(settings, http, credentials))
+    }
+
+    /// Builds the bridge around an existing HTTP client and credentials cache.
     pub fn new(settings: &Settings, http: reqwest::Client, credentials: CredentialsCache) -> Self {
         Bridge {
             credentials,

@@ -3,11 +3,10 @@
 //! once and every request gets the contract's 500 (no crash loop).
 
 use authsignal_auth0_bridge::bridge::Bridge;
-use authsignal_auth0_bridge::credentials::{Credentials, CredentialsCache, CredentialsSource};
+use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
 use authsignal_auth0_bridge::http::Handler;
 use authsignal_auth0_bridge::logging;
 use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
-use authsignal_auth0_bridge::upstream::build_http_client;
 use aws_config::timeout::TimeoutConfig;
 use lambda_http::{service_fn, LambdaEvent};
 
@@ -29,13 +28,6 @@ async fn build_handler() -> Handler {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(%error, "the function is misconfigured; every request will get a 500");
-            return Handler::misconfigured();
-        }
-    };
-    let http = match build_http_client(settings.connect_timeout()) {
-        Ok(http) => http,
-        Err(error) => {
-            tracing::error!(%error, "could not build the HTTP client; every request will get a 500");
             return Handler::misconfigured();
         }
     };
@@ -72,7 +64,11 @@ async fn build_handler() -> Handler {
         upstream_timeout_ms = settings.upstream_timeout.as_millis() as u64,
         "bridge settings"
     );
-    let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
-    let bridge = Bridge::new(&settings, http, credentials);
-    Handler::new(bridge, settings.upstream_timeout)
+    match Bridge::from_settings(&settings, source) {
+        Ok(bridge) => Handler::new(bridge, settings.upstream_timeout),
+        Err(error) => {
+            tracing::error!(%error, "could not build the HTTP client; every request will get a 500");
+            Handler::misconfigured()
+        }
+    }
 }

@@ -1,0 +1,768 @@
+//! Handler tests: one per row of the contract's response table (and the request rules), built
+//! from the `events/` fixtures, with wiremock standing in for Authsignal and Auth0.
+
+mod support;
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use support::*;
+use wiremock::ResponseTemplate;
+
+fn http_api() -> Value {
+    event("http-api-token.json")
+}
+
+// ---- success ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn success_returns_auth0s_token_json_unchanged() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+
+    let answer = call(&handler, &http_api()).await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.text,
+        token_json().to_string(),
+        "byte-for-byte passthrough"
+    );
+}
+
+#[tokio::test]
+async fn authsignal_gets_basic_auth_and_the_token_as_json() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    call(&handler(&upstreams.vars()), &http_api()).await;
+
+    let requests = upstreams.authsignal_requests().await;
+    assert_eq!(requests.len(), 1);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{AUTHSIGNAL_SECRET}:"));
+    assert_eq!(
+        requests[0].headers.get("authorization").unwrap(),
+        &format!("Basic {basic}")
+    );
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "token": TOKEN }),
+        "no action unless AUTHSIGNAL_ACTION is set"
+    );
+}
+
+#[tokio::test]
+async fn authsignal_gets_the_action_when_one_is_configured() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTHSIGNAL_ACTION", "signInWithPasskey")],
+    );
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(answer.status, 200);
+    let body: Value =
+        serde_json::from_slice(&upstreams.authsignal_requests().await[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "token": TOKEN, "action": "signInWithPasskey" })
+    );
+}
+
+#[tokio::test]
+async fn auth0_gets_the_password_realm_grant_with_the_user_and_token() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTH0_AUDIENCE", "https://api.example.com")],
+    );
+    call(&handler(&vars), &http_api()).await;
+
+    let requests = upstreams.auth0_requests().await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].headers.get("content-type").unwrap(),
+        "application/x-www-form-urlencoded"
+    );
+    let form = form(&requests[0]);
+    let expected: Vec<(&str, &str)> = vec![
+        (
+            "grant_type",
+            "http://auth0.com/oauth/grant-type/password-realm",
+        ),
+        ("realm", "authsignal"),
+        ("username", USER_ID),
+        ("password", TOKEN),
+        ("client_id", AUTH0_CLIENT_ID),
+        ("client_secret", AUTH0_CLIENT_SECRET),
+        ("scope", "openid profile email"),
+        ("audience", "https://api.example.com"),
+    ];
+    for (name, value) in &expected {
+        assert_eq!(form.get(*name).map(String::as_str), Some(*value), "{name}");
+    }
+    assert_eq!(form.len(), expected.len());
+}
+
+#[tokio::test]
+async fn the_password_grant_omits_the_realm() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTH0_GRANT_TYPE", "password"), ("AUTH0_REALM", "x")],
+    );
+    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    let form = form(&upstreams.auth0_requests().await[0]);
+    assert_eq!(form["grant_type"], "password");
+    assert!(!form.contains_key("realm"));
+    assert!(
+        !form.contains_key("audience"),
+        "no audience unless AUTH0_AUDIENCE is set"
+    );
+}
+
+#[tokio::test]
+async fn the_callers_ip_is_forwarded_to_auth0_from_each_event_source() {
+    for (fixture, ip) in [
+        ("http-api-token.json", "203.0.113.10"),
+        ("function-url-token.json", "203.0.113.10"),
+        ("rest-api-token.json", "198.51.100.7"),
+    ] {
+        let upstreams = Upstreams::start().await;
+        upstreams.happy_path().await;
+        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        assert_eq!(answer.status, 200, "{fixture}");
+        let request = &upstreams.auth0_requests().await[0];
+        assert_eq!(
+            request.headers.get("auth0-forwarded-for").unwrap(),
+            ip,
+            "{fixture}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_callers_ip_is_not_forwarded_when_turned_off() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(&upstreams.vars(), &[("AUTH0_FORWARD_CLIENT_IP", "false")]);
+    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert!(upstreams.auth0_requests().await[0]
+        .headers
+        .get("auth0-forwarded-for")
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_client_supplied_forwarded_for_header_is_not_trusted() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut event = http_api();
+    event["headers"]["x-forwarded-for"] = json!("1.2.3.4");
+    event["headers"]["auth0-forwarded-for"] = json!("1.2.3.4");
+    call(&handler(&upstreams.vars()), &event).await;
+    let request = &upstreams.auth0_requests().await[0];
+    assert_eq!(
+        request.headers.get("auth0-forwarded-for").unwrap(),
+        "203.0.113.10"
+    );
+}
+
+#[tokio::test]
+async fn every_event_source_and_base64_bodies_succeed() {
+    for fixture in [
+        "http-api-token.json",
+        "http-api-token-base64.json",
+        "rest-api-token.json",
+        "function-url-token.json",
+    ] {
+        let upstreams = Upstreams::start().await;
+        upstreams.happy_path().await;
+        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        assert_eq!((fixture, answer.status), (fixture, 200));
+        assert_eq!(answer.json()["access_token"], ACCESS_TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn the_path_is_not_checked() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut event = http_api();
+    event["rawPath"] = json!("/anything/else");
+    event["requestContext"]["http"]["path"] = json!("/anything/else");
+    assert_eq!(call(&handler(&upstreams.vars()), &event).await.status, 200);
+}
+
+// ---- request rules -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_method_other_than_post_is_405_with_allow_post() {
+    let upstreams = Upstreams::start().await;
+    let handler = handler(&upstreams.vars());
+    for verb in ["GET", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        let mut event = event("http-api-get.json");
+        event["requestContext"]["http"]["method"] = json!(verb);
+        let answer = call(&handler, &event).await;
+        assert_eq!(answer.status, 405, "{verb}");
+        assert_eq!(answer.header("allow"), Some("POST"));
+        assert_eq!(answer.error(), "invalid_request");
+    }
+    let mut rest = event("rest-api-token.json");
+    rest["httpMethod"] = json!("GET");
+    assert_eq!(call(&handler, &rest).await.status, 405);
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_8_kib_is_413() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    let padded = |size: usize| {
+        let head = format!(r#"{{"token":"{TOKEN}","pad":""#);
+        let pad = "x".repeat(size - head.len() - 2);
+        format!("{head}{pad}\"}}")
+    };
+    let at_limit = padded(8192);
+    assert_eq!(at_limit.len(), 8192);
+    assert_eq!(
+        call(&handler, &with_body(http_api(), &at_limit))
+            .await
+            .status,
+        200
+    );
+
+    let over = padded(8193);
+    let answer = call(&handler, &with_body(http_api(), &over)).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.error(), "invalid_request");
+    assert_eq!(
+        upstreams.authsignal_requests().await.len(),
+        1,
+        "only the first reached Authsignal"
+    );
+}
+
+#[tokio::test]
+async fn the_body_limit_is_measured_after_base64_decoding() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    let encode = |text: &str| {
+        let mut event = http_api();
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        event["isBase64Encoded"] = json!(true);
+        event
+    };
+    // 8192 bytes decoded is 10924 characters encoded: over 8 KiB on the wire, still accepted.
+    let at_limit = format!(
+        r#"{{"token":"{TOKEN}"}}{}"#,
+        " ".repeat(8192 - TOKEN.len() - 12)
+    );
+    assert_eq!(at_limit.len(), 8192);
+    assert_eq!(call(&handler, &encode(&at_limit)).await.status, 200);
+    let over = format!("{at_limit} ");
+    assert_eq!(call(&handler, &encode(&over)).await.status, 413);
+}
+
+#[tokio::test]
+async fn a_bad_body_is_400_invalid_request_saying_what_is_wrong() {
+    let upstreams = Upstreams::start().await;
+    let handler = handler(&upstreams.vars());
+    let long_token = "t".repeat(4097);
+    let long = format!(r#"{{"token":"{long_token}"}}"#);
+    let nested = format!("{}{}", "[".repeat(4_000), "]".repeat(4_000));
+    let cases: Vec<(&str, &str)> = vec![
+        ("", "body is empty"),
+        ("   ", "body is empty"),
+        ("token=abc", "body is not valid JSON"),
+        (r#"{"token": "abc""#, "body is not valid JSON"),
+        (&nested, "body is not valid JSON"),
+        ("[\"abc\"]", "body must be a JSON object"),
+        ("\"abc\"", "body must be a JSON object"),
+        ("null", "body must be a JSON object"),
+        ("{}", "token is missing"),
+        (r#"{"token":null}"#, "token is missing"),
+        (r#"{"Token":"abc"}"#, "token is missing"),
+        (r#"{"token":123}"#, "token must be a string"),
+        (r#"{"token":["abc"]}"#, "token must be a string"),
+        (r#"{"token":""}"#, "token must not be empty"),
+        (&long, "token is longer than 4096 bytes"),
+    ];
+    for (body, description) in cases {
+        let answer = call(&handler, &with_body(http_api(), body)).await;
+        assert_eq!(answer.status, 400, "{body:.40}");
+        assert_eq!(answer.error(), "invalid_request", "{body:.40}");
+        let text = answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.starts_with(description), "{body:.40}: {text}");
+    }
+    let fixture = call(&handler, &event("http-api-malformed-body.json")).await;
+    assert_eq!(
+        (fixture.status, fixture.error().as_str()),
+        (400, "invalid_request")
+    );
+    assert!(
+        upstreams.authsignal_requests().await.is_empty(),
+        "no upstream call for a bad request"
+    );
+}
+
+#[tokio::test]
+async fn a_token_of_exactly_4096_bytes_is_accepted() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let body = format!(r#"{{"token":"{}"}}"#, "t".repeat(4096));
+    let answer = call(&handler(&upstreams.vars()), &with_body(http_api(), &body)).await;
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test]
+async fn a_broken_base64_body_is_400_not_an_invocation_error() {
+    let upstreams = Upstreams::start().await;
+    let handler = handler(&upstreams.vars());
+    let mut event = http_api();
+    event["body"] = json!("eyJ0b2tlbiI6!!not-base64!!");
+    event["isBase64Encoded"] = json!(true);
+    let response = call_raw(&handler, &event).await;
+    assert_eq!(response["statusCode"], 400);
+    assert_eq!(response["headers"]["x-request-id"], REQUEST_ID);
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn answers_use_the_event_sources_response_format() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+
+    let rest = call_raw(&handler, &event("rest-api-token.json")).await;
+    assert_eq!(rest["statusCode"], 200);
+    assert_eq!(
+        rest["multiValueHeaders"]["cache-control"],
+        json!(["no-store"])
+    );
+    assert_eq!(rest["isBase64Encoded"], false);
+    let body: Value = serde_json::from_str(rest["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["access_token"], ACCESS_TOKEN);
+
+    let http = call_raw(&handler, &event("function-url-token.json")).await;
+    assert_eq!(http["statusCode"], 200);
+    assert_eq!(http["headers"]["cache-control"], "no-store");
+    assert_eq!(http["headers"]["content-type"], "application/json");
+}
+
+// ---- Authsignal's verdict ------------------------------------------------------------------
+
+async fn authsignal_verdict(answer: ResponseTemplate, vars: &[(&str, &str)]) -> (Answer, usize) {
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(answer).await;
+    upstreams.auth0_answers(tokens()).await;
+    let handler = handler(&with(&upstreams.vars(), vars));
+    let answer = call(&handler, &http_api()).await;
+    (answer, upstreams.auth0_requests().await.len())
+}
+
+#[tokio::test]
+async fn an_authsignal_token_that_is_not_valid_is_400_invalid_grant() {
+    let verdicts = [
+        json!({"isValid": false, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}),
+        json!({"isValid": false, "error": "Token is invalid or expired"}),
+        json!({"isValid": true, "state": "CHALLENGE_FAILED", "userId": USER_ID}),
+        json!({"isValid": true, "state": "CHALLENGE_REQUIRED", "userId": USER_ID}),
+        json!({"isValid": true, "state": "ALLOW", "userId": USER_ID}),
+    ];
+    for verdict in verdicts {
+        let (answer, auth0_calls) =
+            authsignal_verdict(ResponseTemplate::new(200).set_body_json(&verdict), &[]).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "invalid_grant"),
+            "{verdict}"
+        );
+        assert_eq!(
+            auth0_calls, 0,
+            "Auth0 is only called after a succeeded challenge"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_for_another_action_is_400_invalid_grant() {
+    let verdict = json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID, "action": "transferFunds"});
+    let (answer, auth0_calls) = authsignal_verdict(
+        ResponseTemplate::new(200).set_body_json(&verdict),
+        &[("AUTHSIGNAL_ACTION", "signInWithPasskey")],
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (400, "invalid_grant")
+    );
+    assert_eq!(auth0_calls, 0);
+
+    let legacy = json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID, "actionCode": "signInWithPasskey"});
+    let (answer, _) = authsignal_verdict(
+        ResponseTemplate::new(200).set_body_json(&legacy),
+        &[("AUTHSIGNAL_ACTION", "signInWithPasskey")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "the older actionCode field is read too");
+}
+
+#[tokio::test]
+async fn authsignal_refusing_the_token_is_400_invalid_grant() {
+    for status in [400, 404, 409, 422] {
+        let body = json!({"error": "invalid_request", "errorDescription": "token expired"});
+        let (answer, auth0_calls) =
+            authsignal_verdict(ResponseTemplate::new(status).set_body_json(body), &[]).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "invalid_grant"),
+            "{status}"
+        );
+        assert_eq!(auth0_calls, 0);
+    }
+}
+
+#[tokio::test]
+async fn authsignal_rate_limiting_is_429_with_its_retry_after() {
+    let (answer, _) = authsignal_verdict(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "17")
+            .set_body_json(json!({"error": "too_many_requests"})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (429, "temporarily_unavailable")
+    );
+    assert_eq!(answer.header("retry-after"), Some("17"));
+
+    let (answer, _) = authsignal_verdict(ResponseTemplate::new(429), &[]).await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(
+        answer.header("retry-after"),
+        None,
+        "none when Authsignal sent none"
+    );
+}
+
+#[tokio::test]
+async fn authsignal_rejecting_our_secret_is_500_server_error() {
+    for status in [401, 403] {
+        let body =
+            json!({"error": "unauthorized", "errorDescription": "The request is unauthorized."});
+        let (answer, auth0_calls) =
+            authsignal_verdict(ResponseTemplate::new(status).set_body_json(body), &[]).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (500, "server_error"),
+            "{status}"
+        );
+        assert_eq!(auth0_calls, 0);
+    }
+}
+
+// ---- Auth0's answer ------------------------------------------------------------------------
+
+async fn auth0_answer(answer: ResponseTemplate) -> Answer {
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    upstreams.auth0_answers(answer).await;
+    call(&handler(&upstreams.vars()), &http_api()).await
+}
+
+#[tokio::test]
+async fn an_auth0_oauth_error_is_passed_through_with_its_status() {
+    let cases = [
+        (
+            403,
+            json!({"error": "invalid_grant", "error_description": "Wrong email or password."}),
+        ),
+        (
+            403,
+            json!({"error": "unauthorized_client", "error_description": "Grant type 'http://auth0.com/oauth/grant-type/password-realm' not allowed for the client."}),
+        ),
+        (
+            403,
+            json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": "Fe26.2*mfa"}),
+        ),
+        (
+            400,
+            json!({"error": "invalid_request", "error_description": "Missing required parameter: username"}),
+        ),
+        (
+            403,
+            json!({"error": "access_denied", "error_description": "Unauthorized"}),
+        ),
+    ];
+    for (status, body) in cases {
+        let raw = body.to_string();
+        let answer = auth0_answer(
+            ResponseTemplate::new(status).set_body_raw(raw.clone(), "application/json"),
+        )
+        .await;
+        assert_eq!(answer.status, status);
+        assert_eq!(answer.text, raw, "Auth0's body unchanged");
+        assert_eq!(answer.header("retry-after"), None);
+    }
+}
+
+#[tokio::test]
+async fn auth0_rate_limiting_is_429_with_retry_after() {
+    let body = json!({"error": "too_many_attempts", "error_description": "Your account has been blocked after multiple consecutive login attempts."}).to_string();
+    let own = auth0_answer(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "42")
+            .insert_header("x-ratelimit-reset", "9999999999")
+            .set_body_raw(body.clone(), "application/json"),
+    )
+    .await;
+    assert_eq!((own.status, own.header("retry-after")), (429, Some("42")));
+    assert_eq!(own.text, body);
+
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    let computed = auth0_answer(
+        ResponseTemplate::new(429)
+            .insert_header("x-ratelimit-limit", "10")
+            .insert_header("x-ratelimit-remaining", "0")
+            .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+            .set_body_raw(body.clone(), "application/json"),
+    )
+    .await;
+    let seconds: u64 = computed.header("retry-after").unwrap().parse().unwrap();
+    assert!((58..=60).contains(&seconds), "{seconds}");
+
+    let past = auth0_answer(
+        ResponseTemplate::new(429)
+            .insert_header("x-ratelimit-reset", "1000")
+            .set_body_raw(body.clone(), "application/json"),
+    )
+    .await;
+    assert_eq!(past.header("retry-after"), Some("1"), "at least 1");
+
+    let none =
+        auth0_answer(ResponseTemplate::new(429).set_body_raw(body, "application/json")).await;
+    assert_eq!((none.status, none.header("retry-after")), (429, None));
+}
+
+#[tokio::test]
+async fn auth0_rejecting_our_client_credentials_is_500_server_error() {
+    for code in ["invalid_client", "access_denied"] {
+        let body = json!({"error": code, "error_description": "Unauthorized"});
+        let answer = auth0_answer(ResponseTemplate::new(401).set_body_json(body)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (500, "server_error"),
+            "{code}"
+        );
+    }
+}
+
+// ---- upstream failures ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unusable_upstream_answer_is_502_temporarily_unavailable() {
+    let broken = || {
+        vec![
+            ResponseTemplate::new(500).set_body_json(json!({"error": "server_error"})),
+            ResponseTemplate::new(503).set_body_string("Service Unavailable"),
+            ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"),
+            ResponseTemplate::new(200).set_body_json(json!({"unexpected": true})),
+            ResponseTemplate::new(200).set_body_raw(vec![b'x'; 200 * 1024], "application/json"),
+            ResponseTemplate::new(302).insert_header("location", "https://example.com/"),
+        ]
+    };
+    for answer in broken() {
+        let (got, _) = authsignal_verdict(answer, &[]).await;
+        assert_eq!(
+            (got.status, got.error().as_str()),
+            (502, "temporarily_unavailable"),
+            "authsignal"
+        );
+    }
+    let shapeless = ResponseTemplate::new(200)
+        .set_body_json(json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED"}));
+    let (got, auth0_calls) = authsignal_verdict(shapeless, &[]).await;
+    assert_eq!(
+        (got.status, auth0_calls),
+        (502, 0),
+        "isValid without userId"
+    );
+
+    for answer in broken() {
+        let got = auth0_answer(answer).await;
+        assert_eq!(
+            (got.status, got.error().as_str()),
+            (502, "temporarily_unavailable"),
+            "auth0"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_502() {
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTHSIGNAL_API_URL", &format!("http://{closed}/v1"))],
+    );
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (502, "temporarily_unavailable")
+    );
+
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTH0_DOMAIN", &format!("http://{closed}"))],
+    );
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (502, "temporarily_unavailable")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_504_after_the_upstream_timeout() {
+    let slow = || tokens().set_delay(Duration::from_secs(3));
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(challenge_succeeded().set_delay(Duration::from_secs(3)))
+        .await;
+    let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "200")]);
+    let started = std::time::Instant::now();
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (504, "temporarily_unavailable")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cut off at the timeout"
+    );
+
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    upstreams.auth0_answers(slow()).await;
+    let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "200")]);
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(answer.status, 504);
+}
+
+#[tokio::test]
+async fn a_call_gets_no_more_than_the_time_left_before_the_lambda_deadline() {
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(challenge_succeeded().set_delay(Duration::from_secs(3)))
+        .await;
+    // 5 s allowed per call, but the Lambda deadline is 1.2 s away (0.7 s after the margin).
+    let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "5000")]);
+    let started = std::time::Instant::now();
+    let answer = call_with_budget(&handler(&vars), &http_api(), Duration::from_millis(1200)).await;
+    let took = started.elapsed();
+    assert_eq!(answer.status, 504);
+    assert!(
+        took < Duration::from_millis(1000),
+        "answered before the deadline: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_call_starts_once_the_budget_is_spent() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    // Deadline inside the safety margin: no time for any call.
+    let answer = call_with_budget(
+        &handler(&upstreams.vars()),
+        &http_api(),
+        Duration::from_millis(400),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (504, "temporarily_unavailable")
+    );
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_budget_spent_by_authsignal_leaves_auth0_uncalled() {
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(challenge_succeeded().set_delay(Duration::from_millis(700)))
+        .await;
+    upstreams.auth0_answers(tokens()).await;
+    let answer = call_with_budget(
+        &handler(&upstreams.vars()),
+        &http_api(),
+        Duration::from_millis(1205),
+    )
+    .await;
+    assert_eq!(answer.status, 504);
+    assert!(upstreams.auth0_requests().await.is_empty());
+}
+
+// ---- our own configuration -----------------------------------------------------------------
+
+#[tokio::test]
+async fn missing_credentials_are_500_server_error() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars: Vec<(String, String)> = upstreams
+        .vars()
+        .into_iter()
+        .filter(|(name, _)| name != "AUTH0_CLIENT_SECRET")
+        .collect();
+    let answer = call(&handler(&vars), &http_api()).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (500, "server_error")
+    );
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_invalid_setting_answers_every_request_with_500() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[("AUTHSIGNAL_API_URL", "http://api.authsignal.com/v1")],
+    );
+    let handler = handler(&vars);
+    for fixture in [
+        "http-api-token.json",
+        "http-api-get.json",
+        "rest-api-token.json",
+    ] {
+        let answer = call(&handler, &event(fixture)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (500, "server_error"),
+            "{fixture}"
+        );
+    }
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}

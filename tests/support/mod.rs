@@ -1,0 +1,283 @@
+//! Shared by the integration tests: loopback stand-ins for Authsignal and Auth0 (wiremock),
+//! canary credentials, event fixtures from `events/`, and calling the handler.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use authsignal_auth0_bridge::bridge::Bridge;
+use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
+use authsignal_auth0_bridge::http::{GatewayResponse, Handler};
+use authsignal_auth0_bridge::settings::Settings;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Context, LambdaEvent, RequestExt};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// Canary values: distinctive strings that tests look for in logs and bodies.
+pub const AUTHSIGNAL_SECRET: &str = "canary-authsignal-secret-7f3a";
+pub const AUTH0_CLIENT_ID: &str = "bridge-client-id";
+pub const AUTH0_CLIENT_SECRET: &str = "canary-auth0-client-secret-91c2";
+/// The token in the `events/` fixtures.
+pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.demo-authsignal-token.signature";
+pub const USER_ID: &str = "user-4f1c";
+pub const ACCESS_TOKEN: &str = "canary-access-token-5d2e";
+pub const ID_TOKEN: &str = "canary-id-token-c0de";
+pub const REFRESH_TOKEN: &str = "canary-refresh-token-b00c";
+
+/// Every secret or token value that must never appear in a log line or an error body.
+pub fn canaries() -> Vec<String> {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{AUTHSIGNAL_SECRET}:"));
+    vec![
+        AUTHSIGNAL_SECRET.into(),
+        AUTH0_CLIENT_SECRET.into(),
+        TOKEN.into(),
+        "demo-authsignal-token".into(),
+        ACCESS_TOKEN.into(),
+        ID_TOKEN.into(),
+        REFRESH_TOKEN.into(),
+        basic,
+    ]
+}
+
+/// The stand-ins for Authsignal (`/v1/validate`) and Auth0 (`/oauth/token`).
+pub struct Upstreams {
+    pub authsignal: MockServer,
+    pub auth0: MockServer,
+}
+
+impl Upstreams {
+    pub async fn start() -> Self {
+        Upstreams {
+            authsignal: MockServer::start().await,
+            auth0: MockServer::start().await,
+        }
+    }
+
+    /// The settings that point the bridge at the stand-ins, with credentials in the environment.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "AUTHSIGNAL_API_URL".into(),
+                format!("{}/v1", self.authsignal.uri()),
+            ),
+            ("AUTH0_DOMAIN".into(), self.auth0.uri()),
+            ("AUTHSIGNAL_SECRET".into(), AUTHSIGNAL_SECRET.into()),
+            ("AUTH0_CLIENT_ID".into(), AUTH0_CLIENT_ID.into()),
+            ("AUTH0_CLIENT_SECRET".into(), AUTH0_CLIENT_SECRET.into()),
+            ("UPSTREAM_TIMEOUT_MS".into(), "1000".into()),
+        ]
+    }
+
+    pub async fn authsignal_answers(&self, answer: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path("/v1/validate"))
+            .respond_with(answer)
+            .mount(&self.authsignal)
+            .await;
+    }
+
+    pub async fn auth0_answers(&self, answer: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(answer)
+            .mount(&self.auth0)
+            .await;
+    }
+
+    /// Both stand-ins answer as for a good sign-in.
+    pub async fn happy_path(&self) {
+        self.authsignal_answers(challenge_succeeded()).await;
+        self.auth0_answers(tokens()).await;
+    }
+
+    pub async fn authsignal_requests(&self) -> Vec<Request> {
+        self.authsignal
+            .received_requests()
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn auth0_requests(&self) -> Vec<Request> {
+        self.auth0.received_requests().await.unwrap_or_default()
+    }
+}
+
+pub fn challenge_succeeded() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "isValid": true,
+        "state": "CHALLENGE_SUCCEEDED",
+        "stateUpdatedAt": "2026-11-25T19:44:30.000Z",
+        "userId": USER_ID,
+        "action": "signInWithPasskey",
+        "idempotencyKey": "2b8e6f0a-0d3e-4c1b-9b7a-5f8c2d1e4a6b",
+        "verificationMethod": "PASSKEY"
+    }))
+}
+
+pub fn token_json() -> Value {
+    json!({
+        "access_token": ACCESS_TOKEN,
+        "id_token": ID_TOKEN,
+        "refresh_token": REFRESH_TOKEN,
+        "scope": "openid profile email offline_access",
+        "expires_in": 86400,
+        "token_type": "Bearer"
+    })
+}
+
+pub fn tokens() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(token_json().to_string(), "application/json")
+}
+
+/// Builds the handler as `main` does, from settings given as variables.
+pub fn handler(vars: &[(String, String)]) -> Handler {
+    let map: HashMap<String, String> = vars.iter().cloned().collect();
+    let lookup = |name: &str| map.get(name).cloned();
+    match Settings::from_lookup(lookup) {
+        Ok(settings) => {
+            let source = CredentialsSource::Environment(Credentials::from_lookup(lookup));
+            Handler::new(
+                Bridge::from_settings(&settings, source).unwrap(),
+                settings.upstream_timeout,
+            )
+        }
+        Err(_) => Handler::misconfigured(),
+    }
+}
+
+/// Sets (or adds) variables on top of `vars`.
+pub fn with(vars: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut map: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name))
+        .cloned()
+        .collect();
+    map.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    map
+}
+
+/// An event fixture from `events/`.
+pub fn event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()
+}
+
+/// The HTTP API fixture with another body (`isBase64Encoded: false`).
+pub fn with_body(mut event: Value, body: &str) -> Value {
+    event["body"] = Value::String(body.to_owned());
+    event["isBase64Encoded"] = Value::Bool(false);
+    event
+}
+
+pub const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+pub fn lambda_context(budget: Duration) -> Context {
+    let mut context = Context::default();
+    context.request_id = REQUEST_ID.to_owned();
+    context.deadline = (SystemTime::now() + budget)
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context
+}
+
+/// What the caller got back.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|value| value.to_str().unwrap())
+    }
+
+    /// The OAuth `error` code of an error answer.
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The headers and body rules that hold for every answer of the contract.
+    fn check_contract_invariants(&self) {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
+        assert_eq!(self.header("pragma"), Some("no-cache"), "{self:?}");
+        assert_eq!(self.header("x-request-id"), Some(REQUEST_ID), "{self:?}");
+        let body = self.json();
+        assert!(body.is_object(), "{self:?}");
+        if self.status != 200 {
+            assert!(
+                body["error"].is_string(),
+                "error answer without `error`: {self:?}"
+            );
+            for secret in [AUTHSIGNAL_SECRET, AUTH0_CLIENT_SECRET, TOKEN] {
+                assert!(
+                    !self.text.contains(secret),
+                    "error body leaks a secret: {self:?}"
+                );
+            }
+            assert!(
+                !self.text.contains("127.0.0.1"),
+                "error body names an upstream: {self:?}"
+            );
+        }
+    }
+}
+
+/// Calls the handler the way the tests of `lambda_http` do: a `Request` from a JSON fixture.
+pub async fn call(handler: &Handler, event: &Value) -> Answer {
+    call_with_budget(handler, event, Duration::from_secs(30)).await
+}
+
+pub async fn call_with_budget(handler: &Handler, event: &Value, budget: Duration) -> Answer {
+    let request = lambda_http::request::from_str(&event.to_string())
+        .expect("fixture is an API Gateway event")
+        .with_lambda_context(lambda_context(budget));
+    let response = handler.handle(request).await;
+    let (parts, body) = response.into_parts();
+    let text = match body {
+        Body::Text(text) => text,
+        Body::Binary(bytes) => String::from_utf8(bytes).unwrap(),
+        _ => String::new(),
+    };
+    let answer = Answer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        text,
+    };
+    answer.check_contract_invariants();
+    answer
+}
+
+/// Calls the handler with the raw event, as the runtime does, and returns the gateway response.
+pub async fn call_raw(handler: &Handler, event: &Value) -> Value {
+    let payload: LambdaRequest = serde_json::from_value(event.clone()).expect("an HTTP event");
+    let response: GatewayResponse = handler
+        .handle_event(LambdaEvent::new(
+            payload,
+            lambda_context(Duration::from_secs(30)),
+        ))
+        .await
+        .expect("the handler never returns an invocation error");
+    serde_json::to_value(response).unwrap()
+}
+
+/// Form fields of a request Auth0's stand-in received.
+pub fn form(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
