@@ -71,6 +71,22 @@ impl Credentials {
     }
 }
 
+/// The Secrets Manager client, built once per execution environment from `loader` (the process
+/// environment in production: region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`). The SDK
+/// sets only a connect timeout by default; the operation timeout also bounds its own retries,
+/// and each call is further cut to the invocation's time budget.
+pub async fn secrets_manager_client(
+    loader: aws_config::ConfigLoader,
+    settings: &crate::settings::Settings,
+) -> aws_sdk_secretsmanager::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(settings.connect_timeout())
+        .operation_timeout(settings.upstream_timeout)
+        .build();
+    let config = loader.timeout_config(timeouts).load().await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
 /// Where credentials are fetched from.
 pub enum CredentialsSource {
     /// A Secrets Manager secret, read through the one AWS client of the execution environment.

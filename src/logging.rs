@@ -21,6 +21,10 @@ const WIRE_LEVEL_CRATES: &[&str] = &[
     "aws_sdk_secretsmanager",
     "aws_config",
     "aws_runtime",
+    // lambda_runtime logs the raw event, token included, at TRACE.
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
 ];
 
 pub fn init() {
@@ -45,7 +49,11 @@ pub fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
     if format.eq_ignore_ascii_case("json") {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .init();
     } else {
         builder.init();
     }

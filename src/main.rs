@@ -3,11 +3,12 @@
 //! once and every request gets the contract's 500 (no crash loop).
 
 use authsignal_auth0_bridge::bridge::Bridge;
-use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
+use authsignal_auth0_bridge::credentials::{
+    secrets_manager_client, Credentials, CredentialsSource,
+};
 use authsignal_auth0_bridge::http::Handler;
 use authsignal_auth0_bridge::logging;
 use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
-use aws_config::timeout::TimeoutConfig;
 use lambda_http::{service_fn, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
@@ -32,19 +33,10 @@ async fn build_handler() -> Handler {
         }
     };
     let source = match &settings.credentials_location {
-        CredentialsLocation::SecretsManager { secret_id } => {
-            // The SDK sets only a connect timeout by default; the operation timeout bounds its
-            // retries too. The invocation's budget may cut a call shorter still.
-            let timeouts = TimeoutConfig::builder()
-                .connect_timeout(settings.connect_timeout())
-                .operation_timeout(settings.upstream_timeout)
-                .build();
-            let aws = aws_config::from_env().timeout_config(timeouts).load().await;
-            CredentialsSource::SecretsManager {
-                client: aws_sdk_secretsmanager::Client::new(&aws),
-                secret_id: secret_id.clone(),
-            }
-        }
+        CredentialsLocation::SecretsManager { secret_id } => CredentialsSource::SecretsManager {
+            client: secrets_manager_client(aws_config::from_env(), &settings).await,
+            secret_id: secret_id.clone(),
+        },
         CredentialsLocation::Environment => {
             CredentialsSource::Environment(Credentials::from_lookup(|name| {
                 std::env::var(name).ok()

@@ -2,6 +2,9 @@
 //! canary credentials, event fixtures from `events/`, and calling the handler.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod moto;
+pub mod runtime_api;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -130,6 +133,17 @@ pub fn token_json() -> Value {
 
 pub fn tokens() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(token_json().to_string(), "application/json")
+}
+
+/// Builds the handler as `main` does, from settings given as variables, with credentials from
+/// `source`.
+pub fn handler_with_source(vars: &[(String, String)], source: CredentialsSource) -> Handler {
+    let map: HashMap<String, String> = vars.iter().cloned().collect();
+    let settings = Settings::from_lookup(|name| map.get(name).cloned()).expect("valid settings");
+    Handler::new(
+        Bridge::from_settings(&settings, source).unwrap(),
+        settings.upstream_timeout,
+    )
 }
 
 /// Builds the handler as `main` does, from settings given as variables.

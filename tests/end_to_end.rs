@@ -1,0 +1,330 @@
+//! End to end: the compiled `bootstrap` binary, driven through a Lambda Runtime API double,
+//! against loopback stand-ins for Authsignal and Auth0 (wiremock) and, for the tests marked
+//! as needing moto, Secrets Manager (moto's server, through the real AWS SDK).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::moto::{create_secret, secret_json, Moto};
+use support::runtime_api::{body, Function, Outcome, RuntimeApi};
+use support::*;
+use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+fn http_api_with_token(token: &str) -> Value {
+    with_body(
+        event("http-api-token.json"),
+        &json!({ "token": token }).to_string(),
+    )
+}
+
+/// Waits until the summary lines of `count` invocations are printed (output is read by threads).
+async fn summaries(function: &Function, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let lines = function.summaries();
+        if lines.len() >= count {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("expected {count} summary lines in {:#?}", function.output());
+}
+
+#[tokio::test]
+async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let mut function = Function::start(&runtime, &vars);
+
+    for fixture in [
+        "http-api-token.json",
+        "rest-api-token.json",
+        "function-url-token.json",
+        "http-api-token-base64.json",
+    ] {
+        let response = runtime.respond(&event(fixture)).await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+        assert_eq!(body(&response), token_json(), "{fixture}");
+    }
+    let rest = runtime.respond(&event("rest-api-token.json")).await;
+    assert_eq!(
+        rest["multiValueHeaders"]["cache-control"],
+        json!(["no-store"])
+    );
+    let http = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(http["headers"]["pragma"], "no-cache");
+    assert!(http["headers"]["x-request-id"]
+        .as_str()
+        .unwrap()
+        .starts_with("e2e-"));
+
+    let get = runtime.respond(&event("http-api-get.json")).await;
+    assert_eq!(
+        (get["statusCode"].as_u64(), get["headers"]["allow"].as_str()),
+        (Some(405), Some("POST"))
+    );
+    let malformed = runtime
+        .respond(&event("http-api-malformed-body.json"))
+        .await;
+    assert_eq!(malformed["statusCode"], 400);
+    assert_eq!(body(&malformed)["error"], "invalid_request");
+
+    let mut broken_base64 = event("http-api-token.json");
+    broken_base64["body"] = json!("%%% not base64 %%%");
+    broken_base64["isBase64Encoded"] = json!(true);
+    let response = runtime.respond(&broken_base64).await;
+    assert_eq!(
+        response["statusCode"], 400,
+        "a 400, not an invocation error"
+    );
+
+    // Not an HTTP event at all: lambda_http rejects it before our code runs; the function
+    // reports an invocation error and keeps serving.
+    match runtime
+        .invoke(&json!({"hello": "world"}), Duration::from_secs(5))
+        .await
+    {
+        Outcome::Error(_) => {}
+        other => panic!("expected an invocation error, got {other:?}"),
+    }
+    let after = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(after["statusCode"], 200);
+    assert!(function.is_running());
+
+    let lines = summaries(&function, 10).await;
+    assert_eq!(lines.len(), 10, "one summary line per HTTP invocation");
+    assert_eq!(lines[0]["cold_start"], true);
+    assert!(lines[1..].iter().all(|line| line["cold_start"] == false));
+    assert_eq!(lines[0]["outcome"], "success");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["user_id"], USER_ID);
+    assert!(lines[0]["authsignal_ms"].as_f64().unwrap() > 0.0);
+    assert!(lines[0]["auth0_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[6]["outcome"], "invalid_request");
+    function.stop();
+}
+
+#[tokio::test]
+async fn a_bad_setting_is_logged_once_and_every_request_gets_500() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[
+            ("AUTH0_DOMAIN", "http://tenant.auth0.com"),
+            ("UPSTREAM_TIMEOUT_MS", "soon"),
+        ],
+    );
+    let mut function = Function::start(&runtime, &vars);
+    for _ in 0..3 {
+        let response = runtime.respond(&event("http-api-token.json")).await;
+        assert_eq!(response["statusCode"], 500);
+        assert_eq!(body(&response)["error"], "server_error");
+    }
+    assert!(function.is_running(), "no crash loop");
+    let output = function.stop().join("\n");
+    assert_eq!(
+        output.matches("AUTH0_DOMAIN must use https://").count(),
+        1,
+        "{output}"
+    );
+    assert_eq!(
+        output
+            .matches("UPSTREAM_TIMEOUT_MS must be a whole number")
+            .count(),
+        1
+    );
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn credentials_come_from_secrets_manager_and_a_failing_cold_start_recovers() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = with(
+        &upstreams.vars(),
+        &[
+            ("SECRET_ID", "bridge/e2e"),
+            // Only the secret may supply credentials.
+            ("AUTHSIGNAL_SECRET", "wrong"),
+            ("AUTH0_CLIENT_SECRET", "wrong"),
+        ],
+    );
+    vars.extend(moto.env());
+    let mut function = Function::start(&runtime, &vars);
+
+    // The secret does not exist yet: 500, and the function keeps running.
+    let response = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(
+        (
+            response["statusCode"].as_u64(),
+            body(&response)["error"].as_str()
+        ),
+        (Some(500), Some("server_error"))
+    );
+
+    create_secret(
+        &admin,
+        "bridge/e2e",
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    let response = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(
+        response["statusCode"], 200,
+        "recovered without a restart: {response}"
+    );
+    assert_eq!(body(&response), token_json());
+    let form = form(&upstreams.auth0_requests().await[0]);
+    assert_eq!(form["client_secret"], AUTH0_CLIENT_SECRET);
+    assert!(function.is_running());
+}
+
+/// Every failure case, keyed by the token the app sends.
+async fn mount_failure_cases(upstreams: &Upstreams) {
+    let authsignal = |token: &str, answer: ResponseTemplate| {
+        Mock::given(method("POST"))
+            .and(path("/v1/validate"))
+            .and(body_partial_json(json!({ "token": token })))
+            .respond_with(answer)
+    };
+    let succeeded_for = |user: &str| {
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": user}))
+    };
+    for (token, answer) in [
+        ("canary-tok-ok-1a", challenge_succeeded()),
+        (
+            "canary-tok-invalid-2b",
+            ResponseTemplate::new(200).set_body_json(json!({"isValid": false})),
+        ),
+        (
+            "canary-tok-as401-3c",
+            ResponseTemplate::new(401).set_body_json(json!({"error": "unauthorized"})),
+        ),
+        (
+            "canary-tok-as429-4d",
+            ResponseTemplate::new(429).insert_header("retry-after", "3"),
+        ),
+        (
+            "canary-tok-as500-5e",
+            ResponseTemplate::new(500).set_body_string("oops"),
+        ),
+        (
+            "canary-tok-ashtml-6f",
+            ResponseTemplate::new(200).set_body_string("<html></html>"),
+        ),
+        (
+            "canary-tok-asslow-7a",
+            challenge_succeeded().set_delay(Duration::from_secs(2)),
+        ),
+        ("canary-tok-mfa-8b", succeeded_for("user-mfa")),
+        ("canary-tok-a0401-9c", succeeded_for("user-badclient")),
+        ("canary-tok-a0429-0d", succeeded_for("user-ratelimited")),
+        ("canary-tok-a0slow-1e", succeeded_for("user-slow")),
+    ] {
+        authsignal(token, answer).mount(&upstreams.authsignal).await;
+    }
+    let auth0 = |user: &str, answer: ResponseTemplate| {
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .and(body_string_contains(format!("username={user}&").as_str()))
+            .respond_with(answer)
+    };
+    for (user, answer) in [
+        (USER_ID, tokens()),
+        ("user-mfa", ResponseTemplate::new(403).set_body_json(json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": "canary-mfa-token-2f"}))),
+        ("user-badclient", ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client", "error_description": "Unauthorized"}))),
+        ("user-ratelimited", ResponseTemplate::new(429).insert_header("x-ratelimit-reset", "1").set_body_json(json!({"error": "too_many_attempts"}))),
+        ("user-slow", tokens().set_delay(Duration::from_secs(2))),
+    ] {
+        auth0(user, answer).mount(&upstreams.auth0).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    create_secret(
+        &admin,
+        "bridge/logs",
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    let upstreams = Upstreams::start().await;
+    mount_failure_cases(&upstreams).await;
+    let mut runtime = RuntimeApi::start().await;
+    let mut vars = with(
+        &upstreams.vars(),
+        &[
+            ("SECRET_ID", "bridge/logs"),
+            ("AUTHSIGNAL_SECRET", ""),
+            ("AUTH0_CLIENT_SECRET", ""),
+            ("UPSTREAM_TIMEOUT_MS", "500"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ],
+    );
+    vars.extend(moto.env());
+    let mut function = Function::start(&runtime, &vars);
+
+    let expected = [
+        ("canary-tok-ok-1a", 200, "success"),
+        ("canary-tok-invalid-2b", 400, "invalid_grant"),
+        ("canary-tok-as401-3c", 500, "server_error"),
+        ("canary-tok-as429-4d", 429, "rate_limited"),
+        ("canary-tok-as500-5e", 502, "upstream_unavailable"),
+        ("canary-tok-ashtml-6f", 502, "upstream_unavailable"),
+        ("canary-tok-asslow-7a", 504, "upstream_timeout"),
+        ("canary-tok-mfa-8b", 403, "auth0_rejected"),
+        ("canary-tok-a0401-9c", 500, "server_error"),
+        ("canary-tok-a0429-0d", 429, "rate_limited"),
+        ("canary-tok-a0slow-1e", 504, "upstream_timeout"),
+        ("canary-tok-ok-1a", 200, "success"),
+    ];
+    let mut tokens_sent = Vec::new();
+    for (token, status, _) in expected {
+        let response = runtime.respond(&http_api_with_token(token)).await;
+        assert_eq!(response["statusCode"], status, "{token}: {response}");
+        tokens_sent.push(token.to_owned());
+    }
+    let lines = summaries(&function, expected.len()).await;
+    for (line, (token, status, outcome)) in lines.iter().zip(expected) {
+        assert_eq!(
+            (line["outcome"].as_str(), line["status"].as_u64()),
+            (Some(outcome), Some(status)),
+            "{token}"
+        );
+    }
+
+    let output = function.stop().join("\n");
+    assert!(
+        output.lines().count() > expected.len() * 3,
+        "trace output was captured"
+    );
+    let mut forbidden = canaries();
+    forbidden.extend(tokens_sent);
+    forbidden.push("canary-mfa-token-2f".to_owned());
+    for canary in forbidden {
+        let leaks: Vec<&str> = output
+            .lines()
+            .filter(|line| line.contains(&canary))
+            .collect();
+        assert!(
+            leaks.is_empty(),
+            "the log contains `{canary}`:\n{}",
+            leaks.join("\n")
+        );
+    }
+}

@@ -1,0 +1,397 @@
+//! Credentials from a real Secrets Manager implementation (moto's server mode on loopback),
+//! read through the real AWS SDK: caching, TTL, failures not cached, malformed secrets, errors
+//! and timeouts, and secret rotation through the whole bridge.
+//!
+//! Ignored in the fast loop (`cargo test`) because they need moto; `make test` runs them.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authsignal_auth0_bridge::budget::Deadline;
+use authsignal_auth0_bridge::credentials::{
+    secrets_manager_client, CredentialsCache, CredentialsSource,
+};
+use authsignal_auth0_bridge::settings::Settings;
+use secrecy::ExposeSecret;
+use serde_json::json;
+use support::moto::{create_secret, put_secret, secret_json, Moto};
+use support::*;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    let vars = with(
+        &[("AUTH0_DOMAIN".to_owned(), "tenant.auth0.com".to_owned())],
+        extra,
+    );
+    Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    })
+    .unwrap()
+}
+
+async fn source(
+    loader: aws_config::ConfigLoader,
+    settings: &Settings,
+    secret_id: &str,
+) -> CredentialsSource {
+    CredentialsSource::SecretsManager {
+        client: secrets_manager_client(loader, settings).await,
+        secret_id: secret_id.to_owned(),
+    }
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(10), Duration::from_secs(5))
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn credentials_come_from_the_secret_and_are_cached_within_the_ttl() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    create_secret(&admin, "bridge/a", &secret_json("as-1", "client-1", "a0-1")).await;
+    let settings = settings(&[("SECRET_CACHE_TTL_SECONDS", "1")]);
+    let cache = CredentialsCache::new(
+        source(moto.loader(), &settings, "bridge/a").await,
+        settings.secret_cache_ttl,
+    );
+
+    let first = cache.get(&deadline()).await.unwrap();
+    assert_eq!(first.authsignal_secret.expose_secret(), "as-1");
+    assert_eq!(first.auth0_client_id, "client-1");
+    assert_eq!(first.auth0_client_secret.expose_secret(), "a0-1");
+
+    put_secret(&admin, "bridge/a", &secret_json("as-2", "client-2", "a0-2")).await;
+    let cached = cache.get(&deadline()).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &cached),
+        "within the TTL the secret is not read again"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fresh = cache.get(&deadline()).await.unwrap();
+    assert_eq!(
+        fresh.authsignal_secret.expose_secret(),
+        "as-2",
+        "after the TTL it is"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    let settings = settings(&[]);
+    let cache = CredentialsCache::new(
+        source(moto.loader(), &settings, "bridge/later").await,
+        settings.secret_cache_ttl,
+    );
+
+    let error = cache.get(&deadline()).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert_eq!(error.oauth_error(), "server_error");
+    assert!(
+        error.log_detail().contains("ResourceNotFound"),
+        "{}",
+        error.log_detail()
+    );
+
+    create_secret(&admin, "bridge/later", &secret_json("as", "client", "a0")).await;
+    let credentials = cache
+        .get(&deadline())
+        .await
+        .expect("the next request tries again");
+    assert_eq!(credentials.authsignal_secret.expose_secret(), "as");
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_malformed_secret_is_500_without_its_values_in_the_error() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    let settings = settings(&[]);
+    for (name, value, expected) in [
+        ("bridge/text", "as-secret-canary-text", "not a JSON object"),
+        (
+            "bridge/partial",
+            r#"{"AUTHSIGNAL_SECRET":"as-secret-canary-partial"}"#,
+            "AUTH0_CLIENT_ID",
+        ),
+        (
+            "bridge/typed",
+            r#"{"AUTHSIGNAL_SECRET":"as-secret-canary","AUTH0_CLIENT_ID":"c","AUTH0_CLIENT_SECRET":987654}"#,
+            "AUTH0_CLIENT_SECRET",
+        ),
+    ] {
+        create_secret(&admin, name, value).await;
+        let cache = CredentialsCache::new(
+            source(moto.loader(), &settings, name).await,
+            settings.secret_cache_ttl,
+        );
+        let error = cache.get(&deadline()).await.unwrap_err();
+        assert_eq!(error.status(), 500, "{name}");
+        let detail = error.log_detail();
+        assert!(detail.contains(expected), "{name}: {detail}");
+        assert!(
+            !detail.contains("canary") && !detail.contains("987654"),
+            "{detail}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_errors_and_timeouts_are_500() {
+    // moto is not needed for these: a wiremock server speaks just enough of the protocol to fail.
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "secretsmanager.GetSecretValue"))
+        .and(body_string_contains("bridge/broken"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"__type": "InternalServiceError", "message": "boom"})),
+        )
+        .mount(&fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("bridge/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .mount(&fake)
+        .await;
+    let moto_like = |url: String| {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "t", "t", None, None, "t",
+            ))
+    };
+    let settings = settings(&[("UPSTREAM_TIMEOUT_MS", "300")]);
+
+    let cache = CredentialsCache::new(
+        source(moto_like(fake.uri()), &settings, "bridge/broken").await,
+        settings.secret_cache_ttl,
+    );
+    let error = cache.get(&deadline()).await.unwrap_err();
+    assert_eq!(
+        (error.status().as_u16(), error.oauth_error()),
+        (500, "server_error")
+    );
+
+    let started = std::time::Instant::now();
+    let cache = CredentialsCache::new(
+        source(moto_like(fake.uri()), &settings, "bridge/slow").await,
+        settings.secret_cache_ttl,
+    );
+    let error = cache
+        .get(&Deadline::after(
+            Duration::from_secs(10),
+            settings.upstream_timeout,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cut off at UPSTREAM_TIMEOUT_MS: {:?}",
+        started.elapsed()
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cache = CredentialsCache::new(
+        source(moto_like(format!("http://{closed}")), &settings, "bridge/x").await,
+        settings.secret_cache_ttl,
+    );
+    assert_eq!(cache.get(&deadline()).await.unwrap_err().status(), 500);
+}
+
+/// Authsignal's stand-in accepts only `secret`, rejecting anything else with 401.
+async fn authsignal_accepting(server: &MockServer, secret: &str) {
+    use base64::Engine;
+    server.reset().await;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{secret}:"));
+    Mock::given(method("POST"))
+        .and(path("/v1/validate"))
+        .and(header("authorization", format!("Basic {basic}").as_str()))
+        .respond_with(challenge_succeeded())
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/validate"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": "unauthorized", "errorDescription": "The request is unauthorized."}),
+        ))
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_rotated_authsignal_secret_is_picked_up_by_one_refresh_and_retry() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    create_secret(
+        &admin,
+        "bridge/rotating",
+        &secret_json("as-old", AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    let upstreams = Upstreams::start().await;
+    upstreams.auth0_answers(tokens()).await;
+    authsignal_accepting(&upstreams.authsignal, "as-old").await;
+    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/rotating")]);
+    let settings = settings(&[("SECRET_ID", "bridge/rotating")]);
+    let handler = handler_with_source(
+        &vars,
+        source(moto.loader(), &settings, "bridge/rotating").await,
+    );
+
+    assert_eq!(
+        call(&handler, &event("http-api-token.json")).await.status,
+        200
+    );
+
+    // Rotation: the secret and Authsignal change; the warm handler still holds the old value.
+    put_secret(
+        &admin,
+        "bridge/rotating",
+        &secret_json("as-new", AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    authsignal_accepting(&upstreams.authsignal, "as-new").await;
+    let answer = call(&handler, &event("http-api-token.json")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        upstreams.authsignal_requests().await.len(),
+        2,
+        "one rejected call, one retry"
+    );
+
+    // Another rotation within 30 s: no second forced refresh, so a clear 500.
+    put_secret(
+        &admin,
+        "bridge/rotating",
+        &secret_json("as-newer", AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    authsignal_accepting(&upstreams.authsignal, "as-newer").await;
+    let answer = call(&handler, &event("http-api-token.json")).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (500, "server_error")
+    );
+    assert_eq!(
+        upstreams.authsignal_requests().await.len(),
+        1,
+        "no retry without a refresh"
+    );
+}
+
+/// Auth0's stand-in accepts only `client_secret`, answering 401 `access_denied` otherwise.
+async fn auth0_accepting(server: &MockServer, client_secret: &str) {
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains(
+            format!("client_secret={client_secret}&").as_str(),
+        ))
+        .respond_with(tokens())
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"error": "access_denied", "error_description": "Unauthorized"}),
+            ),
+        )
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_rotated_auth0_client_secret_is_picked_up_by_one_refresh_and_retry() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    create_secret(
+        &admin,
+        "bridge/auth0",
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-old"),
+    )
+    .await;
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    auth0_accepting(&upstreams.auth0, "a0-old").await;
+    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/auth0")]);
+    let settings = settings(&[("SECRET_ID", "bridge/auth0")]);
+    let handler = handler_with_source(
+        &vars,
+        source(moto.loader(), &settings, "bridge/auth0").await,
+    );
+    assert_eq!(
+        call(&handler, &event("http-api-token.json")).await.status,
+        200
+    );
+
+    put_secret(
+        &admin,
+        "bridge/auth0",
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-new"),
+    )
+    .await;
+    auth0_accepting(&upstreams.auth0, "a0-new").await;
+    let answer = call(&handler, &event("http-api-token.json")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["access_token"], ACCESS_TOKEN);
+    assert_eq!(
+        upstreams.auth0_requests().await.len(),
+        2,
+        "one rejected call, one retry"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_secret_that_is_still_wrong_after_the_refresh_is_500_without_a_retry() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    create_secret(
+        &admin,
+        "bridge/wrong",
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-wrong"),
+    )
+    .await;
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    auth0_accepting(&upstreams.auth0, "a0-right").await;
+    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/wrong")]);
+    let settings = settings(&[("SECRET_ID", "bridge/wrong")]);
+    let handler = handler_with_source(
+        &vars,
+        source(moto.loader(), &settings, "bridge/wrong").await,
+    );
+
+    let answer = call(&handler, &event("http-api-token.json")).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (500, "server_error")
+    );
+    assert_eq!(
+        upstreams.auth0_requests().await.len(),
+        1,
+        "the refreshed secret is unchanged: no retry"
+    );
+}
