@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::connection_counter::ConnectionCounter;
 use support::moto::{create_secret, secret_json, Moto};
 use support::runtime_api::{body, Function, Outcome, RuntimeApi};
 use support::*;
@@ -106,6 +107,100 @@ async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api
     assert!(lines[0]["auth0_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[6]["outcome"], "invalid_request");
     function.stop();
+}
+
+#[tokio::test]
+async fn warm_invocations_reuse_one_connection_per_upstream() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let authsignal = ConnectionCounter::start(*upstreams.authsignal.address()).await;
+    let auth0 = ConnectionCounter::start(*upstreams.auth0.address()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[
+            (
+                "AUTHSIGNAL_API_URL",
+                &format!("http://{}/v1", authsignal.addr),
+            ),
+            ("AUTH0_DOMAIN", &format!("http://{}", auth0.addr)),
+        ],
+    );
+    let _function = Function::start(&runtime, &vars);
+    for _ in 0..20 {
+        let response = runtime.respond(&event("http-api-token.json")).await;
+        assert_eq!(response["statusCode"], 200);
+    }
+    assert_eq!(
+        (authsignal.opened(), auth0.opened()),
+        (1, 1),
+        "one connection per upstream for 20 invocations"
+    );
+}
+
+#[tokio::test]
+async fn the_log_level_and_format_follow_the_lambda_variables() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+
+    // Text format by default, INFO level: the summary line is there, not as JSON.
+    let mut runtime = RuntimeApi::start().await;
+    let mut function = Function::start(&runtime, &upstreams.vars());
+    runtime.respond(&event("http-api-token.json")).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let output = function.stop();
+    let summary: Vec<&String> = output
+        .iter()
+        .filter(|line| line.contains("exchange finished"))
+        .collect();
+    assert_eq!(summary.len(), 1, "{output:#?}");
+    assert!(
+        serde_json::from_str::<Value>(summary[0]).is_err(),
+        "text, not JSON: {}",
+        summary[0]
+    );
+    assert!(
+        summary[0].contains("outcome=\"success\"") || summary[0].contains("outcome=success"),
+        "{}",
+        summary[0]
+    );
+
+    // AWS_LAMBDA_LOG_LEVEL=ERROR drops INFO lines, and wins over RUST_LOG.
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let mut function = Function::start(&runtime, &vars);
+    runtime.respond(&event("http-api-token.json")).await;
+    let broken = with_body(event("http-api-token.json"), r#"{"token":"x"}"#);
+    upstreams.authsignal.reset().await;
+    upstreams
+        .authsignal_answers(ResponseTemplate::new(401))
+        .await;
+    runtime.respond(&broken).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let output = function.stop();
+    let lines: Vec<Value> = output
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("JSON lines"))
+        .collect();
+    assert!(
+        lines.iter().all(|line| line["level"] == "ERROR"),
+        "{output:#?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line["message"] == "exchange finished")
+            .count(),
+        1,
+        "only the 500's summary"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! canary credentials, event fixtures from `events/`, and calling the handler.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod connection_counter;
 pub mod moto;
 pub mod runtime_api;
 
