@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::Deadline;
 use crate::credentials::Credentials;
-use crate::error::{BridgeError, Upstream};
+use crate::error::{BridgeError, PassthroughBody, Upstream};
 use crate::settings::{endpoint, Auth0Grant, Settings};
 use crate::upstream::{self, retry_after_seconds};
 
@@ -174,7 +174,7 @@ fn interpret(
     match oauth_error {
         Some(_) if status.is_client_error() => Err(BridgeError::Auth0Rejected {
             status,
-            body,
+            body: PassthroughBody(body),
             retry_after,
         }
         .into()),
@@ -262,7 +262,8 @@ mod tests {
                 retry_after,
             } => {
                 assert_eq!(status, 403);
-                assert_eq!(passed, body.as_bytes());
+                assert_eq!(passed.0, body.as_bytes());
+                assert!(!format!("{passed:?}").contains("mt"));
                 assert_eq!(retry_after, None);
             }
             other => panic!("{other:?}"),

@@ -40,11 +40,14 @@ impl std::fmt::Debug for AuthsignalToken {
 /// What happened during one exchange, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]
 pub struct ExchangeTrace {
+    /// Time spent reading the secret (only when this invocation read it).
+    pub secrets_manager_latency: Option<Duration>,
     pub authsignal_latency: Option<Duration>,
     pub auth0_latency: Option<Duration>,
     /// Authsignal's user id once the token was validated.
     pub user_id: Option<String>,
-    /// Whether this invocation refreshed the credentials after a rejection.
+    /// Whether this invocation asked for a credentials refresh after a rejection (at most once
+    /// per invocation; the cache also limits forced refreshes to one per 30 s).
     pub credentials_refreshed: bool,
 }
 
@@ -86,7 +89,10 @@ impl Bridge {
         deadline: &Deadline,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
-        let mut credentials = self.credentials.get(deadline).await?;
+        let mut credentials = self
+            .credentials
+            .get(deadline, &mut trace.secrets_manager_latency)
+            .await?;
 
         let challenge = loop {
             let started = Instant::now();
@@ -105,6 +111,7 @@ impl Bridge {
                 }
             }
         };
+        tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
         trace.user_id = Some(challenge.user_id.clone());
 
         loop {
@@ -149,7 +156,7 @@ impl Bridge {
         trace.credentials_refreshed = true;
         tracing::warn!(%upstream, "upstream rejected the credentials; refreshing them");
         self.credentials
-            .refresh_after_rejection(rejected, deadline)
+            .refresh_after_rejection(rejected, deadline, &mut trace.secrets_manager_latency)
             .await?
             .ok_or(BridgeError::CredentialsRejected { upstream })
     }

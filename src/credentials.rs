@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -112,10 +112,7 @@ impl CredentialsSource {
                             .secret_id(secret_id)
                             .send()
                             .await
-                            .map_err(|error| BridgeError::UpstreamUnavailable {
-                                upstream: Upstream::SecretsManager,
-                                detail: DisplayErrorContext(&error).to_string(),
-                            })?;
+                            .map_err(|error| secrets_manager_error(&error))?;
                         let text = output.secret_string().ok_or_else(|| {
                             BridgeError::CredentialsUnavailable(
                                 "the secret has no SecretString (binary secrets are not supported)"
@@ -128,6 +125,42 @@ impl CredentialsSource {
                     .await
             }
         }
+    }
+}
+
+/// Describes a failed `GetSecretValue` for the log. Deliberately not the SDK's full error
+/// report (`DisplayErrorContext`): that includes the raw HTTP response with its body, which for
+/// an unparseable success would be the secret itself.
+fn secrets_manager_error<R>(
+    error: &SdkError<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError, R>,
+) -> BridgeError {
+    let detail = match error {
+        SdkError::TimeoutError(_) => {
+            return BridgeError::UpstreamTimeout {
+                upstream: Upstream::SecretsManager,
+            }
+        }
+        SdkError::ServiceError(service) => format!(
+            "{}: {}",
+            service.err().code().unwrap_or("service error"),
+            service.err().message().unwrap_or("no message")
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            return BridgeError::UpstreamTimeout {
+                upstream: Upstream::SecretsManager,
+            }
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            "connection failed (I/O error)".to_owned()
+        }
+        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
+        SdkError::ResponseError(_) => "answer could not be read (body withheld)".to_owned(),
+        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
+        _ => "request failed".to_owned(),
+    };
+    BridgeError::UpstreamUnavailable {
+        upstream: Upstream::SecretsManager,
+        detail,
     }
 }
 
@@ -160,15 +193,20 @@ impl CredentialsCache {
         }
     }
 
-    /// The cached credentials, fetched first when absent or older than the TTL.
-    pub async fn get(&self, deadline: &Deadline) -> Result<Arc<Credentials>, BridgeError> {
+    /// The cached credentials, fetched first when absent or older than the TTL. The time spent
+    /// fetching, if any, is added to `fetch_latency` (for the summary log line).
+    pub async fn get(
+        &self,
+        deadline: &Deadline,
+        fetch_latency: &mut Option<Duration>,
+    ) -> Result<Arc<Credentials>, BridgeError> {
         let mut state = self.state.lock().await;
         if let Some(cached) = &state.current {
             if cached.fetched_at.elapsed() < self.ttl {
                 return Ok(cached.credentials.clone());
             }
         }
-        let credentials = Arc::new(self.source.fetch(deadline).await?);
+        let credentials = Arc::new(self.fetch(deadline, fetch_latency).await?);
         state.current = Some(CachedCredentials {
             credentials: credentials.clone(),
             fetched_at: Instant::now(),
@@ -183,6 +221,7 @@ impl CredentialsCache {
         &self,
         rejected: &Arc<Credentials>,
         deadline: &Deadline,
+        fetch_latency: &mut Option<Duration>,
     ) -> Result<Option<Arc<Credentials>>, BridgeError> {
         let mut state = self.state.lock().await;
         if let Some(cached) = &state.current {
@@ -202,7 +241,7 @@ impl CredentialsCache {
         state.last_forced_refresh = Some(Instant::now());
         // The rejected values must not be served again, whether or not the fetch works.
         state.current = None;
-        let fresh = Arc::new(self.source.fetch(deadline).await?);
+        let fresh = Arc::new(self.fetch(deadline, fetch_latency).await?);
         state.current = Some(CachedCredentials {
             credentials: fresh.clone(),
             fetched_at: Instant::now(),
@@ -211,6 +250,22 @@ impl CredentialsCache {
             return Ok(None);
         }
         Ok(Some(fresh))
+    }
+
+    async fn fetch(
+        &self,
+        deadline: &Deadline,
+        fetch_latency: &mut Option<Duration>,
+    ) -> Result<Credentials, BridgeError> {
+        let started = Instant::now();
+        let result = self.source.fetch(deadline).await;
+        tracing::debug!(
+            ok = result.is_ok(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "credentials fetched"
+        );
+        *fetch_latency = Some(fetch_latency.unwrap_or_default() + started.elapsed());
+        result
     }
 }
 
@@ -278,8 +333,8 @@ mod tests {
     async fn environment_credentials_are_served_from_the_cache() {
         let source = CredentialsSource::Environment(Credentials::from_secret_json(GOOD_JSON));
         let cache = CredentialsCache::new(source, Duration::from_secs(300));
-        let first = cache.get(&deadline()).await.unwrap();
-        let second = cache.get(&deadline()).await.unwrap();
+        let first = cache.get(&deadline(), &mut None).await.unwrap();
+        let second = cache.get(&deadline(), &mut None).await.unwrap();
         assert!(Arc::ptr_eq(&first, &second));
     }
 
@@ -287,7 +342,7 @@ mod tests {
     async fn missing_environment_credentials_are_a_server_error() {
         let source = CredentialsSource::Environment(Credentials::from_lookup(|_| None));
         let cache = CredentialsCache::new(source, Duration::from_secs(300));
-        let error = cache.get(&deadline()).await.unwrap_err();
+        let error = cache.get(&deadline(), &mut None).await.unwrap_err();
         assert_eq!(error.status(), 500);
         assert!(error.log_detail().contains("AUTHSIGNAL_SECRET"));
     }
@@ -296,9 +351,9 @@ mod tests {
     async fn a_rejection_with_unchanged_values_gives_nothing_to_retry() {
         let source = CredentialsSource::Environment(Credentials::from_secret_json(GOOD_JSON));
         let cache = CredentialsCache::new(source, Duration::from_secs(300));
-        let rejected = cache.get(&deadline()).await.unwrap();
+        let rejected = cache.get(&deadline(), &mut None).await.unwrap();
         let retry = cache
-            .refresh_after_rejection(&rejected, &deadline())
+            .refresh_after_rejection(&rejected, &deadline(), &mut None)
             .await
             .unwrap();
         assert!(retry.is_none());

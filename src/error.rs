@@ -43,6 +43,17 @@ pub enum ChallengeRejection {
     TokenRefused(u16),
 }
 
+/// An upstream body passed to the caller unchanged. It can hold tokens (`mfa_token`), so its
+/// `Debug` prints only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PassthroughBody(pub Bytes);
+
+impl fmt::Debug for PassthroughBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PassthroughBody([REDACTED; {} bytes])", self.0.len())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     /// The request used a method other than POST.
@@ -67,7 +78,7 @@ pub enum BridgeError {
     Auth0Rejected {
         status: StatusCode,
         /// Auth0's JSON error body, unchanged (it may carry `mfa_token` the app needs).
-        body: Bytes,
+        body: PassthroughBody,
         /// Seconds to send as `Retry-After` (429 only).
         retry_after: Option<u64>,
     },
@@ -121,15 +132,13 @@ impl BridgeError {
             | BridgeError::CredentialsUnavailable(_)
             | BridgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             // A Secrets Manager failure is "credentials unavailable" (500), not a gateway error:
-            // the contract puts every Secrets Manager failure, timeouts included, in the 500 row.
+            // the contract puts Secrets Manager failing or timing out in the 500 row. A budget
+            // that ran out before the call could start is the 504 row, whichever call was next.
             BridgeError::UpstreamUnavailable {
                 upstream: Upstream::SecretsManager,
                 ..
             }
             | BridgeError::UpstreamTimeout {
-                upstream: Upstream::SecretsManager,
-            }
-            | BridgeError::BudgetExhausted {
                 upstream: Upstream::SecretsManager,
             } => StatusCode::INTERNAL_SERVER_ERROR,
             BridgeError::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
@@ -164,10 +173,10 @@ impl BridgeError {
             }
             BridgeError::Auth0Rejected { .. } => "Auth0 rejected the exchange",
             BridgeError::RateLimited { .. } => "too many sign-in attempts; retry later",
-            BridgeError::UpstreamTimeout { upstream }
-            | BridgeError::BudgetExhausted { upstream }
-                if *upstream != Upstream::SecretsManager =>
-            {
+            BridgeError::BudgetExhausted { .. } => {
+                "an upstream service did not answer in time; retry later"
+            }
+            BridgeError::UpstreamTimeout { upstream } if *upstream != Upstream::SecretsManager => {
                 "an upstream service did not answer in time; retry later"
             }
             BridgeError::UpstreamUnavailable { upstream, .. }
@@ -214,7 +223,7 @@ impl BridgeError {
     /// `{"error": ..., "error_description": ...}`.
     pub fn response_body(&self) -> Bytes {
         if let BridgeError::Auth0Rejected { body, .. } = self {
-            return body.clone();
+            return body.0.clone();
         }
         let body = serde_json::json!({
             "error": self.oauth_error(),

@@ -1,11 +1,13 @@
 //! The HTTP edge: API Gateway (HTTP API 2.0, REST API 1.0) and function URL events in, the
 //! contract's answers out. The only module that sees `lambda_http` types.
 //!
-//! The runtime hands us the raw event ([`Handler::handle_event`]) rather than going through
-//! `lambda_http::run`, because `lambda_http` decodes `isBase64Encoded` bodies with an `expect`:
-//! an event with a broken base64 body would panic and become a Lambda invocation error, where
-//! the contract wants a 400. So we check the body first, then convert the event with
-//! `lambda_http`'s own conversion and answer in the event source's response format.
+//! The runtime hands us the raw event, deserialised by `lambda_http` into its `LambdaRequest`
+//! (an event that is not an HTTP event at all fails there, before our code runs). We read the
+//! four things the bridge needs (method, body, base64 flag, source IP) straight from it and do
+//! not build an `http::Request` with `lambda_http`'s conversion: that conversion `expect`s a
+//! valid base64 body, a query string `http` accepts and a parseable `Host` header, so a request
+//! like `POST /token?a="` would panic and become a Lambda invocation error, where the contract
+//! wants an answer for every API Gateway event.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +19,8 @@ use lambda_http::http::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER,
 };
 use lambda_http::http::{HeaderMap, Method, StatusCode};
-use lambda_http::request::{LambdaRequest, RequestContext};
-use lambda_http::{Body, Context, LambdaEvent, Request, RequestExt, Response};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
 use crate::auth0::TokenResponse;
@@ -30,7 +32,8 @@ use crate::error::BridgeError;
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// The contract's token limit.
 pub const MAX_TOKEN_BYTES: usize = 4096;
-/// Longest base64 text that can decode to at most [`MAX_BODY_BYTES`] (4 chars per 3 bytes).
+/// Longest base64 text that can decode to at most [`MAX_BODY_BYTES`] (4 chars per 3 bytes):
+/// anything longer is refused without decoding it.
 const MAX_BASE64_BODY_CHARS: usize = MAX_BODY_BYTES.div_ceil(3) * 4;
 /// Time budget when an event carries no Lambda deadline (direct handler calls in tests).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
@@ -44,8 +47,44 @@ pub struct Handler {
     cold_start: AtomicBool,
 }
 
-/// The answer in the format the event source expects.
-#[derive(Debug, Serialize)]
+/// What the bridge reads of an API Gateway or function URL event.
+#[derive(Clone, Copy)]
+struct IncomingRequest<'a> {
+    /// REST API (payload 1.0) events want their answer in the 1.0 format.
+    is_rest: bool,
+    method: &'a Method,
+    body: Option<&'a str>,
+    is_base64_encoded: bool,
+    /// The caller's IP as API Gateway saw it (never a client-supplied header such as
+    /// `X-Forwarded-For`, which the caller controls).
+    source_ip: Option<&'a str>,
+}
+
+impl<'a> IncomingRequest<'a> {
+    fn from_event(event: &'a LambdaRequest) -> Option<Self> {
+        match event {
+            LambdaRequest::ApiGatewayV1(event) => Some(IncomingRequest {
+                is_rest: true,
+                method: &event.http_method,
+                body: event.body.as_deref(),
+                is_base64_encoded: event.is_base64_encoded,
+                source_ip: event.request_context.identity.source_ip.as_deref(),
+            }),
+            LambdaRequest::ApiGatewayV2(event) => Some(IncomingRequest {
+                is_rest: false,
+                method: &event.request_context.http.method,
+                body: event.body.as_deref(),
+                is_base64_encoded: event.is_base64_encoded,
+                source_ip: event.request_context.http.source_ip.as_deref(),
+            }),
+            // Only the two features above are compiled in; the enum is non-exhaustive.
+            _ => None,
+        }
+    }
+}
+
+/// The answer in the format the event source expects. (No `Debug`: it holds Auth0's tokens.)
+#[derive(Serialize)]
 #[serde(untagged)]
 pub enum GatewayResponse {
     /// REST API (payload 1.0): headers go in `multiValueHeaders`.
@@ -72,62 +111,34 @@ impl Handler {
         }
     }
 
-    /// Entry point for the Lambda runtime: one raw API Gateway / function URL event.
+    /// Answers one API Gateway / function URL event: the entry point for the Lambda runtime, and
+    /// what the handler tests call with the `events/` fixtures.
     pub async fn handle_event(
         &self,
         event: LambdaEvent<LambdaRequest>,
     ) -> Result<GatewayResponse, lambda_http::Error> {
         let LambdaEvent { payload, context } = event;
-        let (is_rest, body, is_base64) = match &payload {
-            LambdaRequest::ApiGatewayV1(event) => {
-                (true, event.body.as_deref(), event.is_base64_encoded)
-            }
-            LambdaRequest::ApiGatewayV2(event) => {
-                (false, event.body.as_deref(), event.is_base64_encoded)
-            }
-            // Only the two features above are compiled in; the enum is non-exhaustive.
-            _ => (false, None, false),
+        let Some(request) = IncomingRequest::from_event(&payload) else {
+            return Err("not an API Gateway or function URL event".into());
         };
-        let response = match check_encoded_body(body, is_base64) {
-            Err(error) => self.answer(&context.request_id, Err(error), &ExchangeTrace::default()),
-            Ok(()) => {
-                let request = Request::from(payload).with_lambda_context(context);
-                self.handle(request).await
-            }
-        };
-        Ok(to_gateway_response(is_rest, response))
-    }
-
-    /// Answers one HTTP request (what the handler tests call with `lambda_http::request::from_str`).
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let context = request.lambda_context_ref();
-        let request_id = context
-            .map_or("", |context| context.request_id.as_str())
-            .to_owned();
-        let deadline = deadline_of(context, self.upstream_timeout);
+        let deadline = deadline_of(&context, self.upstream_timeout);
         let mut trace = ExchangeTrace::default();
-        let result = match (&self.bridge, read_token(&request)) {
-            (Err(_), _) => Err(BridgeError::Misconfigured),
-            (Ok(_), Err(error)) => Err(error),
-            (Ok(bridge), Ok(token)) => {
-                bridge
-                    .exchange(&token, client_ip(&request), &deadline, &mut trace)
-                    .await
-            }
+        let result = match &self.bridge {
+            Err(_) => Err(BridgeError::Misconfigured),
+            Ok(bridge) => match read_token(request) {
+                Err(error) => Err(error),
+                Ok(token) => {
+                    let client_ip = request.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok());
+                    bridge
+                        .exchange(&token, client_ip, &deadline, &mut trace)
+                        .await
+                }
+            },
         };
-        self.answer(&request_id, result, &trace)
-    }
-
-    /// Builds the answer and writes the invocation's one summary log line.
-    fn answer(
-        &self,
-        request_id: &str,
-        result: Result<TokenResponse, BridgeError>,
-        trace: &ExchangeTrace,
-    ) -> Response<Body> {
         let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
-        log_summary(&result, trace, cold_start);
-        respond(request_id, result)
+        log_summary(&result, &trace, cold_start);
+        let response = respond(&context.request_id, result);
+        Ok(to_gateway_response(request.is_rest, response))
     }
 }
 
@@ -160,36 +171,26 @@ fn respond(request_id: &str, result: Result<TokenResponse, BridgeError>) -> Resp
     response
 }
 
-/// Rejects, before `lambda_http` decodes it, a base64 body that is not valid base64 (400) or is
-/// certainly over the limit once decoded (413, without decoding megabytes).
-fn check_encoded_body(body: Option<&str>, is_base64: bool) -> Result<(), BridgeError> {
-    let Some(body) = body else { return Ok(()) };
-    if !is_base64 {
-        return if body.len() > MAX_BODY_BYTES {
-            Err(BridgeError::BodyTooLarge)
-        } else {
-            Ok(())
-        };
-    }
-    if body.len() > MAX_BASE64_BODY_CHARS {
-        return Err(BridgeError::BodyTooLarge);
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map(|_| ())
-        .map_err(|_| BridgeError::InvalidRequest("body is marked base64 but is not valid base64"))
-}
-
-/// The request rules of the contract: POST, at most 8 KiB, a JSON object with a non-empty
-/// `token` string of at most 4096 bytes.
-fn read_token(request: &Request) -> Result<AuthsignalToken, BridgeError> {
-    if request.method() != Method::POST {
+/// The request rules of the contract, in order: POST; at most 8 KiB after base64 decoding; a
+/// JSON object with a non-empty `token` string of at most 4096 bytes.
+fn read_token(request: IncomingRequest<'_>) -> Result<AuthsignalToken, BridgeError> {
+    if *request.method != Method::POST {
         return Err(BridgeError::MethodNotAllowed);
     }
-    let body: &[u8] = match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
+    let raw = request.body.unwrap_or_default();
+    let decoded;
+    let body: &[u8] = if request.is_base64_encoded {
+        if raw.len() > MAX_BASE64_BODY_CHARS {
+            return Err(BridgeError::BodyTooLarge);
+        }
+        decoded = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| {
+                BridgeError::InvalidRequest("body is marked base64 but is not valid base64")
+            })?;
+        &decoded
+    } else {
+        raw.as_bytes()
     };
     if body.len() > MAX_BODY_BYTES {
         return Err(BridgeError::BodyTooLarge);
@@ -220,23 +221,11 @@ fn read_token(request: &Request) -> Result<AuthsignalToken, BridgeError> {
     }
 }
 
-/// The caller's IP as API Gateway saw it (never a client-supplied header such as
-/// `X-Forwarded-For`, which the caller controls).
-fn client_ip(request: &Request) -> Option<IpAddr> {
-    let source_ip = match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
-        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref(),
-        _ => None,
-    };
-    source_ip?.parse().ok()
-}
-
-fn deadline_of(context: Option<&Context>, upstream_timeout: Duration) -> Deadline {
-    match context {
-        Some(context) if context.deadline > 0 => {
-            Deadline::from_lambda_deadline(context.deadline(), upstream_timeout)
-        }
-        _ => Deadline::after(BUDGET_WITHOUT_DEADLINE, upstream_timeout),
+fn deadline_of(context: &Context, upstream_timeout: Duration) -> Deadline {
+    if context.deadline > 0 {
+        Deadline::from_lambda_deadline(context.deadline(), upstream_timeout)
+    } else {
+        Deadline::after(BUDGET_WITHOUT_DEADLINE, upstream_timeout)
     }
 }
 
@@ -282,6 +271,7 @@ fn log_summary(
                 $level,
                 outcome,
                 status,
+                secrets_manager_ms = millis(trace.secrets_manager_latency),
                 authsignal_ms = millis(trace.authsignal_latency),
                 auth0_ms = millis(trace.auth0_latency),
                 cold_start,
@@ -303,32 +293,44 @@ fn log_summary(
 mod tests {
     use super::*;
 
+    fn post(body: &str, is_base64_encoded: bool) -> IncomingRequest<'_> {
+        IncomingRequest {
+            is_rest: false,
+            method: &Method::POST,
+            body: Some(body),
+            is_base64_encoded,
+            source_ip: None,
+        }
+    }
+
     #[test]
     fn a_broken_base64_body_is_a_bad_request() {
-        let error = check_encoded_body(Some("eyJ0b2tlbiI6!!!"), true).unwrap_err();
+        let error = read_token(post("eyJ0b2tlbiI6!!!", true)).unwrap_err();
         assert_eq!(error.status(), 400);
-        assert!(check_encoded_body(Some("eyJ0b2tlbiI6InQifQ=="), true).is_ok());
-        // Not marked base64: any text is left to the JSON rules.
-        assert!(check_encoded_body(Some("!!!"), false).is_ok());
+        assert!(read_token(post("eyJ0b2tlbiI6InQifQ==", true)).is_ok());
     }
 
     #[test]
     fn an_encoded_body_is_limited_by_its_decoded_size() {
-        let at_limit = base64::engine::general_purpose::STANDARD.encode(vec![b' '; MAX_BODY_BYTES]);
-        assert!(check_encoded_body(Some(&at_limit), true).is_ok());
-        // 3 more bytes need 4 more characters: certainly over, rejected without decoding. (One
-        // byte over can share the limit's length; `read_token` catches it after decoding.)
-        let over = base64::engine::general_purpose::STANDARD.encode(vec![b' '; MAX_BODY_BYTES + 3]);
-        assert_eq!(
-            check_encoded_body(Some(&over), true).unwrap_err().status(),
-            413
-        );
-        let plain_over = " ".repeat(MAX_BODY_BYTES + 1);
-        assert_eq!(
-            check_encoded_body(Some(&plain_over), false)
-                .unwrap_err()
-                .status(),
-            413
-        );
+        let encode = |size: usize| {
+            let body = format!(r#"{{"token":"t"}}{}"#, " ".repeat(size - 13));
+            base64::engine::general_purpose::STANDARD.encode(body)
+        };
+        assert!(read_token(post(&encode(MAX_BODY_BYTES), true)).is_ok());
+        // One byte over can share the limit's encoded length: caught after decoding.
+        let one_over = encode(MAX_BODY_BYTES + 1);
+        assert_eq!(one_over.len(), MAX_BASE64_BODY_CHARS);
+        assert_eq!(read_token(post(&one_over, true)).unwrap_err().status(), 413);
+        // Longer texts are refused before decoding.
+        let long = "A".repeat(MAX_BASE64_BODY_CHARS + 4);
+        assert_eq!(read_token(post(&long, true)).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn the_method_is_checked_before_the_body() {
+        let huge = "x".repeat(MAX_BODY_BYTES + 1);
+        let mut request = post(&huge, false);
+        request.method = &Method::GET;
+        assert_eq!(read_token(request).unwrap_err().status(), 405);
     }
 }

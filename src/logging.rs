@@ -1,45 +1,41 @@
 //! The log subscriber: what `lambda_runtime`'s default one does (`AWS_LAMBDA_LOG_FORMAT=JSON`,
 //! level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), with two differences:
-//! JSON events are flattened, so the summary line's fields are top-level keys that CloudWatch
-//! Logs Insights can query directly; and other crates are capped at DEBUG, because at TRACE the
-//! HTTP and AWS stacks log wire-level detail, and the contract forbids secrets "at any level".
+//! - JSON events are flattened, so the summary line's fields are top-level keys that CloudWatch
+//!   Logs Insights can query directly;
+//! - only this crate follows the level below INFO. Every other crate (hyper, rustls, the AWS
+//!   SDK, lambda_runtime, ...) stays at INFO or above, because at DEBUG/TRACE they log raw
+//!   events and wire data (lambda_runtime logs the whole event, token included, at TRACE), and
+//!   the contract forbids the token and the secrets "at any level". An allow-list, so a new
+//!   dependency cannot start leaking at TRACE.
 
 use std::str::FromStr;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
-/// Crates whose TRACE output may include request or response bytes.
-const WIRE_LEVEL_CRATES: &[&str] = &[
-    "hyper",
-    "hyper_util",
-    "h2",
-    "reqwest",
-    "rustls",
-    "aws_smithy_runtime",
-    "aws_smithy_http_client",
-    "aws_smithy_runtime_api",
-    "aws_sdk_secretsmanager",
-    "aws_config",
-    "aws_runtime",
-    // lambda_runtime logs the raw event, token included, at TRACE.
-    "lambda_runtime",
-    "lambda_runtime_api_client",
-    "lambda_http",
-];
+/// The targets of this package (library and binary) that may log below INFO.
+const OWN_TARGETS: &[&str] = &["authsignal_auth0_bridge", "bootstrap"];
+
+/// The level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO. Lambda's `FATAL` has no
+/// tracing equivalent and is read as ERROR (not as the INFO an unknown value would give).
+pub fn level_from(value: Option<&str>) -> LevelFilter {
+    match value.map(str::trim) {
+        Some(value) if value.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
+        Some(value) => LevelFilter::from_str(value).unwrap_or(LevelFilter::INFO),
+        None => LevelFilter::INFO,
+    }
+}
 
 pub fn init() {
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    let configured = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|level| LevelFilter::from_str(&level).ok())
-        .unwrap_or(LevelFilter::INFO);
+        .ok();
+    let level = level_from(configured.as_deref());
     let mut filter = EnvFilter::builder()
-        .with_default_directive(level.into())
+        .with_default_directive(level.min(LevelFilter::INFO).into())
         .parse_lossy("");
-    for name in WIRE_LEVEL_CRATES {
-        let capped = level.min(LevelFilter::DEBUG);
-        if let Ok(directive) = format!("{name}={capped}").parse() {
+    for target in OWN_TARGETS {
+        if let Ok(directive) = format!("{target}={level}").parse() {
             filter = filter.add_directive(directive);
         }
     }
@@ -56,5 +52,26 @@ pub fn init() {
             .init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_log_levels_are_understood() {
+        for (value, level) in [
+            (Some("TRACE"), LevelFilter::TRACE),
+            (Some("debug"), LevelFilter::DEBUG),
+            (Some("INFO"), LevelFilter::INFO),
+            (Some("WARN"), LevelFilter::WARN),
+            (Some("ERROR"), LevelFilter::ERROR),
+            (Some("FATAL"), LevelFilter::ERROR),
+            (Some("nonsense"), LevelFilter::INFO),
+            (None, LevelFilter::INFO),
+        ] {
+            assert_eq!(level_from(value), level, "{value:?}");
+        }
     }
 }

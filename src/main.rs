@@ -38,9 +38,12 @@ async fn build_handler() -> Handler {
             secret_id: secret_id.clone(),
         },
         CredentialsLocation::Environment => {
-            CredentialsSource::Environment(Credentials::from_lookup(|name| {
-                std::env::var(name).ok()
-            }))
+            let credentials = Credentials::from_lookup(|name| std::env::var(name).ok());
+            if let Err(problem) = &credentials {
+                // Reported once here, like a bad setting; each request then gets the 500.
+                tracing::error!(%problem, "SECRET_ID is unset and the credentials are incomplete; every request will get a 500");
+            }
+            CredentialsSource::Environment(credentials)
         }
     };
     tracing::info!(

@@ -73,6 +73,16 @@ impl Settings {
             .map_err(|problem| problems.push(problem))
             .ok();
 
+        // The AWS SDK reads these itself; the https-only rule covers them too, or a stray
+        // setting would send the secret's value in the clear.
+        for name in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"] {
+            if let Some(url) = get(name) {
+                if let Err(problem) = parse_upstream_url(name, &url) {
+                    problems.push(problem);
+                }
+            }
+        }
+
         let auth0_base_url = match get("AUTH0_DOMAIN") {
             None => {
                 problems.push("AUTH0_DOMAIN is required (e.g. tenant.us.auth0.com)".to_owned());
@@ -356,6 +366,34 @@ mod tests {
         }
         let err = settings(&[("AUTH0_DOMAIN", "http://tenant.auth0.com")]).unwrap_err();
         assert!(err.to_string().contains("AUTH0_DOMAIN must use https://"));
+    }
+
+    #[test]
+    fn the_secrets_manager_endpoint_follows_the_https_rule() {
+        for name in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"] {
+            let err = settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                (name, "http://10.1.2.3:4566"),
+            ])
+            .unwrap_err();
+            assert!(
+                err.problems[0].starts_with(&format!("{name} must use https://")),
+                "{err}"
+            );
+            assert!(settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                (name, "http://127.0.0.1:5000")
+            ])
+            .is_ok());
+            assert!(settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                (
+                    name,
+                    "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com"
+                )
+            ])
+            .is_ok());
+        }
     }
 
     #[test]

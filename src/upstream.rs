@@ -33,8 +33,7 @@ pub fn build_http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::
         .build()
 }
 
-/// An upstream answer, read in full (up to the cap).
-#[derive(Debug)]
+/// An upstream answer, read in full (up to the cap). No `Debug`: the body can hold tokens.
 pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -75,6 +74,7 @@ pub async fn send(
         }
         body.extend_from_slice(&chunk);
     }
+    tracing::debug!(%upstream, status = status.as_u16(), bytes = body.len(), "upstream answered");
     Ok(UpstreamResponse {
         status,
         headers,
@@ -82,8 +82,8 @@ pub async fn send(
     })
 }
 
-/// Classifies a reqwest failure. The text never includes the URL: `without_url` strips it, since
-/// an operator-supplied URL is not something to echo even into logs verbatim.
+/// Classifies a reqwest failure. The text starts at the error's source, so it never includes the
+/// request URL that reqwest's own message carries.
 fn transport_error(upstream: Upstream, error: &reqwest::Error) -> BridgeError {
     if error.is_timeout() {
         return BridgeError::UpstreamTimeout { upstream };

@@ -61,20 +61,20 @@ async fn credentials_come_from_the_secret_and_are_cached_within_the_ttl() {
         settings.secret_cache_ttl,
     );
 
-    let first = cache.get(&deadline()).await.unwrap();
+    let first = cache.get(&deadline(), &mut None).await.unwrap();
     assert_eq!(first.authsignal_secret.expose_secret(), "as-1");
     assert_eq!(first.auth0_client_id, "client-1");
     assert_eq!(first.auth0_client_secret.expose_secret(), "a0-1");
 
     put_secret(&admin, "bridge/a", &secret_json("as-2", "client-2", "a0-2")).await;
-    let cached = cache.get(&deadline()).await.unwrap();
+    let cached = cache.get(&deadline(), &mut None).await.unwrap();
     assert!(
         Arc::ptr_eq(&first, &cached),
         "within the TTL the secret is not read again"
     );
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let fresh = cache.get(&deadline()).await.unwrap();
+    let fresh = cache.get(&deadline(), &mut None).await.unwrap();
     assert_eq!(
         fresh.authsignal_secret.expose_secret(),
         "as-2",
@@ -93,7 +93,7 @@ async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
         settings.secret_cache_ttl,
     );
 
-    let error = cache.get(&deadline()).await.unwrap_err();
+    let error = cache.get(&deadline(), &mut None).await.unwrap_err();
     assert_eq!(error.status(), 500);
     assert_eq!(error.oauth_error(), "server_error");
     assert!(
@@ -104,7 +104,7 @@ async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
 
     create_secret(&admin, "bridge/later", &secret_json("as", "client", "a0")).await;
     let credentials = cache
-        .get(&deadline())
+        .get(&deadline(), &mut None)
         .await
         .expect("the next request tries again");
     assert_eq!(credentials.authsignal_secret.expose_secret(), "as");
@@ -134,7 +134,7 @@ async fn a_malformed_secret_is_500_without_its_values_in_the_error() {
             source(moto.loader(), &settings, name).await,
             settings.secret_cache_ttl,
         );
-        let error = cache.get(&deadline()).await.unwrap_err();
+        let error = cache.get(&deadline(), &mut None).await.unwrap_err();
         assert_eq!(error.status(), 500, "{name}");
         let detail = error.log_detail();
         assert!(detail.contains(expected), "{name}: {detail}");
@@ -159,6 +159,13 @@ async fn secrets_manager_errors_and_timeouts_are_500() {
         .mount(&fake)
         .await;
     Mock::given(method("POST"))
+        .and(body_string_contains("bridge/garbled"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"SecretString": {"AUTHSIGNAL_SECRET": "canary-garbled-secret"}, "Name": 5"#,
+        ))
+        .mount(&fake)
+        .await;
+    Mock::given(method("POST"))
         .and(body_string_contains("bridge/slow"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .mount(&fake)
@@ -171,36 +178,68 @@ async fn secrets_manager_errors_and_timeouts_are_500() {
                 "t", "t", None, None, "t",
             ))
     };
+    let patient = settings(&[("UPSTREAM_TIMEOUT_MS", "10000")]);
     let settings = settings(&[("UPSTREAM_TIMEOUT_MS", "300")]);
 
     let cache = CredentialsCache::new(
         source(moto_like(fake.uri()), &settings, "bridge/broken").await,
         settings.secret_cache_ttl,
     );
-    let error = cache.get(&deadline()).await.unwrap_err();
+    let error = cache.get(&deadline(), &mut None).await.unwrap_err();
     assert_eq!(
         (error.status().as_u16(), error.oauth_error()),
         (500, "server_error")
     );
 
+    // The SDK's operation timeout alone (the budget allows 10 s per call) cuts the call off...
     let started = std::time::Instant::now();
     let cache = CredentialsCache::new(
         source(moto_like(fake.uri()), &settings, "bridge/slow").await,
         settings.secret_cache_ttl,
     );
-    let error = cache
-        .get(&Deadline::after(
-            Duration::from_secs(10),
-            settings.upstream_timeout,
-        ))
-        .await
-        .unwrap_err();
+    let generous = Deadline::after(Duration::from_secs(10), Duration::from_secs(10));
+    let error = cache.get(&generous, &mut None).await.unwrap_err();
     assert_eq!(error.status(), 500);
     assert!(
         started.elapsed() < Duration::from_secs(2),
-        "cut off at UPSTREAM_TIMEOUT_MS: {:?}",
+        "cut off by the SDK operation timeout: {:?}",
         started.elapsed()
     );
+
+    // ...and the time budget alone (the SDK would allow 10 s) cuts it off too.
+    let started = std::time::Instant::now();
+    let cache = CredentialsCache::new(
+        source(moto_like(fake.uri()), &patient, "bridge/slow").await,
+        patient.secret_cache_ttl,
+    );
+    let short = Deadline::after(Duration::from_millis(300), Duration::from_secs(10));
+    let error = cache.get(&short, &mut None).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cut off by the budget: {:?}",
+        started.elapsed()
+    );
+
+    // An answer the SDK cannot parse: its body (here holding a secret) stays out of the error.
+    let cache = CredentialsCache::new(
+        source(moto_like(fake.uri()), &settings, "bridge/garbled").await,
+        settings.secret_cache_ttl,
+    );
+    let error = cache.get(&deadline(), &mut None).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert!(
+        !error.log_detail().contains("canary-garbled"),
+        "{}",
+        error.log_detail()
+    );
+
+    // No time left before the call: the budget row (504), and Secrets Manager is not called.
+    let calls_before = fake.received_requests().await.unwrap().len();
+    let spent = Deadline::after(Duration::from_millis(1), Duration::from_secs(10));
+    let error = cache.get(&spent, &mut None).await.unwrap_err();
+    assert_eq!(error.status(), 504);
+    assert_eq!(fake.received_requests().await.unwrap().len(), calls_before);
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -210,7 +249,14 @@ async fn secrets_manager_errors_and_timeouts_are_500() {
         source(moto_like(format!("http://{closed}")), &settings, "bridge/x").await,
         settings.secret_cache_ttl,
     );
-    assert_eq!(cache.get(&deadline()).await.unwrap_err().status(), 500);
+    assert_eq!(
+        cache
+            .get(&deadline(), &mut None)
+            .await
+            .unwrap_err()
+            .status(),
+        500
+    );
 }
 
 /// Authsignal's stand-in accepts only `secret`, rejecting anything else with 401.

@@ -14,7 +14,7 @@ use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
 use authsignal_auth0_bridge::http::{GatewayResponse, Handler};
 use authsignal_auth0_bridge::settings::Settings;
 use lambda_http::request::LambdaRequest;
-use lambda_http::{Body, Context, LambdaEvent, RequestExt};
+use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -252,42 +252,58 @@ impl Answer {
     }
 }
 
-/// Calls the handler the way the tests of `lambda_http` do: a `Request` from a JSON fixture.
+/// Calls the handler as the runtime does: the fixture deserialised into `lambda_http`'s event
+/// type, a Lambda context with a 30 s deadline. Checks the contract's invariants on the answer.
 pub async fn call(handler: &Handler, event: &Value) -> Answer {
     call_with_budget(handler, event, Duration::from_secs(30)).await
 }
 
 pub async fn call_with_budget(handler: &Handler, event: &Value, budget: Duration) -> Answer {
-    let request = lambda_http::request::from_str(&event.to_string())
-        .expect("fixture is an API Gateway event")
-        .with_lambda_context(lambda_context(budget));
-    let response = handler.handle(request).await;
-    let (parts, body) = response.into_parts();
-    let text = match body {
-        Body::Text(text) => text,
-        Body::Binary(bytes) => String::from_utf8(bytes).unwrap(),
-        _ => String::new(),
-    };
-    let answer = Answer {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        text,
-    };
+    let answer = Answer::from_gateway_response(&call_raw_with_budget(handler, event, budget).await);
     answer.check_contract_invariants();
     answer
 }
 
-/// Calls the handler with the raw event, as the runtime does, and returns the gateway response.
+/// Calls the handler and returns the API Gateway response JSON as the runtime would send it.
 pub async fn call_raw(handler: &Handler, event: &Value) -> Value {
+    call_raw_with_budget(handler, event, Duration::from_secs(30)).await
+}
+
+async fn call_raw_with_budget(handler: &Handler, event: &Value, budget: Duration) -> Value {
     let payload: LambdaRequest = serde_json::from_value(event.clone()).expect("an HTTP event");
     let response: GatewayResponse = handler
-        .handle_event(LambdaEvent::new(
-            payload,
-            lambda_context(Duration::from_secs(30)),
-        ))
+        .handle_event(LambdaEvent::new(payload, lambda_context(budget)))
         .await
         .expect("the handler never returns an invocation error");
     serde_json::to_value(response).unwrap()
+}
+
+impl Answer {
+    /// Reads an API Gateway response (payload 2.0 `headers`, or 1.0 `multiValueHeaders`).
+    pub fn from_gateway_response(response: &Value) -> Answer {
+        let mut headers = lambda_http::http::HeaderMap::new();
+        let mut add = |name: &str, value: &Value| {
+            let name = lambda_http::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            headers.append(name, value.as_str().unwrap().parse().unwrap());
+        };
+        for (name, value) in response["headers"].as_object().into_iter().flatten() {
+            add(name, value);
+        }
+        for (name, values) in response["multiValueHeaders"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            for value in values.as_array().unwrap() {
+                add(name, value);
+            }
+        }
+        Answer {
+            status: response["statusCode"].as_u64().unwrap() as u16,
+            headers,
+            text: response["body"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
 }
 
 /// Form fields of a request Auth0's stand-in received.
