@@ -240,11 +240,7 @@ async fn a_bad_setting_is_logged_once_and_every_request_gets_500() {
 
     // Incomplete credentials (no SECRET_ID) are reported once at start-up too.
     let mut runtime = RuntimeApi::start().await;
-    let vars: Vec<(String, String)> = upstreams
-        .vars()
-        .into_iter()
-        .filter(|(name, _)| name != "AUTH0_CLIENT_SECRET")
-        .collect();
+    let vars = without(&upstreams.vars(), "AUTH0_CLIENT_SECRET");
     let mut function = Function::start(&runtime, &vars);
     for _ in 0..2 {
         let response = runtime.respond(&event("http-api-token.json")).await;

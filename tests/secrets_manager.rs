@@ -259,6 +259,17 @@ async fn secrets_manager_errors_and_timeouts_are_500() {
     );
 }
 
+/// The bridge with its credentials in the Secrets Manager secret `secret_id` on `moto`.
+async fn handler_over_secret(
+    moto: &Moto,
+    upstreams: &Upstreams,
+    secret_id: &str,
+) -> authsignal_auth0_bridge::http::Handler {
+    let vars = with(&upstreams.vars(), &[("SECRET_ID", secret_id)]);
+    let settings = settings(&[("SECRET_ID", secret_id)]);
+    handler_with_source(&vars, source(moto.loader(), &settings, secret_id).await)
+}
+
 /// Authsignal's stand-in accepts only `secret`, rejecting anything else with 401.
 async fn authsignal_accepting(server: &MockServer, secret: &str) {
     use base64::Engine;
@@ -295,12 +306,7 @@ async fn a_rotated_authsignal_secret_is_picked_up_by_one_refresh_and_retry() {
     let upstreams = Upstreams::start().await;
     upstreams.auth0_answers(tokens()).await;
     authsignal_accepting(&upstreams.authsignal, "as-old").await;
-    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/rotating")]);
-    let settings = settings(&[("SECRET_ID", "bridge/rotating")]);
-    let handler = handler_with_source(
-        &vars,
-        source(moto.loader(), &settings, "bridge/rotating").await,
-    );
+    let handler = handler_over_secret(&moto, &upstreams, "bridge/rotating").await;
 
     assert_eq!(
         call(&handler, &event("http-api-token.json")).await.status,
@@ -381,12 +387,7 @@ async fn a_rotated_auth0_client_secret_is_picked_up_by_one_refresh_and_retry() {
     let upstreams = Upstreams::start().await;
     upstreams.authsignal_answers(challenge_succeeded()).await;
     auth0_accepting(&upstreams.auth0, "a0-old").await;
-    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/auth0")]);
-    let settings = settings(&[("SECRET_ID", "bridge/auth0")]);
-    let handler = handler_with_source(
-        &vars,
-        source(moto.loader(), &settings, "bridge/auth0").await,
-    );
+    let handler = handler_over_secret(&moto, &upstreams, "bridge/auth0").await;
     assert_eq!(
         call(&handler, &event("http-api-token.json")).await.status,
         200
@@ -423,12 +424,7 @@ async fn a_secret_that_is_still_wrong_after_the_refresh_is_500_without_a_retry()
     let upstreams = Upstreams::start().await;
     upstreams.authsignal_answers(challenge_succeeded()).await;
     auth0_accepting(&upstreams.auth0, "a0-right").await;
-    let vars = with(&upstreams.vars(), &[("SECRET_ID", "bridge/wrong")]);
-    let settings = settings(&[("SECRET_ID", "bridge/wrong")]);
-    let handler = handler_with_source(
-        &vars,
-        source(moto.loader(), &settings, "bridge/wrong").await,
-    );
+    let handler = handler_over_secret(&moto, &upstreams, "bridge/wrong").await;
 
     let answer = call(&handler, &event("http-api-token.json")).await;
     assert_eq!(

@@ -174,6 +174,14 @@ pub fn with(vars: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String,
     map
 }
 
+/// `vars` without the variable `name`.
+pub fn without(vars: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    vars.iter()
+        .filter(|(key, _)| key != name)
+        .cloned()
+        .collect()
+}
+
 /// An event fixture from `events/`.
 pub fn event(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
