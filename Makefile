@@ -8,6 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 # Pinned tools from PyPI, installed once into the project-local virtualenv.
 MOTO_VERSION := 5.2.5
+CARGO_LAMBDA_VERSION := 1.9.2
 
 .PHONY: test demo lint tools fast release clean-tools
 
@@ -19,9 +20,10 @@ test: tools lint
 fast:
 	cargo test --all-targets
 
-## the real bootstrap, driven through the Lambda Runtime API, against loopback stand-ins
+## the real function under cargo lambda watch, against loopback stand-ins, invoked with
+## cargo lambda invoke; prints the answers and stops everything it started
 demo: tools
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --test demo -- --include-ignored --nocapture --test-threads=1
+	./scripts/demo/run.sh
 
 lint:
 	cargo fmt --all -- --check
@@ -32,7 +34,7 @@ tools: $(VENV)/.installed
 
 $(VENV)/.installed:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
 	touch $@
 
 ## release build of the Lambda binary (x86_64 here; SAM builds arm64 with cargo-lambda)

@@ -221,11 +221,21 @@ fn read_token(request: IncomingRequest<'_>) -> Result<AuthsignalToken, BridgeErr
     }
 }
 
+/// Deadlines below this (2001-09-09 in ms since the epoch) cannot be wall-clock times.
+const SMALLEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// The invocation's deadline. Lambda sends `Lambda-Runtime-Deadline-Ms` as milliseconds since the
+/// epoch; cargo-lambda's local emulator (1.9) sends the function timeout instead (`600000`), so
+/// a value too small to be a wall-clock time is read as milliseconds from now. Without it, every
+/// local invocation would find its budget long spent.
 fn deadline_of(context: &Context, upstream_timeout: Duration) -> Deadline {
-    if context.deadline > 0 {
-        Deadline::from_lambda_deadline(context.deadline(), upstream_timeout)
-    } else {
-        Deadline::after(BUDGET_WITHOUT_DEADLINE, upstream_timeout)
+    match context.deadline {
+        0 => Deadline::after(BUDGET_WITHOUT_DEADLINE, upstream_timeout),
+        relative if relative < SMALLEST_EPOCH_DEADLINE_MS => Deadline::after(
+            Duration::from_millis(relative).saturating_sub(crate::budget::SAFETY_MARGIN),
+            upstream_timeout,
+        ),
+        _ => Deadline::from_lambda_deadline(context.deadline(), upstream_timeout),
     }
 }
 
@@ -324,6 +334,32 @@ mod tests {
         // Longer texts are refused before decoding.
         let long = "A".repeat(MAX_BASE64_BODY_CHARS + 4);
         assert_eq!(read_token(post(&long, true)).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn deadlines_are_read_as_lambda_or_cargo_lambda_send_them() {
+        let timeout = Duration::from_secs(5);
+        let mut context = Context::default();
+        let within = |deadline: Deadline, low: u64, high: u64| {
+            let left = deadline.remaining();
+            assert!(
+                left > Duration::from_millis(low) && left <= Duration::from_millis(high),
+                "{left:?}"
+            );
+        };
+        // Lambda: wall-clock milliseconds since the epoch.
+        let in_three_seconds = std::time::SystemTime::now() + Duration::from_secs(3);
+        context.deadline = in_three_seconds
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        within(deadline_of(&context, timeout), 2_400, 2_500);
+        // cargo-lambda's emulator: the function timeout in milliseconds.
+        context.deadline = 600_000;
+        within(deadline_of(&context, timeout), 599_400, 599_500);
+        // No deadline at all (a hand-made context).
+        context.deadline = 0;
+        within(deadline_of(&context, timeout), 29_900, 30_000);
     }
 
     #[test]

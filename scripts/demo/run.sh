@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `make demo`: the real function under `cargo lambda watch`, configured through the same
+# variables as production (SECRET_ID, AUTH0_DOMAIN, AUTHSIGNAL_API_URL,
+# AWS_ENDPOINT_URL_SECRETS_MANAGER), against loopback stand-ins: moto's Secrets Manager server
+# and scripts/demo/stand_ins.py for Authsignal and Auth0. Invokes it with `cargo lambda invoke`
+# for a sign-in and two failures, prints the API Gateway responses, and stops everything it
+# started, also on Ctrl-C or failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=.venv
+export PATH="$PWD/$VENV/bin:$PATH"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$status" != 0 ] && [ -f "$work/watch.log" ]; then
+    echo "--- cargo lambda watch log (last 40 lines)" >&2
+    tail -n 40 "$work/watch.log" >&2
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Starts a command in its own process group, so cleanup stops it and all its children.
+start() {
+  local log=$1
+  shift
+  setsid "$@" >"$work/$log" 2>&1 &
+  pids+=($!)
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {
+  local name=$1 port=$2 seconds=$3
+  for _ in $(seq 1 $((seconds * 10))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$name did not start on port $port; its log:" >&2
+  cat "$work/$name.log" >&2 || true
+  return 1
+}
+
+moto_port=$(free_port)
+authsignal_port=$(free_port)
+auth0_port=$(free_port)
+invoke_port=$(free_port)
+
+export DEMO_AUTHSIGNAL_SECRET="demo-authsignal-secret"
+export DEMO_AUTH0_CLIENT_ID="demo-client-id"
+export DEMO_AUTH0_CLIENT_SECRET="demo-client-secret"
+export DEMO_VALID_TOKEN="eyJhbGciOiJIUzI1NiJ9.demo-authsignal-token.signature"
+export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
+
+echo "==> starting moto (Secrets Manager) on :$moto_port, Authsignal and Auth0 stand-ins on :$authsignal_port and :$auth0_port"
+start moto.log moto_server -H 127.0.0.1 -p "$moto_port"
+start stand-ins.log python3 scripts/demo/stand_ins.py "$authsignal_port" "$auth0_port"
+wait_for_port moto "$moto_port" 30
+wait_for_port stand-ins "$auth0_port" 10
+python3 scripts/demo/put_secret.py authsignal-auth0-bridge/demo
+
+# The function's environment, exactly as the SAM template sets it (plus the loopback endpoints).
+cat >"$work/function.env" <<ENV
+SECRET_ID=authsignal-auth0-bridge/demo
+AUTHSIGNAL_API_URL=http://127.0.0.1:$authsignal_port/v1
+AUTH0_DOMAIN=http://127.0.0.1:$auth0_port
+AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=demo
+AWS_SECRET_ACCESS_KEY=demo
+AWS_LAMBDA_LOG_FORMAT=JSON
+ENV
+
+echo "==> cargo lambda watch (builds the function; the first time takes a few minutes)"
+start watch.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --env-file "$work/function.env" --ignore-changes
+wait_for_port watch "$invoke_port" 900
+
+invoke() {
+  local title=$1 fixture=$2
+  echo
+  echo "==> $title: cargo lambda invoke --data-file $fixture"
+  cargo lambda invoke bootstrap --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+    --data-file "$fixture" --output-format json >"$work/answer.json"
+  python3 - "$work/answer.json" <<'PY'
+import json, sys
+answer = json.load(open(sys.argv[1]))
+if isinstance(answer.get("body"), str):
+    try:
+        answer["body"] = json.loads(answer["body"])
+    except ValueError:
+        pass
+print(json.dumps(answer, indent=2, sort_keys=True))
+PY
+}
+
+invoke "sign-in with a valid Authsignal token" events/http-api-token.json
+grep -q 'access_token' "$work/answer.json" || { echo "expected a token JSON" >&2; exit 1; }
+invoke "a token whose challenge did not succeed" events/http-api-expired-token.json
+grep -q 'invalid_grant' "$work/answer.json" || { echo "expected invalid_grant" >&2; exit 1; }
+invoke "a malformed body" events/http-api-malformed-body.json
+grep -q 'invalid_request' "$work/answer.json" || { echo "expected invalid_request" >&2; exit 1; }
+
+echo
+echo "==> the function's log lines"
+grep -E '^\{"level"' "$work/watch.log" || true
+echo
+echo "demo finished; stopping moto, the stand-ins and cargo lambda watch"
