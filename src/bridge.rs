@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::auth0::{Auth0Client, ExchangeError, TokenResponse};
 use crate::authsignal::{AuthsignalClient, ValidateError};
 use crate::budget::Deadline;
-use crate::credentials::{Credentials, CredentialsCache, CredentialsSource};
+use crate::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::error::{BridgeError, Upstream};
 use crate::settings::Settings;
 use crate::upstream::build_http_client;
@@ -46,9 +46,11 @@ pub struct ExchangeTrace {
     pub auth0_latency: Option<Duration>,
     /// Authsignal's user id once the token was validated.
     pub user_id: Option<String>,
-    /// Whether this invocation asked for a credentials refresh after a rejection (at most once
-    /// per invocation; the cache also limits forced refreshes to one per 30 s).
+    /// Whether this invocation re-read the secret after an upstream rejected the credentials.
     pub credentials_refreshed: bool,
+    /// Whether this invocation already asked for a refresh: at most once per invocation (the
+    /// cache also limits forced refreshes to one per 30 s per execution environment).
+    pub refresh_requested: bool,
 }
 
 pub struct Bridge {
@@ -150,15 +152,26 @@ impl Bridge {
         deadline: &Deadline,
         trace: &mut ExchangeTrace,
     ) -> Result<Arc<Credentials>, BridgeError> {
-        if trace.credentials_refreshed {
+        if trace.refresh_requested {
             return Err(BridgeError::CredentialsRejected { upstream });
         }
-        trace.credentials_refreshed = true;
+        trace.refresh_requested = true;
         tracing::warn!(%upstream, "upstream rejected the credentials; refreshing them");
-        self.credentials
+        let refresh = self
+            .credentials
             .refresh_after_rejection(rejected, deadline, &mut trace.secrets_manager_latency)
-            .await?
-            .ok_or(BridgeError::CredentialsRejected { upstream })
+            .await?;
+        match refresh {
+            Refresh::Changed(fresh) => {
+                trace.credentials_refreshed = true;
+                Ok(fresh)
+            }
+            Refresh::Unchanged => {
+                trace.credentials_refreshed = true;
+                Err(BridgeError::CredentialsRejected { upstream })
+            }
+            Refresh::TooSoon => Err(BridgeError::CredentialsRejected { upstream }),
+        }
     }
 }
 

@@ -164,6 +164,17 @@ fn secrets_manager_error<R>(
     }
 }
 
+/// What a refresh after a rejection found.
+#[derive(Debug)]
+pub enum Refresh {
+    /// New values: worth one retry.
+    Changed(Arc<Credentials>),
+    /// The secret was re-read and still holds the rejected values.
+    Unchanged,
+    /// Not re-read: a refresh was forced less than 30 s ago in this execution environment.
+    TooSoon,
+}
+
 struct CachedCredentials {
     credentials: Arc<Credentials>,
     fetched_at: Instant,
@@ -214,29 +225,29 @@ impl CredentialsCache {
         Ok(credentials)
     }
 
-    /// Called when an upstream rejected `rejected`: returns credentials worth one retry, or
-    /// `None` when there is nothing new to try (a refresh was forced less than
-    /// [`MIN_FORCED_REFRESH_INTERVAL`] ago, or the secret still holds the rejected values).
+    /// Called when an upstream rejected `rejected`: re-reads the secret unless a refresh was
+    /// forced less than [`MIN_FORCED_REFRESH_INTERVAL`] ago, and says whether there is
+    /// something new to retry with.
     pub async fn refresh_after_rejection(
         &self,
         rejected: &Arc<Credentials>,
         deadline: &Deadline,
         fetch_latency: &mut Option<Duration>,
-    ) -> Result<Option<Arc<Credentials>>, BridgeError> {
+    ) -> Result<Refresh, BridgeError> {
         let mut state = self.state.lock().await;
         if let Some(cached) = &state.current {
             if !Arc::ptr_eq(&cached.credentials, rejected)
                 && !cached.credentials.same_values_as(rejected)
             {
                 // Someone refreshed since `rejected` was handed out: try what they got.
-                return Ok(Some(cached.credentials.clone()));
+                return Ok(Refresh::Changed(cached.credentials.clone()));
             }
         }
         if state
             .last_forced_refresh
             .is_some_and(|at| at.elapsed() < MIN_FORCED_REFRESH_INTERVAL)
         {
-            return Ok(None);
+            return Ok(Refresh::TooSoon);
         }
         state.last_forced_refresh = Some(Instant::now());
         // The rejected values must not be served again, whether or not the fetch works.
@@ -247,9 +258,9 @@ impl CredentialsCache {
             fetched_at: Instant::now(),
         });
         if fresh.same_values_as(rejected) {
-            return Ok(None);
+            return Ok(Refresh::Unchanged);
         }
-        Ok(Some(fresh))
+        Ok(Refresh::Changed(fresh))
     }
 
     async fn fetch(
@@ -352,10 +363,18 @@ mod tests {
         let source = CredentialsSource::Environment(Credentials::from_secret_json(GOOD_JSON));
         let cache = CredentialsCache::new(source, Duration::from_secs(300));
         let rejected = cache.get(&deadline(), &mut None).await.unwrap();
-        let retry = cache
+        let refresh = cache
             .refresh_after_rejection(&rejected, &deadline(), &mut None)
             .await
             .unwrap();
-        assert!(retry.is_none());
+        assert!(matches!(refresh, Refresh::Unchanged));
+        let again = cache
+            .refresh_after_rejection(&rejected, &deadline(), &mut None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, Refresh::TooSoon),
+            "one forced refresh per 30 s"
+        );
     }
 }

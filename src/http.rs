@@ -27,6 +27,7 @@ use crate::auth0::TokenResponse;
 use crate::bridge::{AuthsignalToken, Bridge, ExchangeTrace};
 use crate::budget::Deadline;
 use crate::error::BridgeError;
+use crate::telemetry::{InvocationRecord, Telemetry};
 
 /// The contract's body limit, measured after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -44,6 +45,7 @@ pub struct Handler {
     /// the function then answers every request with the contract's 500 instead of crash-looping.
     bridge: Result<Bridge, BridgeError>,
     upstream_timeout: Duration,
+    telemetry: Telemetry,
     cold_start: AtomicBool,
 }
 
@@ -94,19 +96,21 @@ pub enum GatewayResponse {
 }
 
 impl Handler {
-    pub fn new(bridge: Bridge, upstream_timeout: Duration) -> Self {
+    pub fn new(bridge: Bridge, upstream_timeout: Duration, telemetry: Telemetry) -> Self {
         Handler {
             bridge: Ok(bridge),
             upstream_timeout,
+            telemetry,
             cold_start: AtomicBool::new(true),
         }
     }
 
     /// A handler for a function whose settings are invalid: every request gets a 500.
-    pub fn misconfigured() -> Self {
+    pub fn misconfigured(telemetry: Telemetry) -> Self {
         Handler {
             bridge: Err(BridgeError::Misconfigured),
             upstream_timeout: Duration::ZERO,
+            telemetry,
             cold_start: AtomicBool::new(true),
         }
     }
@@ -135,8 +139,23 @@ impl Handler {
                 }
             },
         };
-        let cold_start = self.cold_start.swap(false, Ordering::Relaxed);
-        log_summary(&result, &trace, cold_start);
+        let (outcome, status, detail) = match &result {
+            Ok(_) => ("success", 200, None),
+            Err(error) => (
+                error.outcome(),
+                error.status().as_u16(),
+                Some(error.log_detail()),
+            ),
+        };
+        self.telemetry.record(&InvocationRecord {
+            outcome,
+            status,
+            detail,
+            trace: &trace,
+            cold_start: self.cold_start.swap(false, Ordering::Relaxed),
+            request_id: &context.request_id,
+            xray_trace_id: context.xray_trace_id.as_deref(),
+        });
         let response = respond(&context.request_id, result);
         Ok(to_gateway_response(request.is_rest, response))
     }
@@ -256,46 +275,6 @@ fn to_gateway_response(is_rest: bool, response: Response<Body>) -> GatewayRespon
         http.headers = parts.headers;
         http.body = Some(body);
         GatewayResponse::Http(http)
-    }
-}
-
-/// One line per invocation. Never the token, the secrets or Auth0's tokens: only the outcome,
-/// timings, and Authsignal's user id (an identifier, which operators need to follow a user).
-fn log_summary(
-    result: &Result<TokenResponse, BridgeError>,
-    trace: &ExchangeTrace,
-    cold_start: bool,
-) {
-    let (outcome, status, detail) = match result {
-        Ok(_) => ("success", 200, None),
-        Err(error) => (
-            error.outcome(),
-            error.status().as_u16(),
-            Some(error.log_detail()),
-        ),
-    };
-    let millis = |latency: Option<Duration>| latency.map(|latency| latency.as_secs_f64() * 1000.0);
-    macro_rules! summary {
-        ($level:expr) => {
-            tracing::event!(
-                $level,
-                outcome,
-                status,
-                secrets_manager_ms = millis(trace.secrets_manager_latency),
-                authsignal_ms = millis(trace.authsignal_latency),
-                auth0_ms = millis(trace.auth0_latency),
-                cold_start,
-                user_id = trace.user_id.as_deref(),
-                credentials_refreshed = trace.credentials_refreshed,
-                detail = detail.as_deref(),
-                "exchange finished"
-            )
-        };
-    }
-    match status {
-        500.. if status != 502 && status != 504 => summary!(tracing::Level::ERROR),
-        502 | 504 => summary!(tracing::Level::WARN),
-        _ => summary!(tracing::Level::INFO),
     }
 }
 

@@ -10,7 +10,7 @@
 //! - what counts as a succeeded challenge: [`authsignal`]
 //! - the password-realm grant, passthrough and `Retry-After`: [`auth0`]
 //! - timeouts and the invocation deadline: [`budget`]; body size cap: [`upstream`]
-//! - logs: [`logging`] and the summary line in [`http`]
+//! - logs: [`logging`]; the summary line and the EMF metrics: [`telemetry`]
 
 pub mod auth0;
 pub mod authsignal;
@@ -21,4 +21,5 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod settings;
+pub mod telemetry;
 pub mod upstream;

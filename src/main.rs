@@ -9,6 +9,7 @@ use authsignal_auth0_bridge::credentials::{
 use authsignal_auth0_bridge::http::Handler;
 use authsignal_auth0_bridge::logging;
 use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
+use authsignal_auth0_bridge::telemetry::Telemetry;
 use lambda_http::{service_fn, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
@@ -25,11 +26,12 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 async fn build_handler() -> Handler {
+    let telemetry = Telemetry::from_env();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(%error, "the function is misconfigured; every request will get a 500");
-            return Handler::misconfigured();
+            return Handler::misconfigured(telemetry);
         }
     };
     let source = match &settings.credentials_location {
@@ -60,10 +62,10 @@ async fn build_handler() -> Handler {
         "bridge settings"
     );
     match Bridge::from_settings(&settings, source) {
-        Ok(bridge) => Handler::new(bridge, settings.upstream_timeout),
+        Ok(bridge) => Handler::new(bridge, settings.upstream_timeout, telemetry),
         Err(error) => {
             tracing::error!(%error, "could not build the HTTP client; every request will get a 500");
-            Handler::misconfigured()
+            Handler::misconfigured(telemetry)
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::connection_counter::ConnectionCounter;
 use support::moto::{create_secret, secret_json, Moto};
-use support::runtime_api::{body, Function, Outcome, RuntimeApi};
+use support::runtime_api::{body, kept_by_lambda, Function, Outcome, RuntimeApi};
 use support::*;
 use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -105,6 +105,16 @@ async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api
     assert_eq!(lines[0]["outcome"], "success");
     assert_eq!(lines[0]["status"], 200);
     assert_eq!(lines[0]["user_id"], USER_ID);
+    // Powertools-style fields, from the Lambda environment and the runtime's context.
+    assert_eq!(lines[0]["function_name"], "authsignal-auth0-bridge");
+    assert_eq!(
+        lines[0]["function_request_id"],
+        "e2e-0001-8476a536-e9f4-11e8"
+    );
+    assert!(lines[0]["xray_trace_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("Root=1-67a0b1c2"));
     assert!(lines[0]["authsignal_ms"].as_f64().unwrap() > 0.0);
     assert!(lines[0]["auth0_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[6]["outcome"], "invalid_request");
@@ -187,6 +197,19 @@ async fn the_log_level_and_format_follow_the_lambda_variables() {
     runtime.respond(&broken).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let output = function.stop();
+    // Metrics survive Lambda's own level filter at every setting (they carry level FATAL).
+    for level in ["TRACE", "INFO", "WARN", "ERROR", "FATAL"] {
+        let kept = kept_by_lambda(&output, level);
+        let metrics = kept
+            .iter()
+            .filter(|line| line.get("_aws").is_some())
+            .count();
+        assert_eq!(metrics, 2, "EMF documents kept at {level}");
+    }
+    let output: Vec<String> = output
+        .into_iter()
+        .filter(|line| !line.contains("\"_aws\""))
+        .collect();
     let lines: Vec<Value> = output
         .iter()
         .map(|line| serde_json::from_str(line).expect("JSON lines"))
@@ -336,6 +359,90 @@ async fn credentials_come_from_secrets_manager_and_a_failing_cold_start_recovers
         .all(|line| line.get("secrets_manager_ms").is_none()));
 }
 
+/// Checks the EMF document of each invocation: structure, dimensions and values per outcome.
+fn check_metrics(documents: &[Value], expected: &[(&str, u64, &str)]) {
+    assert_eq!(
+        documents.len(),
+        expected.len(),
+        "one metrics document per invocation"
+    );
+    for (index, (document, (token, _, outcome))) in documents.iter().zip(expected).enumerate() {
+        let aws = &document["_aws"];
+        assert!(
+            aws["Timestamp"]
+                .as_u64()
+                .is_some_and(|ms| ms > 1_700_000_000_000),
+            "{token}"
+        );
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics");
+        for directive in directives {
+            assert_eq!(directive["Namespace"], "AuthsignalAuth0Bridge", "{token}");
+            for dimension_set in directive["Dimensions"].as_array().unwrap() {
+                for key in dimension_set.as_array().unwrap() {
+                    let key = key.as_str().unwrap();
+                    assert!(
+                        ["Service", "Outcome"].contains(&key),
+                        "low-cardinality dimensions only: {key}"
+                    );
+                    assert!(
+                        document[key].is_string(),
+                        "{token}: dimension {key} missing"
+                    );
+                }
+            }
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                let unit = metric["Unit"].as_str().unwrap();
+                let expected_unit = if name.ends_with("Latency") {
+                    "Milliseconds"
+                } else {
+                    "Count"
+                };
+                assert_eq!(unit, expected_unit, "{token}: {name}");
+                assert!(
+                    document[name].is_number(),
+                    "{token}: declared {name} without a value"
+                );
+            }
+        }
+        assert_eq!(document["Service"], "authsignal-auth0-bridge", "{token}");
+        assert_eq!(document["Outcome"], *outcome, "{token}");
+        assert_eq!(document["Exchanges"], 1, "{token}");
+        assert_eq!(
+            document.get("ColdStart").is_some(),
+            index == 0,
+            "{token}: ColdStart only first"
+        );
+        let reached_authsignal = *outcome != "invalid_request";
+        assert_eq!(
+            document["AuthsignalLatency"].is_number(),
+            reached_authsignal,
+            "{token}"
+        );
+        let reached_auth0 = token.contains("mfa") || token.contains("a0") || token.contains("-ok-");
+        assert_eq!(
+            document["Auth0Latency"].is_number(),
+            reached_auth0,
+            "{token}"
+        );
+        // The first rejection re-reads the secret; the second comes within 30 s: not re-read.
+        let refreshed = token.contains("as401");
+        assert_eq!(
+            document["CredentialsRefresh"].is_number(),
+            refreshed,
+            "{token}"
+        );
+        for forbidden in ["user_id", "token", "ip"] {
+            assert!(
+                document.get(forbidden).is_none(),
+                "{token}: {forbidden} in metrics"
+            );
+        }
+    }
+}
+
 /// Every failure case, keyed by the token the app sends.
 async fn mount_failure_cases(upstreams: &Upstreams) {
     let authsignal = |token: &str, answer: ResponseTemplate| {
@@ -454,6 +561,8 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
             "{token}"
         );
     }
+
+    check_metrics(&function.metrics(), &expected);
 
     let output = function.stop().join("\n");
     let debug_lines = output

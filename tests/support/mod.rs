@@ -13,6 +13,7 @@ use authsignal_auth0_bridge::bridge::Bridge;
 use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
 use authsignal_auth0_bridge::http::{GatewayResponse, Handler};
 use authsignal_auth0_bridge::settings::Settings;
+use authsignal_auth0_bridge::telemetry::Telemetry;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -144,7 +145,12 @@ pub fn handler_with_source(vars: &[(String, String)], source: CredentialsSource)
     Handler::new(
         Bridge::from_settings(&settings, source).unwrap(),
         settings.upstream_timeout,
+        test_telemetry(),
     )
+}
+
+pub fn test_telemetry() -> Telemetry {
+    Telemetry::new("Test/Bridge", "bridge-test", "bridge-test")
 }
 
 /// Builds the handler as `main` does, from settings given as variables.
@@ -157,9 +163,10 @@ pub fn handler(vars: &[(String, String)]) -> Handler {
             Handler::new(
                 Bridge::from_settings(&settings, source).unwrap(),
                 settings.upstream_timeout,
+                test_telemetry(),
             )
         }
-        Err(_) => Handler::misconfigured(),
+        Err(_) => Handler::misconfigured(test_telemetry()),
     }
 }
 

@@ -238,6 +238,14 @@ impl Function {
             .collect()
     }
 
+    /// The CloudWatch EMF documents (lines with `_aws`) printed so far.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.json_logs()
+            .into_iter()
+            .filter(|line| line.get("_aws").is_some())
+            .collect()
+    }
+
     /// The summary lines (`exchange finished`) printed so far.
     pub fn summaries(&self) -> Vec<Value> {
         self.json_logs()
@@ -269,4 +277,24 @@ impl Drop for Function {
 /// The body of an API Gateway response, parsed.
 pub fn body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+/// The lines Lambda keeps with `LogFormat: JSON` and an application log level of `level`: a
+/// line's `level` is read case-insensitively, and a missing or unknown one counts as INFO.
+/// <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>
+pub fn kept_by_lambda(lines: &[String], level: &str) -> Vec<Value> {
+    let rank = |name: &str| {
+        ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+            .iter()
+            .position(|known| known.eq_ignore_ascii_case(name))
+    };
+    let threshold = rank(level).expect("a Lambda log level");
+    lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            let level = line["level"].as_str().and_then(rank).unwrap_or(2);
+            level >= threshold
+        })
+        .collect()
 }

@@ -1,0 +1,263 @@
+//! What an operator sees of each invocation: one summary log line, with the field names Lambda
+//! users know from Powertools (`cold_start`, `function_name`, `function_request_id`,
+//! `xray_trace_id`), and one CloudWatch Embedded Metric Format (EMF) document on stdout.
+//!
+//! EMF is written directly rather than through a crate: it is one JSON object per invocation,
+//! and `metrics_cloudwatch_embedded` would add the `metrics` facade and its registry to the
+//! binary for that (see the README's "Operating it").
+//! Spec: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use crate::bridge::ExchangeTrace;
+
+/// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
+pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";
+
+/// Where metrics go and how they are labelled, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    namespace: String,
+    /// The `Service` dimension: one value per deployment (the stack), so staging and prod in
+    /// one account stay apart. Never a per-request value.
+    service: String,
+    function_name: String,
+}
+
+/// One invocation, as the summary line and the metrics describe it.
+#[derive(Debug)]
+pub struct InvocationRecord<'a> {
+    pub outcome: &'static str,
+    pub status: u16,
+    /// Which party failed and why (no secrets, no tokens), for failures.
+    pub detail: Option<String>,
+    pub trace: &'a ExchangeTrace,
+    pub cold_start: bool,
+    pub request_id: &'a str,
+    pub xray_trace_id: Option<&'a str>,
+}
+
+impl Telemetry {
+    pub fn new(namespace: &str, service: &str, function_name: &str) -> Self {
+        Telemetry {
+            namespace: namespace.to_owned(),
+            service: service.to_owned(),
+            function_name: function_name.to_owned(),
+        }
+    }
+
+    /// `METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`]), `METRICS_SERVICE` (default the
+    /// function name) and `AWS_LAMBDA_FUNCTION_NAME`.
+    pub fn from_env() -> Self {
+        let get = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        Telemetry {
+            namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            service: get("METRICS_SERVICE").unwrap_or_else(|| function_name.clone()),
+            function_name,
+        }
+    }
+
+    /// Writes the summary line and the metrics of one invocation.
+    pub fn record(&self, record: &InvocationRecord<'_>) {
+        self.log_summary(record);
+        let document = self.metrics_document(record, SystemTime::now());
+        // Straight to stdout, not through the log subscriber: metrics must not depend on the
+        // log level. One write of one line, so it cannot interleave with a log line.
+        let mut line = document.to_string();
+        line.push('\n');
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+
+    /// The EMF document: `Exchanges` by `Outcome`, and the latencies, cold start and
+    /// credentials refresh of this invocation (each declared only when it has a value, as the
+    /// spec requires every declared metric to be present).
+    pub fn metrics_document(&self, record: &InvocationRecord<'_>, now: SystemTime) -> Value {
+        let mut values = Map::new();
+        let mut other_metrics = Vec::new();
+        let mut add = |name: &str, unit: &str, value: f64| {
+            values.insert(name.to_owned(), json!(value));
+            other_metrics.push(json!({ "Name": name, "Unit": unit }));
+        };
+        if let Some(latency) = record.trace.authsignal_latency {
+            add("AuthsignalLatency", "Milliseconds", millis(latency));
+        }
+        if let Some(latency) = record.trace.auth0_latency {
+            add("Auth0Latency", "Milliseconds", millis(latency));
+        }
+        if record.cold_start {
+            add("ColdStart", "Count", 1.0);
+        }
+        if record.trace.credentials_refreshed {
+            add("CredentialsRefresh", "Count", 1.0);
+        }
+
+        let mut directives = vec![json!({
+            "Namespace": self.namespace,
+            "Dimensions": [["Service", "Outcome"]],
+            "Metrics": [{ "Name": "Exchanges", "Unit": "Count" }],
+        })];
+        if !other_metrics.is_empty() {
+            directives.push(json!({
+                "Namespace": self.namespace,
+                "Dimensions": [["Service"]],
+                "Metrics": other_metrics,
+            }));
+        }
+        let timestamp = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        let mut document = Map::new();
+        // Lambda's log-level filter (LogFormat JSON) drops lines below the configured level and
+        // reads a line without `level` as INFO: FATAL is the one level no setting filters out.
+        document.insert("level".into(), json!("FATAL"));
+        document.insert("message".into(), json!("metrics"));
+        document.insert(
+            "_aws".into(),
+            json!({ "Timestamp": timestamp, "CloudWatchMetrics": directives }),
+        );
+        document.insert("Service".into(), json!(self.service));
+        document.insert("Outcome".into(), json!(record.outcome));
+        document.insert("Exchanges".into(), json!(1));
+        document.extend(values);
+        // Properties for Logs Insights, not dimensions (high cardinality).
+        document.insert("function_request_id".into(), json!(record.request_id));
+        if let Some(trace_id) = record.xray_trace_id {
+            document.insert("xray_trace_id".into(), json!(trace_id));
+        }
+        Value::Object(document)
+    }
+
+    /// One line per invocation, at INFO (success, 4xx), WARN (502/504) or ERROR (500).
+    fn log_summary(&self, record: &InvocationRecord<'_>) {
+        let trace = record.trace;
+        macro_rules! summary {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    outcome = record.outcome,
+                    status = record.status,
+                    secrets_manager_ms = trace.secrets_manager_latency.map(millis),
+                    authsignal_ms = trace.authsignal_latency.map(millis),
+                    auth0_ms = trace.auth0_latency.map(millis),
+                    cold_start = record.cold_start,
+                    user_id = trace.user_id.as_deref(),
+                    credentials_refreshed = trace.credentials_refreshed,
+                    detail = record.detail.as_deref(),
+                    function_name = self.function_name.as_str(),
+                    function_request_id = record.request_id,
+                    xray_trace_id = record.xray_trace_id,
+                    "exchange finished"
+                )
+            };
+        }
+        match record.status {
+            500 | 501 | 503 | 505.. => summary!(tracing::Level::ERROR),
+            502 | 504 => summary!(tracing::Level::WARN),
+            _ => summary!(tracing::Level::INFO),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record<'a>(
+        outcome: &'static str,
+        trace: &'a ExchangeTrace,
+        cold: bool,
+    ) -> InvocationRecord<'a> {
+        InvocationRecord {
+            outcome,
+            status: 200,
+            detail: None,
+            trace,
+            cold_start: cold,
+            request_id: "req-1",
+            xray_trace_id: Some("Root=1-abc"),
+        }
+    }
+
+    #[test]
+    fn a_cold_success_declares_every_metric_it_carries() {
+        let trace = ExchangeTrace {
+            authsignal_latency: Some(Duration::from_millis(12)),
+            auth0_latency: Some(Duration::from_millis(80)),
+            credentials_refreshed: true,
+            ..ExchangeTrace::default()
+        };
+        let telemetry = Telemetry::new("Test/Bridge", "bridge-staging", "fn");
+        let now = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+        let doc = telemetry.metrics_document(&record("success", &trace, true), now);
+
+        assert_eq!(doc["_aws"]["Timestamp"], 1_795_000_000_123u64);
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives[0]["Namespace"], "Test/Bridge");
+        assert_eq!(directives[0]["Dimensions"], json!([["Service", "Outcome"]]));
+        assert_eq!(
+            directives[0]["Metrics"],
+            json!([{"Name": "Exchanges", "Unit": "Count"}])
+        );
+        assert_eq!(directives[1]["Dimensions"], json!([["Service"]]));
+        let names: Vec<&str> = directives[1]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "AuthsignalLatency",
+                "Auth0Latency",
+                "ColdStart",
+                "CredentialsRefresh"
+            ]
+        );
+        // Every declared metric and dimension is a member of the root (the spec's MUST).
+        for directive in directives {
+            for metric in directive["Metrics"].as_array().unwrap() {
+                assert!(
+                    doc[metric["Name"].as_str().unwrap()].is_number(),
+                    "{metric}"
+                );
+            }
+            for key in directive["Dimensions"][0].as_array().unwrap() {
+                assert!(doc[key.as_str().unwrap()].is_string(), "{key}");
+            }
+        }
+        assert_eq!(
+            (doc["Outcome"].as_str(), doc["Service"].as_str()),
+            (Some("success"), Some("bridge-staging"))
+        );
+        assert_eq!(doc["Exchanges"], 1);
+        assert_eq!(doc["AuthsignalLatency"], 12.0);
+        assert_eq!(doc["Auth0Latency"], 80.0);
+        assert_eq!(doc["level"], "FATAL");
+        assert_eq!(doc["function_request_id"], "req-1");
+    }
+
+    #[test]
+    fn a_warm_rejected_request_counts_only_the_exchange() {
+        let trace = ExchangeTrace::default();
+        let telemetry = Telemetry::new(DEFAULT_NAMESPACE, "svc", "fn");
+        let doc = telemetry
+            .metrics_document(&record("invalid_request", &trace, false), SystemTime::now());
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1, "no empty metric directive");
+        assert_eq!(doc["Outcome"], "invalid_request");
+        assert!(doc.get("ColdStart").is_none() && doc.get("AuthsignalLatency").is_none());
+    }
+}
