@@ -25,6 +25,8 @@ pub struct Telemetry {
     /// one account stay apart. Never a per-request value.
     service: String,
     function_name: String,
+    /// Off only for in-process tests, whose stdout the test harness does not capture.
+    write_metrics: bool,
 }
 
 /// One invocation, as the summary line and the metrics describe it.
@@ -46,7 +48,15 @@ impl Telemetry {
             namespace: namespace.to_owned(),
             service: service.to_owned(),
             function_name: function_name.to_owned(),
+            write_metrics: true,
         }
+    }
+
+    /// The same, without writing metrics documents (for in-process tests; the end-to-end tests
+    /// read them from the binary's stdout).
+    pub fn without_metrics_output(mut self) -> Self {
+        self.write_metrics = false;
+        self
     }
 
     /// `METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`]), `METRICS_SERVICE` (default the
@@ -62,12 +72,16 @@ impl Telemetry {
             namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
             service: get("METRICS_SERVICE").unwrap_or_else(|| function_name.clone()),
             function_name,
+            write_metrics: true,
         }
     }
 
     /// Writes the summary line and the metrics of one invocation.
     pub fn record(&self, record: &InvocationRecord<'_>) {
         self.log_summary(record);
+        if !self.write_metrics {
+            return;
+        }
         let document = self.metrics_document(record, SystemTime::now());
         // Straight to stdout, not through the log subscriber: metrics must not depend on the
         // log level. One write of one line, so it cannot interleave with a log line.

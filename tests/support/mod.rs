@@ -150,7 +150,7 @@ pub fn handler_with_source(vars: &[(String, String)], source: CredentialsSource)
 }
 
 pub fn test_telemetry() -> Telemetry {
-    Telemetry::new("Test/Bridge", "bridge-test", "bridge-test")
+    Telemetry::new("Test/Bridge", "bridge-test", "bridge-test").without_metrics_output()
 }
 
 /// Builds the handler as `main` does, from settings given as variables.
