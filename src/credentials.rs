@@ -84,7 +84,43 @@ pub async fn secrets_manager_client(
         .operation_timeout(settings.upstream_timeout)
         .build();
     let config = loader.timeout_config(timeouts).load().await;
-    aws_sdk_secretsmanager::Client::new(&config)
+    let config = aws_sdk_secretsmanager::config::Builder::from(&config)
+        .interceptor(AnswerSizeLimit)
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+/// Largest Secrets Manager answer read: a secret is at most 64 KiB, and the SDK buffers whole
+/// answers, so an endpoint announcing more is refused before its body is read.
+pub const MAX_SECRETS_MANAGER_ANSWER_BYTES: u64 = 256 * 1024;
+const ANSWER_TOO_LARGE: &str = "Secrets Manager answer announced over 256 KiB";
+
+#[derive(Debug)]
+struct AnswerSizeLimit;
+
+impl aws_sdk_secretsmanager::config::Intercept for AnswerSizeLimit {
+    fn name(&self) -> &'static str {
+        "AnswerSizeLimit"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_sdk_secretsmanager::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_secretsmanager::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_secretsmanager::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let announced = context
+            .response()
+            .headers()
+            .get("content-length")
+            .and_then(|length| length.trim().parse::<u64>().ok());
+        match announced {
+            Some(length) if length > MAX_SECRETS_MANAGER_ANSWER_BYTES => {
+                Err(ANSWER_TOO_LARGE.into())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Where credentials are fetched from.
@@ -131,7 +167,7 @@ impl CredentialsSource {
 /// Describes a failed `GetSecretValue` for the log. Deliberately not the SDK's full error
 /// report (`DisplayErrorContext`): that includes the raw HTTP response with its body, which for
 /// an unparseable success would be the secret itself.
-fn secrets_manager_error<R>(
+fn secrets_manager_error<R: std::fmt::Debug + 'static>(
     error: &SdkError<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError, R>,
 ) -> BridgeError {
     let detail = match error {
@@ -153,9 +189,16 @@ fn secrets_manager_error<R>(
         SdkError::DispatchFailure(failure) if failure.is_io() => {
             "connection failed (I/O error)".to_owned()
         }
+        SdkError::DispatchFailure(_) if caused_by(error, ANSWER_TOO_LARGE) => {
+            ANSWER_TOO_LARGE.to_owned()
+        }
         SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
+        SdkError::ResponseError(_) if caused_by(error, ANSWER_TOO_LARGE) => {
+            ANSWER_TOO_LARGE.to_owned()
+        }
         SdkError::ResponseError(_) => "answer could not be read (body withheld)".to_owned(),
         SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
+        _ if caused_by(error, ANSWER_TOO_LARGE) => ANSWER_TOO_LARGE.to_owned(),
         _ => "request failed".to_owned(),
     };
     BridgeError::UpstreamUnavailable {
@@ -173,6 +216,19 @@ pub enum Refresh {
     Unchanged,
     /// Not re-read: a refresh was forced less than 30 s ago in this execution environment.
     TooSoon,
+}
+
+/// Whether `message` is in the error's source chain (matched whole, so nothing else from the
+/// chain, which may quote the answer, reaches the log).
+fn caused_by(error: &(dyn std::error::Error + 'static), message: &str) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if error.to_string() == message {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 struct CachedCredentials {

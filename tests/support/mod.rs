@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod connection_counter;
+pub mod faulty;
 pub mod moto;
 pub mod runtime_api;
 

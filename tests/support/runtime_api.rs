@@ -37,10 +37,13 @@ struct Pending {
 struct Shared {
     pending: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     outcomes: mpsc::UnboundedSender<(String, Outcome)>,
+    /// How long the Runtime API takes to answer each request (a slow Lambda service).
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 pub struct RuntimeApi {
     pub addr: SocketAddr,
+    shared: Arc<Shared>,
     invocations: mpsc::UnboundedSender<Pending>,
     outcomes: mpsc::UnboundedReceiver<(String, Outcome)>,
     next_id: u64,
@@ -55,13 +58,15 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             pending: tokio::sync::Mutex::new(pending),
             outcomes: outcome_tx,
+            delay_ms: std::sync::atomic::AtomicU64::new(0),
         });
+        let server = shared.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let shared = shared.clone();
+                let shared = server.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let shared = shared.clone();
@@ -75,10 +80,19 @@ impl RuntimeApi {
         });
         RuntimeApi {
             addr,
+            shared,
             invocations,
             outcomes,
             next_id: 0,
         }
+    }
+
+    /// Makes every answer of the Runtime API take `delay` (0 to stop).
+    pub fn slow_down(&self, delay: Duration) {
+        self.shared.delay_ms.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
     }
 
     /// Hands `event` to the function with `budget` until the Lambda deadline, and waits for what
@@ -119,6 +133,10 @@ impl RuntimeApi {
 }
 
 async fn serve(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let delay = shared.delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     let body = request

@@ -1,0 +1,206 @@
+//! Fault injection against the real `bootstrap` binary, driven through the Lambda Runtime API:
+//! each upstream (Secrets Manager, Authsignal, Auth0) misbehaves in every way in
+//! `support::faulty`, the function must give the contract's answer, and a fresh invocation
+//! after each fault must succeed. Also: rotation to a broken secret and back, and a slow
+//! Runtime API. Prints the fault matrix.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::faulty::{Fault, FaultyUpstream, ALL_FAULTS};
+use support::runtime_api::{body, Function, RuntimeApi};
+use support::*;
+
+/// Secrets Manager's `GetSecretValue` answer (awsJson1.1) for `secret`.
+fn secrets_manager_answer(secret: &str) -> String {
+    json!({
+        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/faults-AbCdEf",
+        "Name": "bridge/faults",
+        "VersionId": "b2f5a2c8-6c1c-4c51-9a5e-3c2f1e0d9a7b",
+        "SecretString": secret,
+        "VersionStages": ["AWSCURRENT"],
+        "CreatedDate": 1795600000.0
+    })
+    .to_string()
+}
+
+fn good_secret() -> String {
+    json!({
+        "AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET,
+        "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
+        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET,
+    })
+    .to_string()
+}
+
+struct Stage {
+    secrets_manager: FaultyUpstream,
+    authsignal: FaultyUpstream,
+    auth0: FaultyUpstream,
+    runtime: RuntimeApi,
+    function: Function,
+}
+
+/// The binary against three faulty stand-ins, all answering well to start with. The secret is
+/// read on every invocation (TTL 0) so Secrets Manager faults show on every request.
+async fn stage() -> Stage {
+    let secrets_manager = FaultyUpstream::start(
+        &secrets_manager_answer(&good_secret()),
+        "application/x-amz-json-1.1",
+    )
+    .await;
+    let validated =
+        json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}).to_string();
+    let authsignal = FaultyUpstream::start(&validated, "application/json").await;
+    let auth0 = FaultyUpstream::start(&token_json().to_string(), "application/json").await;
+    let runtime = RuntimeApi::start().await;
+    let vars: Vec<(String, String)> = [
+        ("SECRET_ID", "bridge/faults".to_owned()),
+        ("SECRET_CACHE_TTL_SECONDS", "0".to_owned()),
+        ("AUTHSIGNAL_API_URL", format!("{}/v1", authsignal.url())),
+        ("AUTH0_DOMAIN", auth0.url()),
+        ("UPSTREAM_TIMEOUT_MS", "500".to_owned()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager.url()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let function = Function::start(&runtime, &vars);
+    Stage {
+        secrets_manager,
+        authsignal,
+        auth0,
+        runtime,
+        function,
+    }
+}
+
+/// The contract's answer to each fault of each upstream: Secrets Manager failing or timing out
+/// is a 500; Authsignal or Auth0 unreachable, broken or wrong is a 502, slow is a 504.
+fn expected(upstream: &str, fault: Fault) -> (u64, &'static str) {
+    if upstream == "secrets_manager" {
+        return (500, "server_error");
+    }
+    match fault {
+        Fault::NoHeaders | Fault::BodyStallsHalfway | Fault::SlowDrip => {
+            (504, "temporarily_unavailable")
+        }
+        _ => (502, "temporarily_unavailable"),
+    }
+}
+
+#[tokio::test]
+async fn every_upstream_fault_gets_the_contract_answer_and_the_next_request_succeeds() {
+    let mut stage = stage().await;
+    let first = stage.runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(first["statusCode"], 200, "{first}");
+
+    let mut matrix = Vec::new();
+    for upstream in ["secrets_manager", "authsignal", "auth0"] {
+        for fault in ALL_FAULTS {
+            let server = match upstream {
+                "secrets_manager" => &stage.secrets_manager,
+                "authsignal" => &stage.authsignal,
+                _ => &stage.auth0,
+            };
+            server.set(fault).await;
+            let started = std::time::Instant::now();
+            let response = stage.runtime.respond(&event("http-api-token.json")).await;
+            let took = started.elapsed();
+            let status = response["statusCode"].as_u64().unwrap();
+            let error = body(&response)["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            server.set(Fault::None).await;
+            let after = stage.runtime.respond(&event("http-api-token.json")).await;
+            let recovered = after["statusCode"].as_u64().unwrap();
+            matrix.push(format!(
+                "{upstream:<16} {fault:<18?} -> {status} {error:<24} in {:>4} ms; next request {recovered}",
+                took.as_millis()
+            ));
+            assert_eq!(
+                (status, error.as_str()),
+                expected(upstream, fault),
+                "{upstream} {fault:?}"
+            );
+            assert!(
+                took < Duration::from_secs(5),
+                "{upstream} {fault:?} took {took:?}"
+            );
+            assert_eq!(
+                recovered, 200,
+                "{upstream} {fault:?}: the next request failed: {after}"
+            );
+        }
+    }
+    println!(
+        "fault matrix (UPSTREAM_TIMEOUT_MS=500):\n{}",
+        matrix.join("\n")
+    );
+    let output = stage.function.output().join("\n");
+    assert!(
+        output.contains("Secrets Manager answer announced over 256 KiB"),
+        "the 50 MB Secrets Manager answer was refused by its announced size, not read"
+    );
+    assert!(stage.function.is_running(), "no crash");
+    assert!(
+        stage
+            .function
+            .output()
+            .iter()
+            .all(|line| !line.contains("panicked")),
+        "no panic in the log"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_to_a_broken_secret_is_a_clear_500_until_it_is_fixed() {
+    let mut stage = stage().await;
+    assert_eq!(
+        stage.runtime.respond(&event("http-api-token.json")).await["statusCode"],
+        200
+    );
+
+    for broken in ["not json at all", r#"{"AUTHSIGNAL_SECRET":"only-one-key"}"#] {
+        stage
+            .secrets_manager
+            .set_good_body(&secrets_manager_answer(broken));
+        for _ in 0..2 {
+            let response = stage.runtime.respond(&event("http-api-token.json")).await;
+            assert_eq!(response["statusCode"], 500, "{broken}");
+            assert_eq!(body(&response)["error"], "server_error");
+        }
+    }
+    stage
+        .secrets_manager
+        .set_good_body(&secrets_manager_answer(&good_secret()));
+    let response = stage.runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(
+        response["statusCode"], 200,
+        "recovers once the secret is fixed: {response}"
+    );
+    assert!(stage.function.is_running());
+}
+
+#[tokio::test]
+async fn a_slow_runtime_api_does_not_break_the_function() {
+    let mut stage = stage().await;
+    stage.runtime.slow_down(Duration::from_millis(1500));
+    for _ in 0..2 {
+        let response = stage.runtime.respond(&event("http-api-token.json")).await;
+        assert_eq!(response["statusCode"], 200);
+    }
+    stage.runtime.slow_down(Duration::ZERO);
+    assert_eq!(
+        stage.runtime.respond(&event("http-api-token.json")).await["statusCode"],
+        200
+    );
+    assert!(stage.function.is_running());
+}
