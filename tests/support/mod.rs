@@ -6,6 +6,7 @@ pub mod connection_counter;
 pub mod faulty;
 pub mod moto;
 pub mod runtime_api;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
