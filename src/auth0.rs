@@ -122,6 +122,15 @@ impl Auth0Client {
         let answer = deadline
             .run(Upstream::Auth0, upstream::send(Upstream::Auth0, request))
             .await?;
+        if echoes_credentials(&answer.body, credentials) {
+            // Whatever Auth0 (or something posing as it) sent, the app must not receive our
+            // client secret: refuse the answer instead of passing it through.
+            return Err(BridgeError::UpstreamUnavailable {
+                upstream: Upstream::Auth0,
+                detail: "answer contained the bridge's client secret; withheld".to_owned(),
+            }
+            .into());
+        }
         interpret(
             answer.status,
             &answer.headers,
@@ -129,6 +138,12 @@ impl Auth0Client {
             SystemTime::now(),
         )
     }
+}
+
+/// Whether `body` contains the client secret.
+fn echoes_credentials(body: &[u8], credentials: &Credentials) -> bool {
+    let secret = credentials.auth0_client_secret.expose_secret().as_bytes();
+    !secret.is_empty() && body.windows(secret.len()).any(|window| window == secret)
 }
 
 fn interpret(

@@ -555,6 +555,24 @@ async fn an_auth0_oauth_error_is_passed_through_with_its_status() {
 }
 
 #[tokio::test]
+async fn an_auth0_answer_echoing_our_client_secret_is_not_passed_on() {
+    for status in [200, 400, 403] {
+        let echo = json!({
+            "error": "invalid_request",
+            "error_description": format!("bad client_secret={AUTH0_CLIENT_SECRET}"),
+            "access_token": ACCESS_TOKEN,
+        });
+        let answer = auth0_answer(ResponseTemplate::new(status).set_body_json(echo)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (502, "temporarily_unavailable"),
+            "{status}"
+        );
+        assert!(!answer.text.contains(AUTH0_CLIENT_SECRET));
+    }
+}
+
+#[tokio::test]
 async fn auth0_rate_limiting_is_429_with_retry_after() {
     let body = json!({"error": "too_many_attempts", "error_description": "Your account has been blocked after multiple consecutive login attempts."}).to_string();
     let own = auth0_answer(
