@@ -15,14 +15,14 @@ SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 ZIZMOR_VERSION := 1.32.0
 
-.PHONY: test demo fast lint test-rust test-login-script check-sam lint-workflows tools sam-tools release clean-tools
+.PHONY: bench test demo fast lint test-rust test-login-script check-sam lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
 test: lint test-rust test-login-script check-sam lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
-	cargo test --all-targets
+	cargo test
 
 ## the real function under cargo lambda watch, against loopback stand-ins, invoked with
 ## cargo lambda invoke; prints the answers and stops everything it started
@@ -36,7 +36,7 @@ lint:
 
 ## all Rust tests, including those that need moto's Secrets Manager server
 test-rust: tools
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --all-targets -- --include-ignored
+	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --lib --bins --tests -- --include-ignored
 
 ## the Auth0 Login script, with Node's built-in test runner
 test-login-script:
@@ -69,6 +69,11 @@ $(VENV)/.installed: Makefile
 ## what `sam build` needs: the tools above and the arm64 Rust standard library
 sam-tools: tools
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+## the benchmark: release binary, cold starts, warm latency, CPU, RSS, size, connections,
+## over HTTP and TLS (BENCH_COLD_STARTS, BENCH_WARM change the counts)
+bench:
+	cargo bench --locked --bench bench
 
 ## release build of the Lambda binary for this machine (SAM builds arm64 with cargo-lambda)
 release:

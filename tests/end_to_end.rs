@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::connection_counter::ConnectionCounter;
 use support::moto::{create_secret, secret_json, Moto};
 use support::runtime_api::{body, kept_by_lambda, Function, Outcome, RuntimeApi};
 use support::*;
@@ -125,19 +124,8 @@ async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api
 async fn warm_invocations_reuse_one_connection_per_upstream() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let authsignal = ConnectionCounter::start(*upstreams.authsignal.address()).await;
-    let auth0 = ConnectionCounter::start(*upstreams.auth0.address()).await;
+    let (vars, authsignal, auth0) = upstreams.vars_counting_connections().await;
     let mut runtime = RuntimeApi::start().await;
-    let vars = with(
-        &upstreams.vars(),
-        &[
-            (
-                "AUTHSIGNAL_API_URL",
-                &format!("http://{}/v1", authsignal.addr),
-            ),
-            ("AUTH0_DOMAIN", &format!("http://{}", auth0.addr)),
-        ],
-    );
     let _function = Function::start(&runtime, &vars);
     for _ in 0..20 {
         let response = runtime.respond(&event("http-api-token.json")).await;

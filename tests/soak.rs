@@ -9,7 +9,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::connection_counter::ConnectionCounter;
 use support::runtime_api::{Function, Outcome, RuntimeApi};
 use support::*;
 use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
@@ -79,20 +78,9 @@ async fn thousands_of_mixed_invocations_leak_nothing_and_reuse_connections() {
         .await;
     upstreams.happy_path().await;
 
-    let authsignal = ConnectionCounter::start(*upstreams.authsignal.address()).await;
-    let auth0 = ConnectionCounter::start(*upstreams.auth0.address()).await;
+    let (vars, authsignal, auth0) = upstreams.vars_counting_connections().await;
+    let vars = with(&vars, &[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
     let mut runtime = RuntimeApi::start().await;
-    let vars = with(
-        &upstreams.vars(),
-        &[
-            (
-                "AUTHSIGNAL_API_URL",
-                &format!("http://{}/v1", authsignal.addr),
-            ),
-            ("AUTH0_DOMAIN", &format!("http://{}", auth0.addr)),
-            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
-        ],
-    );
     let mut function = Function::start(&runtime, &vars);
     let pid = function.pid();
 

@@ -16,6 +16,7 @@ use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
 use authsignal_auth0_bridge::http::{GatewayResponse, Handler};
 use authsignal_auth0_bridge::settings::Settings;
 use authsignal_auth0_bridge::telemetry::Telemetry;
+use connection_counter::ConnectionCounter;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -76,6 +77,26 @@ impl Upstreams {
             ("AUTH0_CLIENT_SECRET".into(), AUTH0_CLIENT_SECRET.into()),
             ("UPSTREAM_TIMEOUT_MS".into(), "1000".into()),
         ]
+    }
+
+    /// Like [`Upstreams::vars`], but through relays that count the connections opened to each
+    /// stand-in (Authsignal's counter first).
+    pub async fn vars_counting_connections(
+        &self,
+    ) -> (Vec<(String, String)>, ConnectionCounter, ConnectionCounter) {
+        let authsignal = ConnectionCounter::start(*self.authsignal.address()).await;
+        let auth0 = ConnectionCounter::start(*self.auth0.address()).await;
+        let vars = with(
+            &self.vars(),
+            &[
+                (
+                    "AUTHSIGNAL_API_URL",
+                    &format!("http://{}/v1", authsignal.addr),
+                ),
+                ("AUTH0_DOMAIN", &format!("http://{}", auth0.addr)),
+            ],
+        );
+        (vars, authsignal, auth0)
     }
 
     pub async fn authsignal_answers(&self, answer: ResponseTemplate) {

@@ -39,6 +39,8 @@ struct Shared {
     outcomes: mpsc::UnboundedSender<(String, Outcome)>,
     /// How long the Runtime API takes to answer each request (a slow Lambda service).
     delay_ms: std::sync::atomic::AtomicU64,
+    /// When the function first asked for an event: the end of its init phase.
+    first_poll: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -59,6 +61,7 @@ impl RuntimeApi {
             pending: tokio::sync::Mutex::new(pending),
             outcomes: outcome_tx,
             delay_ms: std::sync::atomic::AtomicU64::new(0),
+            first_poll: std::sync::Mutex::new(None),
         });
         let server = shared.clone();
         tokio::spawn(async move {
@@ -84,6 +87,16 @@ impl RuntimeApi {
             invocations,
             outcomes,
             next_id: 0,
+        }
+    }
+
+    /// When the function first called `/runtime/invocation/next` (the end of its init phase).
+    pub async fn first_poll(&self) -> std::time::Instant {
+        loop {
+            if let Some(at) = *self.shared.first_poll.lock().unwrap() {
+                return at;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
 
@@ -155,6 +168,11 @@ async fn serve(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            shared
+                .first_poll
+                .lock()
+                .unwrap()
+                .get_or_insert_with(std::time::Instant::now);
             let next = shared.pending.lock().await.recv().await;
             let Some(next) = next else {
                 return Response::builder()

@@ -1,0 +1,341 @@
+//! `make bench`: the release `bootstrap` driven through the Lambda Runtime API double against
+//! stand-ins for Secrets Manager, Authsignal and Auth0 that answer instantly, over plain HTTP
+//! and over TLS (a test CA, as in tests/tls.rs). Prints a table and one JSON line.
+//!
+//! Measured: init (process start to the first `GET /runtime/invocation/next`, median of
+//! `BENCH_COLD_STARTS` cold starts) and the first invocation after it; warm latency p50/p99
+//! over `BENCH_WARM` invocations next to the stand-ins' own round trips measured by the same
+//! driver; CPU time per warm invocation (utime+stime from /proc); peak RSS; binary size
+//! (stripped) and zipped; TCP connections opened to each stand-in during the warm run.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::connection_counter::ConnectionCounter;
+use support::faulty::FaultyUpstream;
+use support::runtime_api::{Function, Outcome, RuntimeApi};
+use support::tls::{https_relay, TestCa};
+use support::*;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rank = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    values[rank]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of /proc/pid/stat (1-based), i.e. 11 and 12 after the state field.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
+}
+
+fn zipped_size(path: &str) -> u64 {
+    let script = "import io,sys,zipfile\nb=io.BytesIO()\nz=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED)\nz.write(sys.argv[1],'bootstrap')\nz.close()\nprint(len(b.getvalue()))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, path])
+        .output()
+        .expect("python3");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+struct StandIns {
+    vars: Vec<(String, String)>,
+    counters: [ConnectionCounter; 3],
+    /// What the driver itself uses to measure the stand-ins' round trip.
+    client: reqwest::Client,
+    authsignal_url: String,
+    auth0_url: String,
+    _servers: Vec<FaultyUpstream>,
+    _ca_file: Option<tempfile_path::TempFile>,
+}
+
+mod tempfile_path {
+    /// A file removed on drop.
+    pub struct TempFile(pub std::path::PathBuf);
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+fn secrets_manager_answer() -> String {
+    let secret = json!({
+        "AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET,
+        "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
+        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET,
+    })
+    .to_string();
+    json!({
+        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/bench-AbCdEf",
+        "Name": "bridge/bench",
+        "VersionId": "v1",
+        "SecretString": secret,
+        "VersionStages": ["AWSCURRENT"],
+        "CreatedDate": 1795600000.0
+    })
+    .to_string()
+}
+
+async fn stand_ins(tls: bool) -> StandIns {
+    let validated =
+        json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}).to_string();
+    let servers = vec![
+        FaultyUpstream::start(&secrets_manager_answer(), "application/x-amz-json-1.1").await,
+        FaultyUpstream::start(&validated, "application/json").await,
+        FaultyUpstream::start(&token_json().to_string(), "application/json").await,
+    ];
+    let (addrs, ca_file, scheme, host, client) = if tls {
+        let ca = TestCa::new("bench CA");
+        let mut addrs = Vec::new();
+        for server in &servers {
+            addrs.push(https_relay(&ca, server.addr).await);
+        }
+        let path = std::env::temp_dir().join(format!("bridge-bench-ca-{}.pem", std::process::id()));
+        std::fs::write(&path, &ca.pem).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        (
+            addrs,
+            Some(tempfile_path::TempFile(path)),
+            "https",
+            "localhost",
+            client,
+        )
+    } else {
+        let addrs = servers.iter().map(|server| server.addr).collect();
+        (addrs, None, "http", "127.0.0.1", reqwest::Client::new())
+    };
+    let counters = [
+        ConnectionCounter::start(addrs[0]).await,
+        ConnectionCounter::start(addrs[1]).await,
+        ConnectionCounter::start(addrs[2]).await,
+    ];
+    let url = |counter: &ConnectionCounter| format!("{scheme}://{host}:{}", counter.addr.port());
+    let mut vars: Vec<(String, String)> = vec![
+        ("SECRET_ID".into(), "bridge/bench".into()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), url(&counters[0])),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
+        (
+            "AUTHSIGNAL_API_URL".into(),
+            format!("{}/v1", url(&counters[1])),
+        ),
+        ("AUTH0_DOMAIN".into(), url(&counters[2])),
+        ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+        ("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into()),
+    ];
+    if let Some(file) = &ca_file {
+        vars.push(("SSL_CERT_FILE".into(), file.0.to_str().unwrap().into()));
+    }
+    StandIns {
+        authsignal_url: format!("{}/v1/validate", url(&counters[1])),
+        auth0_url: format!("{}/oauth/token", url(&counters[2])),
+        vars,
+        counters,
+        client,
+        _servers: servers,
+        _ca_file: ca_file,
+    }
+}
+
+/// The stand-ins' own warm round trip for one exchange (Authsignal then Auth0), in ms.
+async fn stand_in_round_trips(stand_ins: &StandIns, samples: usize) -> Vec<f64> {
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples + 10 {
+        let started = Instant::now();
+        stand_ins
+            .client
+            .post(&stand_ins.authsignal_url)
+            .body(r#"{"token":"x"}"#)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        stand_ins
+            .client
+            .post(&stand_ins.auth0_url)
+            .body("grant_type=x")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        if i >= 10 {
+            times.push(ms(started.elapsed()));
+        }
+    }
+    times
+}
+
+struct Results {
+    transport: &'static str,
+    init_ms: f64,
+    first_invocation_ms: f64,
+    warm_p50_ms: f64,
+    warm_p99_ms: f64,
+    stand_in_p50_ms: f64,
+    cpu_us_per_warm: f64,
+    peak_rss_mib: f64,
+    connections: [usize; 3],
+}
+
+async fn measure(transport: &'static str, cold_starts: usize, warm: usize) -> Results {
+    let stand_ins = stand_ins(transport == "tls").await;
+    let event = event("http-api-token.json");
+
+    let mut inits = Vec::new();
+    let mut firsts = Vec::new();
+    for _ in 0..cold_starts {
+        let mut runtime = RuntimeApi::start().await;
+        let spawned = Instant::now();
+        let mut function = Function::start(&runtime, &stand_ins.vars);
+        let polled = runtime.first_poll().await;
+        inits.push(ms(polled - spawned));
+        let started = Instant::now();
+        match runtime.invoke(&event, Duration::from_secs(10)).await {
+            Outcome::Response(response) => assert_eq!(response["statusCode"], 200, "{response}"),
+            other => panic!("{other:?}"),
+        }
+        firsts.push(ms(started.elapsed()));
+        function.stop();
+    }
+
+    let before: Vec<usize> = stand_ins.counters.iter().map(|c| c.opened()).collect();
+    let mut runtime = RuntimeApi::start().await;
+    let function = Function::start(&runtime, &stand_ins.vars);
+    runtime.respond(&event).await;
+    let pid = function.pid();
+    let cpu_before = cpu_seconds(pid);
+    let mut latencies = Vec::with_capacity(warm);
+    for _ in 0..warm {
+        let started = Instant::now();
+        match runtime.invoke(&event, Duration::from_secs(10)).await {
+            Outcome::Response(response) => assert_eq!(response["statusCode"], 200),
+            other => panic!("{other:?}"),
+        }
+        latencies.push(ms(started.elapsed()));
+    }
+    let cpu_after = cpu_seconds(pid);
+    let peak = peak_rss_kib(pid);
+    let connections = [0, 1, 2].map(|i| stand_ins.counters[i].opened() - before[i]);
+    let mut round_trips = stand_in_round_trips(&stand_ins, warm).await;
+    drop(function);
+    Results {
+        transport,
+        init_ms: median(&mut inits),
+        first_invocation_ms: median(&mut firsts),
+        warm_p50_ms: percentile(&mut latencies.clone(), 50.0),
+        warm_p99_ms: percentile(&mut latencies, 99.0),
+        stand_in_p50_ms: median(&mut round_trips),
+        cpu_us_per_warm: (cpu_after - cpu_before) * 1e6 / warm as f64,
+        peak_rss_mib: peak as f64 / 1024.0,
+        connections,
+    }
+}
+
+fn main() {
+    let cold_starts = env_number("BENCH_COLD_STARTS", 11);
+    let warm = env_number("BENCH_WARM", 1000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let binary = env!("CARGO_BIN_EXE_bootstrap");
+    let size = std::fs::metadata(binary).unwrap().len();
+    let zipped = zipped_size(binary);
+    let results: Vec<Results> = ["http", "tls"]
+        .into_iter()
+        .map(|transport| runtime.block_on(measure(transport, cold_starts, warm)))
+        .collect();
+
+    println!(
+        "\nbootstrap {binary}: {:.2} MB stripped, {:.2} MB zipped",
+        size as f64 / 1e6,
+        zipped as f64 / 1e6
+    );
+    println!("{cold_starts} cold starts, {warm} warm invocations per transport; times in ms (medians unless noted)\n");
+    println!("| transport | init | first invocation | init + first | warm p50 | warm p99 | stand-ins' round trip p50 | bridge overhead p50 | CPU per warm invocation | peak RSS | connections (SM, Authsignal, Auth0) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut json_results = Vec::new();
+    for r in &results {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} us | {:.1} MiB | {:?} |",
+            r.transport,
+            r.init_ms,
+            r.first_invocation_ms,
+            r.init_ms + r.first_invocation_ms,
+            r.warm_p50_ms,
+            r.warm_p99_ms,
+            r.stand_in_p50_ms,
+            r.warm_p50_ms - r.stand_in_p50_ms,
+            r.cpu_us_per_warm,
+            r.peak_rss_mib,
+            r.connections
+        );
+        json_results.push(json!({
+            "transport": r.transport, "init_ms": r.init_ms, "first_invocation_ms": r.first_invocation_ms,
+            "warm_p50_ms": r.warm_p50_ms, "warm_p99_ms": r.warm_p99_ms, "stand_in_p50_ms": r.stand_in_p50_ms,
+            "cpu_us_per_warm_invocation": r.cpu_us_per_warm, "peak_rss_mib": r.peak_rss_mib,
+            "connections": r.connections,
+        }));
+    }
+    let line: Value = json!({
+        "binary_bytes": size, "zipped_bytes": zipped, "cold_starts": cold_starts,
+        "warm_invocations": warm, "results": json_results,
+    });
+    println!("\n{line}");
+}
