@@ -118,6 +118,7 @@ impl FaultyUpstream {
         let tasks = self.tasks.clone();
         let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let task = tokio::spawn(async move {
                     let _ = serve(stream, state).await;

@@ -60,12 +60,15 @@ pub async fn https_relay(ca: &TestCa, target: SocketAddr) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((inbound, _)) = listener.accept().await {
+            // Without TCP_NODELAY, the handshake's small writes meet delayed ACKs: ~40 ms each.
+            let _ = inbound.set_nodelay(true);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(inbound).await else {
                     return;
                 };
                 if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = outbound.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut tls, &mut outbound).await;
                 }
             });
