@@ -91,6 +91,11 @@ impl Auth0Client {
         }
     }
 
+    /// Opens the connection to Auth0 ahead of the first request (see `upstream`).
+    pub async fn warm_up(&self, deadline: &Deadline) {
+        upstream::open_connection(&self.http, &self.token_url, Upstream::Auth0, deadline).await;
+    }
+
     /// Exchanges the validated Authsignal token for Auth0 tokens on behalf of `user_id`.
     pub async fn exchange(
         &self,

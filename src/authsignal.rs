@@ -73,6 +73,17 @@ impl AuthsignalClient {
         }
     }
 
+    /// Opens the connection to Authsignal ahead of the first request (see `upstream`).
+    pub async fn warm_up(&self, deadline: &Deadline) {
+        upstream::open_connection(
+            &self.http,
+            &self.validate_url,
+            Upstream::Authsignal,
+            deadline,
+        )
+        .await;
+    }
+
     /// Validates `token`. Only a valid token in state `CHALLENGE_SUCCEEDED` (for the expected
     /// action, when one is configured) with a user id is a success.
     pub async fn validate(

@@ -81,6 +81,25 @@ impl Bridge {
         }
     }
 
+    /// Work done once during Lambda's init phase, so that the first request finds the
+    /// credentials cached and the connections (TCP and TLS) to both upstreams open: init is
+    /// on the first caller's path too on an on-demand cold start, but reported to run with
+    /// more CPU than small memory sizes give later, and it is off every path with provisioned
+    /// concurrency. Never fails: whatever goes wrong here, the first request tries again.
+    pub async fn warm_up(&self, deadline: &Deadline) {
+        let mut latency = None;
+        if let Err(error) = self.credentials.get(deadline, &mut latency).await {
+            tracing::warn!(
+                error = %error.log_detail(),
+                "could not read the credentials during init; the first request will try again"
+            );
+        }
+        tokio::join!(
+            self.authsignal.warm_up(deadline),
+            self.auth0.warm_up(deadline)
+        );
+    }
+
     /// Validates `token` with Authsignal and, only if the challenge succeeded, exchanges it at
     /// Auth0. When an upstream rejects our credentials, they are refreshed and the call retried,
     /// at most once per invocation.

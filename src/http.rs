@@ -115,6 +115,16 @@ impl Handler {
         }
     }
 
+    /// Reads the credentials and opens the upstream connections during init (see
+    /// `Bridge::warm_up`), within `budget`.
+    pub async fn warm_up(&self, budget: Duration) {
+        if let Ok(bridge) = &self.bridge {
+            bridge
+                .warm_up(&Deadline::after(budget, self.upstream_timeout))
+                .await;
+        }
+    }
+
     /// Answers one API Gateway / function URL event: the entry point for the Lambda runtime, and
     /// what the handler tests call with the `events/` fixtures.
     pub async fn handle_event(

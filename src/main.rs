@@ -12,10 +12,15 @@ use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
 use authsignal_auth0_bridge::telemetry::Telemetry;
 use lambda_http::{service_fn, LambdaEvent};
 
+/// How long init may spend reading the secret and opening the upstream connections.
+const INIT_WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     logging::init();
     let handler = build_handler().await;
+    // Bounded: Lambda allows 10 s of init, and a slow upstream must not hold it up for long.
+    handler.warm_up(INIT_WARM_UP_BUDGET).await;
     let handler = &handler;
     // Boxed: the nested async state machines of the runtime and the handler otherwise exceed
     // rustc's default type-layout depth.

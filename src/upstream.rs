@@ -120,6 +120,25 @@ fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// Opens (and pools) a connection to `url`'s host during init with a `HEAD` request whose
+/// answer is ignored, so the first invocation does not pay for the TCP and TLS handshakes.
+/// Never fails: an unreachable host is the first request's business.
+pub async fn open_connection(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    upstream: Upstream,
+    deadline: &crate::budget::Deadline,
+) {
+    let opened = deadline
+        .run(upstream, async {
+            send(upstream, http.head(url.clone())).await.map(|_| ())
+        })
+        .await;
+    if let Err(error) = opened {
+        tracing::debug!(%upstream, error = %error.log_detail(), "no connection opened during init");
+    }
+}
+
 /// Reads a `Retry-After` given in seconds (the form Auth0 and Authsignal use).
 pub fn retry_after_seconds(headers: &HeaderMap) -> Option<u64> {
     headers

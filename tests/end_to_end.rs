@@ -127,6 +127,13 @@ async fn warm_invocations_reuse_one_connection_per_upstream() {
     let (vars, authsignal, auth0) = upstreams.vars_counting_connections().await;
     let mut runtime = RuntimeApi::start().await;
     let _function = Function::start(&runtime, &vars);
+    // Init opens both connections before the first event is even asked for.
+    runtime.first_poll().await;
+    assert_eq!(
+        (authsignal.opened(), auth0.opened()),
+        (1, 1),
+        "connections opened during init"
+    );
     for _ in 0..20 {
         let response = runtime.respond(&event("http-api-token.json")).await;
         assert_eq!(response["statusCode"], 200);

@@ -121,16 +121,24 @@ impl Upstreams {
         self.auth0_answers(tokens()).await;
     }
 
+    /// The POST requests Authsignal's stand-in received (the binary also sends a HEAD during
+    /// init to open its connection).
     pub async fn authsignal_requests(&self) -> Vec<Request> {
-        self.authsignal
-            .received_requests()
-            .await
-            .unwrap_or_default()
+        posts(&self.authsignal).await
     }
 
+    /// The POST requests Auth0's stand-in received.
     pub async fn auth0_requests(&self) -> Vec<Request> {
-        self.auth0.received_requests().await.unwrap_or_default()
+        posts(&self.auth0).await
     }
+}
+
+async fn posts(server: &MockServer) -> Vec<Request> {
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests
+        .into_iter()
+        .filter(|request| request.method == wiremock::http::Method::POST)
+        .collect()
 }
 
 pub fn challenge_succeeded() -> ResponseTemplate {
