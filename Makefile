@@ -73,7 +73,9 @@ sam-tools: tools
 ## the benchmark: release binary, cold starts, warm latency, CPU, RSS, size, connections,
 ## over HTTP and TLS (BENCH_COLD_STARTS, BENCH_WARM change the counts)
 bench:
-	cargo bench --locked --bench bench
+	cargo build --locked --release
+	cp target/release/bootstrap target/bench-bootstrap
+	BENCH_BINARY=$(CURDIR)/target/bench-bootstrap cargo bench --locked --bench bench
 
 ## release build of the Lambda binary for this machine (SAM builds arm64 with cargo-lambda)
 release:

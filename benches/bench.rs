@@ -236,7 +236,12 @@ struct Results {
     connections: [usize; 3],
 }
 
-async fn measure(transport: &'static str, cold_starts: usize, warm: usize) -> Results {
+async fn measure(
+    binary: &str,
+    transport: &'static str,
+    cold_starts: usize,
+    warm: usize,
+) -> Results {
     let stand_ins = stand_ins(transport == "tls").await;
     let event = event("http-api-token.json");
 
@@ -246,7 +251,7 @@ async fn measure(transport: &'static str, cold_starts: usize, warm: usize) -> Re
     for _ in 0..cold_starts {
         let mut runtime = RuntimeApi::start().await;
         let spawned = Instant::now();
-        let mut function = Function::start(&runtime, &stand_ins.vars);
+        let mut function = Function::start_binary(binary, &runtime, &stand_ins.vars);
         let polled = runtime.first_poll().await;
         inits.push(ms(polled - spawned));
         let started = Instant::now();
@@ -270,7 +275,7 @@ async fn measure(transport: &'static str, cold_starts: usize, warm: usize) -> Re
 
     let before: Vec<usize> = stand_ins.counters.iter().map(|c| c.opened()).collect();
     let mut runtime = RuntimeApi::start().await;
-    let function = Function::start(&runtime, &stand_ins.vars);
+    let function = Function::start_binary(binary, &runtime, &stand_ins.vars);
     runtime.respond(&event).await;
     let pid = function.pid();
     let cpu_before = cpu_seconds(pid);
@@ -311,12 +316,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let binary = env!("CARGO_BIN_EXE_bootstrap");
+    // The production build (`make bench` copies `cargo build --release`'s output there): the
+    // binary cargo builds for benches has the dev-dependencies' features unified into it.
+    let binary = std::env::var("BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
+    let binary = binary.as_str();
     let size = std::fs::metadata(binary).unwrap().len();
     let zipped = zipped_size(binary);
     let results: Vec<Results> = ["http", "tls"]
         .into_iter()
-        .map(|transport| runtime.block_on(measure(transport, cold_starts, warm)))
+        .map(|transport| runtime.block_on(measure(binary, transport, cold_starts, warm)))
         .collect();
 
     println!(

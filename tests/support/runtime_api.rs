@@ -229,7 +229,12 @@ pub struct Function {
 impl Function {
     /// Starts the binary with a clean environment: the Lambda variables, then `vars`.
     pub fn start(runtime: &RuntimeApi, vars: &[(String, String)]) -> Function {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+        Function::start_binary(env!("CARGO_BIN_EXE_bootstrap"), runtime, vars)
+    }
+
+    /// The same with another build of the binary (the benchmark's production build).
+    pub fn start_binary(binary: &str, runtime: &RuntimeApi, vars: &[(String, String)]) -> Function {
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
