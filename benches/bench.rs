@@ -194,26 +194,13 @@ async fn stand_in_round_trips(stand_ins: &StandIns, samples: usize) -> Vec<f64> 
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples + 10 {
         let started = Instant::now();
-        stand_ins
-            .client
-            .post(&stand_ins.authsignal_url)
-            .body(r#"{"token":"x"}"#)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        stand_ins
-            .client
-            .post(&stand_ins.auth0_url)
-            .body("grant_type=x")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        for (url, body) in [
+            (&stand_ins.authsignal_url, r#"{"token":"x"}"#),
+            (&stand_ins.auth0_url, "grant_type=x"),
+        ] {
+            let answer = stand_ins.client.post(url).body(body).send().await.unwrap();
+            answer.bytes().await.unwrap();
+        }
         if i >= 10 {
             times.push(ms(started.elapsed()));
         }
