@@ -133,12 +133,23 @@ impl AuthsignalClient {
                 .into())
             }
             status if status.is_client_error() => {
+                if matches!(
+                    status,
+                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+                ) {
+                    // Still invalid_grant for the app (the contract's row), but a 404 for every
+                    // user usually means AUTHSIGNAL_API_URL lacks its `/v1`: say so loudly.
+                    tracing::error!(
+                        status = status.as_u16(),
+                        "Authsignal did not recognise /validate; check AUTHSIGNAL_API_URL (it ends in /v1)"
+                    );
+                }
                 return Err(
                     BridgeError::ChallengeRejected(ChallengeRejection::TokenRefused(
                         status.as_u16(),
                     ))
                     .into(),
-                )
+                );
             }
             status if !status.is_success() => {
                 return Err(unavailable(format!("answered HTTP {}", status.as_u16())))

@@ -87,12 +87,14 @@ impl Bridge {
     /// more CPU than small memory sizes give later, and it is off every path with provisioned
     /// concurrency. Never fails: whatever goes wrong here, the first request tries again.
     pub async fn warm_up(&self, deadline: &Deadline) {
-        let mut latency = None;
-        if let Err(error) = self.credentials.get(deadline, &mut latency).await {
-            tracing::warn!(
-                error = %error.log_detail(),
-                "could not read the credentials during init; the first request will try again"
-            );
+        // With a TTL of 0 nothing fetched now could serve the first request.
+        if self.credentials.caches() {
+            if let Err(error) = self.credentials.get(deadline, &mut None).await {
+                tracing::warn!(
+                    error = %error.log_detail(),
+                    "could not read the credentials during init; the first request will try again"
+                );
+            }
         }
         tokio::join!(
             self.authsignal.warm_up(deadline),

@@ -583,3 +583,34 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_404_from_authsignal_is_invalid_grant_for_the_app_and_an_error_for_the_operator() {
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(ResponseTemplate::new(404).set_body_json(json!({"error": "not_found"})))
+        .await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let mut function = Function::start(&runtime, &vars);
+    let response = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(
+        (
+            response["statusCode"].as_u64(),
+            body(&response)["error"].as_str()
+        ),
+        (Some(400), Some("invalid_grant"))
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let hint = function
+        .json_logs()
+        .into_iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("check AUTHSIGNAL_API_URL"))
+        })
+        .expect("a hint for the operator");
+    assert_eq!(hint["level"], "ERROR");
+    function.stop();
+}

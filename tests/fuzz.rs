@@ -207,8 +207,9 @@ proptest! {
             let answer = Answer::from_gateway_response(&response);
             let rejected_by_edge = matches!(status, 405 | 413)
                 || (status == 400 && answer.error() == "invalid_request");
-            let upstream_calls = harness.upstreams.authsignal_requests().await.len()
-                + harness.upstreams.auth0_requests().await.len();
+            // Every request of any method (the helpers count only POSTs).
+            let upstream_calls = harness.upstreams.authsignal.received_requests().await.unwrap().len()
+                + harness.upstreams.auth0.received_requests().await.unwrap().len();
             if rejected_by_edge {
                 assert_eq!(upstream_calls, 0, "a rejected request reached an upstream");
             }
