@@ -331,7 +331,7 @@ mod tests {
     fn a_rate_limit_without_an_oauth_body_is_temporarily_unavailable() {
         let error = bridge_error(run(429, &[("retry-after", "3")], "Too Many Requests"));
         assert_eq!(error.status(), 429);
-        assert_eq!(error.oauth_error(), "temporarily_unavailable");
+        assert_eq!(error.oauth_error(), Some("temporarily_unavailable"));
         assert_eq!(error.retry_after(), Some(3));
     }
 

@@ -366,7 +366,7 @@ mod tests {
             Err(ValidateError::Other(error)) => {
                 assert_eq!(error.status(), 429);
                 assert_eq!(error.retry_after(), Some(7));
-                assert_eq!(error.oauth_error(), "temporarily_unavailable");
+                assert_eq!(error.oauth_error(), Some("temporarily_unavailable"));
             }
             other => panic!("{other:?}"),
         }

@@ -187,6 +187,7 @@ impl Bridge {
                 trace.credentials_refreshed = true;
                 Ok(fresh)
             }
+            Refresh::AlreadyNewer(newer) => Ok(newer),
             Refresh::Unchanged => {
                 trace.credentials_refreshed = true;
                 Err(BridgeError::CredentialsRejected { upstream })

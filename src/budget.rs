@@ -24,6 +24,31 @@ pub struct Deadline {
 }
 
 impl Deadline {
+    /// From `Lambda-Runtime-Deadline-Ms`, less [`SAFETY_MARGIN`]. Lambda sends milliseconds
+    /// since the epoch; cargo-lambda's local emulator (1.9) sends the function timeout instead
+    /// (`600000`), so a value too small to be a wall-clock time is read as milliseconds from
+    /// now (else every local invocation would find its budget long spent); 0 (no deadline, a
+    /// hand-made context) gives `without_deadline`.
+    pub fn from_lambda_deadline_ms(
+        deadline_ms: u64,
+        upstream_timeout: Duration,
+        without_deadline: Duration,
+    ) -> Self {
+        /// 2001-09-09 in ms since the epoch: anything smaller is not a wall-clock time.
+        const SMALLEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+        match deadline_ms {
+            0 => Deadline::after(without_deadline, upstream_timeout),
+            relative if relative < SMALLEST_EPOCH_DEADLINE_MS => Deadline::after(
+                Duration::from_millis(relative).saturating_sub(SAFETY_MARGIN),
+                upstream_timeout,
+            ),
+            epoch => Deadline::from_lambda_deadline(
+                std::time::UNIX_EPOCH + Duration::from_millis(epoch),
+                upstream_timeout,
+            ),
+        }
+    }
+
     /// From the Lambda deadline (wall clock), less [`SAFETY_MARGIN`].
     pub fn from_lambda_deadline(lambda_deadline: SystemTime, upstream_timeout: Duration) -> Self {
         let left = lambda_deadline

@@ -210,8 +210,10 @@ fn secrets_manager_error<R: std::fmt::Debug + 'static>(
 /// What a refresh after a rejection found.
 #[derive(Debug)]
 pub enum Refresh {
-    /// New values: worth one retry.
+    /// New values, just read: worth one retry.
     Changed(Arc<Credentials>),
+    /// Newer values another caller already read: worth one retry, no read made here.
+    AlreadyNewer(Arc<Credentials>),
     /// The secret was re-read and still holds the rejected values.
     Unchanged,
     /// Not re-read: a refresh was forced less than 30 s ago in this execution environment.
@@ -301,7 +303,7 @@ impl CredentialsCache {
                 && !cached.credentials.same_values_as(rejected)
             {
                 // Someone refreshed since `rejected` was handed out: try what they got.
-                return Ok(Refresh::Changed(cached.credentials.clone()));
+                return Ok(Refresh::AlreadyNewer(cached.credentials.clone()));
             }
         }
         if state

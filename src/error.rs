@@ -148,18 +148,19 @@ impl BridgeError {
         }
     }
 
-    /// The OAuth `error` code of the answer (for passthroughs, the one Auth0 chose).
-    pub fn oauth_error(&self) -> &'static str {
-        match self {
+    /// The OAuth `error` code the bridge answers with; `None` for an Auth0 passthrough, whose
+    /// code is whatever Auth0 put in the body.
+    pub fn oauth_error(&self) -> Option<&'static str> {
+        Some(match self {
+            BridgeError::Auth0Rejected { .. } => return None,
             BridgeError::MethodNotAllowed
             | BridgeError::BodyTooLarge
             | BridgeError::InvalidRequest(_) => "invalid_request",
             BridgeError::ChallengeRejected(_) => "invalid_grant",
-            BridgeError::Auth0Rejected { .. } => "auth0_error",
             BridgeError::RateLimited { .. } => "temporarily_unavailable",
             _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => "server_error",
             _ => "temporarily_unavailable",
-        }
+        })
     }
 
     /// What the caller may read: fixed texts, never upstream messages or internal URLs.
@@ -225,6 +226,7 @@ impl BridgeError {
         if let BridgeError::Auth0Rejected { body, .. } = self {
             return body.0.clone();
         }
+        // Every other error has a code of ours (`oauth_error` is `None` only for passthroughs).
         let body = serde_json::json!({
             "error": self.oauth_error(),
             "error_description": self.public_description(),

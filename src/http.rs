@@ -250,22 +250,8 @@ fn read_token(request: IncomingRequest<'_>) -> Result<AuthsignalToken, BridgeErr
     }
 }
 
-/// Deadlines below this (2001-09-09 in ms since the epoch) cannot be wall-clock times.
-const SMALLEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
-
-/// The invocation's deadline. Lambda sends `Lambda-Runtime-Deadline-Ms` as milliseconds since the
-/// epoch; cargo-lambda's local emulator (1.9) sends the function timeout instead (`600000`), so
-/// a value too small to be a wall-clock time is read as milliseconds from now. Without it, every
-/// local invocation would find its budget long spent.
 fn deadline_of(context: &Context, upstream_timeout: Duration) -> Deadline {
-    match context.deadline {
-        0 => Deadline::after(BUDGET_WITHOUT_DEADLINE, upstream_timeout),
-        relative if relative < SMALLEST_EPOCH_DEADLINE_MS => Deadline::after(
-            Duration::from_millis(relative).saturating_sub(crate::budget::SAFETY_MARGIN),
-            upstream_timeout,
-        ),
-        _ => Deadline::from_lambda_deadline(context.deadline(), upstream_timeout),
-    }
+    Deadline::from_lambda_deadline_ms(context.deadline, upstream_timeout, BUDGET_WITHOUT_DEADLINE)
 }
 
 fn to_gateway_response(is_rest: bool, response: Response<Body>) -> GatewayResponse {

@@ -95,7 +95,7 @@ async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
 
     let error = cache.get(&deadline(), &mut None).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert_eq!(error.oauth_error(), "server_error");
+    assert_eq!(error.oauth_error(), Some("server_error"));
     assert!(
         error.log_detail().contains("ResourceNotFound"),
         "{}",
@@ -188,7 +188,7 @@ async fn secrets_manager_errors_and_timeouts_are_500() {
     let error = cache.get(&deadline(), &mut None).await.unwrap_err();
     assert_eq!(
         (error.status().as_u16(), error.oauth_error()),
-        (500, "server_error")
+        (500, Some("server_error"))
     );
 
     // The SDK's operation timeout alone (the budget allows 10 s per call) cuts the call off...
