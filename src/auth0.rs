@@ -1,8 +1,12 @@
-//! The Auth0 client: the password-realm exchange at `/oauth/token`.
-//!
-//! API: <https://auth0.com/docs/api/authentication#resource-owner-password>. The Authsignal
-//! token goes in as the password; the custom database connection's Login script asks Authsignal
-//! who it belongs to.
+//! The Auth0 client: the three calls the bridge makes with its client credentials, which the
+//! app must never hold:
+//! - the password-realm exchange at `/oauth/token` (sign-in): the Authsignal token goes in as
+//!   the password, and the custom database connection's Login script asks Authsignal who it
+//!   belongs to (<https://auth0.com/docs/api/authentication#resource-owner-password>);
+//! - the refresh grant at `/oauth/token`
+//!   (<https://auth0.com/docs/api/authentication#refresh-token>);
+//! - revocation at `/oauth/revoke`, with a JSON body, the form Auth0's SDKs use
+//!   (<https://auth0.com/docs/api/authentication#revoke-refresh-token>).
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,14 +17,16 @@ use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::bridge::RefreshToken;
 use crate::budget::Deadline;
 use crate::credentials::Credentials;
-use crate::error::{BridgeError, PassthroughBody, Upstream};
+use crate::error::{BridgeError, CallError, PassthroughBody, Upstream};
 use crate::settings::{endpoint, Auth0Grant, Settings};
-use crate::upstream::{self, retry_after_seconds};
+use crate::upstream::{self, retry_after_seconds, UpstreamResponse};
 
 const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 const PASSWORD_GRANT: &str = "password";
+const REFRESH_TOKEN_GRANT: &str = "refresh_token";
 
 /// Auth0's token answer, exactly as Auth0 sent it (the app gets it unchanged).
 #[derive(Clone, PartialEq, Eq)]
@@ -33,31 +39,30 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-#[derive(Debug)]
-pub enum ExchangeError {
-    /// Auth0 answered 401 `invalid_client`/`access_denied`: our client credentials are wrong.
-    CredentialsRejected,
-    Other(BridgeError),
-}
-
-impl From<BridgeError> for ExchangeError {
-    fn from(error: BridgeError) -> Self {
-        ExchangeError::Other(error)
-    }
+/// What Auth0 made of a revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// 200: the refresh token (and, with "Refresh Token Revocation Deletes Grant", the grant)
+    /// is gone.
+    Revoked,
+    /// 400/403 with an OAuth error: Auth0 does not know the token as a live one. The code is
+    /// Auth0's `error`, reduced to a safe label for the log.
+    NotActive { auth0_error: String },
 }
 
 pub struct Auth0Client {
     http: reqwest::Client,
     token_url: Url,
+    revoke_url: Url,
     grant: Auth0Grant,
     scope: String,
     audience: Option<String>,
     forward_client_ip: bool,
 }
 
-/// The form body of `/oauth/token`, serialised straight from borrowed values.
+/// The form body of the password(-realm) exchange, serialised straight from borrowed values.
 #[derive(Serialize)]
-struct TokenRequest<'a> {
+struct PasswordGrantRequest<'a> {
     grant_type: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     realm: Option<&'a str>,
@@ -68,6 +73,25 @@ struct TokenRequest<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     audience: Option<&'a str>,
+}
+
+/// The form body of the refresh grant.
+#[derive(Serialize)]
+struct RefreshGrantRequest<'a> {
+    grant_type: &'a str,
+    refresh_token: &'a str,
+    client_id: &'a str,
+    client_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+}
+
+/// The JSON body of `/oauth/revoke`.
+#[derive(Serialize)]
+struct RevokeRequest<'a> {
+    client_id: &'a str,
+    client_secret: &'a str,
+    token: &'a str,
 }
 
 /// The parts of an answer that tell a token from an OAuth error.
@@ -84,6 +108,7 @@ impl Auth0Client {
         Auth0Client {
             http,
             token_url: endpoint(&settings.auth0_base_url, "oauth/token"),
+            revoke_url: endpoint(&settings.auth0_base_url, "oauth/revoke"),
             grant: settings.auth0_grant.clone(),
             scope: settings.auth0_scope.clone(),
             audience: settings.auth0_audience.clone(),
@@ -104,26 +129,103 @@ impl Auth0Client {
         credentials: &Credentials,
         client_ip: Option<IpAddr>,
         deadline: &Deadline,
-    ) -> Result<TokenResponse, ExchangeError> {
+    ) -> Result<TokenResponse, CallError> {
         let (grant_type, realm) = match &self.grant {
             Auth0Grant::PasswordRealm { realm } => (PASSWORD_REALM_GRANT, Some(realm.as_str())),
             Auth0Grant::Password => (PASSWORD_GRANT, None),
         };
-        let mut request = self.http.post(self.token_url.clone()).form(&TokenRequest {
-            grant_type,
-            realm,
-            username: user_id,
-            password: authsignal_token,
-            client_id: &credentials.auth0_client_id,
-            client_secret: credentials.auth0_client_secret.expose_secret(),
-            scope: &self.scope,
-            audience: self.audience.as_deref(),
-        });
-        // Lets Auth0's brute-force protection see the end user instead of this function
-        // (needs "Trust Token Endpoint IP Header" on the application).
-        if let (true, Some(ip)) = (self.forward_client_ip, client_ip) {
-            request = request.header("auth0-forwarded-for", ip.to_string());
+        let request = self
+            .http
+            .post(self.token_url.clone())
+            .form(&PasswordGrantRequest {
+                grant_type,
+                realm,
+                username: user_id,
+                password: authsignal_token,
+                client_id: &credentials.auth0_client_id,
+                client_secret: credentials.auth0_client_secret.expose_secret(),
+                scope: &self.scope,
+                audience: self.audience.as_deref(),
+            });
+        let answer = self
+            .send(
+                self.with_client_ip(request, client_ip),
+                credentials,
+                deadline,
+            )
+            .await?;
+        token_answer(answer, SystemTime::now())
+    }
+
+    /// Redeems a refresh token. Auth0's answer is handled exactly as the exchange's (a rotated
+    /// `refresh_token` in it is passed through like the rest).
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<&str>,
+        credentials: &Credentials,
+        client_ip: Option<IpAddr>,
+        deadline: &Deadline,
+    ) -> Result<TokenResponse, CallError> {
+        let request = self
+            .http
+            .post(self.token_url.clone())
+            .form(&RefreshGrantRequest {
+                grant_type: REFRESH_TOKEN_GRANT,
+                refresh_token: refresh_token.expose(),
+                client_id: &credentials.auth0_client_id,
+                client_secret: credentials.auth0_client_secret.expose_secret(),
+                scope,
+            });
+        let answer = self
+            .send(
+                self.with_client_ip(request, client_ip),
+                credentials,
+                deadline,
+            )
+            .await?;
+        token_answer(answer, SystemTime::now())
+    }
+
+    /// Revokes a refresh token.
+    pub async fn revoke(
+        &self,
+        token: &RefreshToken,
+        credentials: &Credentials,
+        deadline: &Deadline,
+    ) -> Result<Revocation, CallError> {
+        let request = self
+            .http
+            .post(self.revoke_url.clone())
+            .json(&RevokeRequest {
+                client_id: &credentials.auth0_client_id,
+                client_secret: credentials.auth0_client_secret.expose_secret(),
+                token: token.expose(),
+            });
+        let answer = self.send(request, credentials, deadline).await?;
+        revocation_answer(answer, SystemTime::now())
+    }
+
+    /// Lets Auth0's brute-force protection see the end user instead of this function (needs
+    /// "Trust Token Endpoint IP Header" on the application).
+    fn with_client_ip(
+        &self,
+        request: reqwest::RequestBuilder,
+        client_ip: Option<IpAddr>,
+    ) -> reqwest::RequestBuilder {
+        match (self.forward_client_ip, client_ip) {
+            (true, Some(ip)) => request.header("auth0-forwarded-for", ip.to_string()),
+            _ => request,
         }
+    }
+
+    /// Sends a request within the time budget and reads the answer.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        credentials: &Credentials,
+        deadline: &Deadline,
+    ) -> Result<UpstreamResponse, BridgeError> {
         let answer = deadline
             .run(Upstream::Auth0, upstream::send(Upstream::Auth0, request))
             .await?;
@@ -133,15 +235,9 @@ impl Auth0Client {
             return Err(BridgeError::UpstreamUnavailable {
                 upstream: Upstream::Auth0,
                 detail: "answer contained the bridge's client secret; withheld".to_owned(),
-            }
-            .into());
+            });
         }
-        interpret(
-            answer.status,
-            &answer.headers,
-            answer.body,
-            SystemTime::now(),
-        )
+        Ok(answer)
     }
 }
 
@@ -151,62 +247,115 @@ fn echoes_credentials(body: &[u8], credentials: &Credentials) -> bool {
     !secret.is_empty() && body.windows(secret.len()).any(|window| window == secret)
 }
 
-fn interpret(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: Bytes,
-    now: SystemTime,
-) -> Result<TokenResponse, ExchangeError> {
-    let unavailable = |detail: String| {
-        ExchangeError::Other(BridgeError::UpstreamUnavailable {
-            upstream: Upstream::Auth0,
-            detail,
-        })
-    };
-    let shape: Option<AnswerShape> = serde_json::from_slice::<serde_json::Value>(&body)
+/// Parses `body` as a JSON object of the shape Auth0 answers with, if it is one.
+fn shape_of(body: &[u8]) -> Option<AnswerShape> {
+    serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .filter(serde_json::Value::is_object)
-        .and_then(|value| serde_json::from_value(value).ok());
-    let oauth_error = shape
+        .and_then(|value| serde_json::from_value(value).ok())
+}
+
+/// The OAuth `error` code of an answer, when it has a string one.
+fn oauth_error_of(shape: &Option<AnswerShape>) -> Option<&str> {
+    shape
         .as_ref()
         .and_then(|shape| shape.error.as_ref())
-        .and_then(|error| error.as_str());
+        .and_then(|error| error.as_str())
+}
 
-    if status.is_success() {
-        return match shape {
-            Some(AnswerShape {
-                access_token: Some(serde_json::Value::String(_)),
-                ..
-            }) => Ok(TokenResponse(body)),
-            _ => Err(unavailable(
-                "success answer without a string access_token".to_owned(),
-            )),
-        };
+fn unavailable(detail: String) -> CallError {
+    CallError::Failed(BridgeError::UpstreamUnavailable {
+        upstream: Upstream::Auth0,
+        detail,
+    })
+}
+
+/// `/oauth/token`'s answer: a 2xx with a string `access_token` is the tokens, passed through.
+fn token_answer(answer: UpstreamResponse, now: SystemTime) -> Result<TokenResponse, CallError> {
+    let shape = shape_of(&answer.body);
+    if !answer.status.is_success() {
+        return Err(error_answer(answer, &shape, now));
     }
+    match shape {
+        Some(AnswerShape {
+            access_token: Some(serde_json::Value::String(_)),
+            ..
+        }) => Ok(TokenResponse(answer.body)),
+        _ => Err(unavailable(
+            "success answer without a string access_token".to_owned(),
+        )),
+    }
+}
+
+/// `/oauth/revoke`'s answer: any 2xx (Auth0 sends 200 with an empty body) is done; a 400 or 403
+/// with an OAuth error is about the token, which RFC 7009 does not make the app's problem.
+fn revocation_answer(answer: UpstreamResponse, now: SystemTime) -> Result<Revocation, CallError> {
+    if answer.status.is_success() {
+        return Ok(Revocation::Revoked);
+    }
+    let shape = shape_of(&answer.body);
+    match (answer.status, oauth_error_of(&shape)) {
+        (StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN, Some(code)) => {
+            Ok(Revocation::NotActive {
+                auth0_error: loggable_code(code),
+            })
+        }
+        _ => Err(error_answer(answer, &shape, now)),
+    }
+}
+
+/// What a non-2xx answer means, for either endpoint: 401 `invalid_client`/`access_denied` is
+/// our credentials; a 4xx with an OAuth error is Auth0's answer for the app, passed through; a
+/// 429 without one is ours; anything else is a bad gateway.
+fn error_answer(
+    answer: UpstreamResponse,
+    shape: &Option<AnswerShape>,
+    now: SystemTime,
+) -> CallError {
+    let status = answer.status;
+    let oauth_error = oauth_error_of(shape);
     if status == StatusCode::UNAUTHORIZED
         && matches!(oauth_error, Some("invalid_client" | "access_denied"))
     {
-        return Err(ExchangeError::CredentialsRejected);
+        return CallError::CredentialsRejected;
     }
     let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
-        .then(|| retry_after_seconds(headers).or_else(|| seconds_until_reset(headers, now)))
+        .then(|| {
+            retry_after_seconds(&answer.headers)
+                .or_else(|| seconds_until_reset(&answer.headers, now))
+        })
         .flatten();
     match oauth_error {
-        Some(_) if status.is_client_error() => Err(BridgeError::Auth0Rejected {
+        Some(_) if status.is_client_error() => BridgeError::Auth0Rejected {
             status,
-            body: PassthroughBody(body),
+            body: PassthroughBody(answer.body),
             retry_after,
         }
-        .into()),
-        None if status == StatusCode::TOO_MANY_REQUESTS => Err(BridgeError::RateLimited {
+        .into(),
+        None if status == StatusCode::TOO_MANY_REQUESTS => BridgeError::RateLimited {
             upstream: Upstream::Auth0,
             retry_after,
         }
-        .into()),
-        _ => Err(unavailable(format!(
+        .into(),
+        _ => unavailable(format!(
             "answered HTTP {} without a usable OAuth error",
             status.as_u16()
-        ))),
+        )),
+    }
+}
+
+/// Auth0's error code as a log label: OAuth codes are short snake_case words; anything else
+/// (which an upstream could fill with anything) is not repeated.
+fn loggable_code(code: &str) -> String {
+    let plain = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte == b'_');
+    if plain {
+        code.to_owned()
+    } else {
+        "unrecognised".to_owned()
     }
 }
 
@@ -230,11 +379,7 @@ mod tests {
     use reqwest::header::HeaderValue;
     use std::time::Duration;
 
-    fn run(
-        status: u16,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Result<TokenResponse, ExchangeError> {
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> UpstreamResponse {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.insert(
@@ -242,17 +387,28 @@ mod tests {
                 HeaderValue::from_str(value).unwrap(),
             );
         }
-        interpret(
-            StatusCode::from_u16(status).unwrap(),
-            &map,
-            Bytes::from(body.to_owned()),
-            UNIX_EPOCH + Duration::from_secs(1_000_000),
-        )
+        UpstreamResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: Bytes::from(body.to_owned()),
+        }
     }
 
-    fn bridge_error(result: Result<TokenResponse, ExchangeError>) -> BridgeError {
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_000_000)
+    }
+
+    fn run(status: u16, headers: &[(&str, &str)], body: &str) -> Result<TokenResponse, CallError> {
+        token_answer(answer(status, headers, body), now())
+    }
+
+    fn revoke(status: u16, body: &str) -> Result<Revocation, CallError> {
+        revocation_answer(answer(status, &[], body), now())
+    }
+
+    fn bridge_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> BridgeError {
         match result {
-            Err(ExchangeError::Other(error)) => error,
+            Err(CallError::Failed(error)) => error,
             other => panic!("expected a bridge error, got {other:?}"),
         }
     }
@@ -298,7 +454,7 @@ mod tests {
             let body = format!(r#"{{"error":"{code}","error_description":"Unauthorized"}}"#);
             assert!(matches!(
                 run(401, &[], &body),
-                Err(ExchangeError::CredentialsRejected)
+                Err(CallError::CredentialsRejected)
             ));
         }
         // The same codes with another status are Auth0's answer for the user, passed through.
@@ -346,6 +502,58 @@ mod tests {
         ] {
             assert_eq!(
                 bridge_error(run(status, &[], body)).status(),
+                502,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_revocation_is_done_on_any_success() {
+        assert_eq!(revoke(200, "").unwrap(), Revocation::Revoked);
+        assert_eq!(revoke(204, "").unwrap(), Revocation::Revoked);
+    }
+
+    #[test]
+    fn an_invalid_or_revoked_token_is_nothing_to_revoke() {
+        for status in [400, 403] {
+            let body = r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#;
+            assert_eq!(
+                revoke(status, body).unwrap(),
+                Revocation::NotActive {
+                    auth0_error: "invalid_grant".into()
+                }
+            );
+        }
+        // An upstream's odd code is not repeated in the log.
+        let odd = revoke(400, r#"{"error":"Bearer canary-refresh-token"}"#).unwrap();
+        assert_eq!(
+            odd,
+            Revocation::NotActive {
+                auth0_error: "unrecognised".into()
+            }
+        );
+    }
+
+    #[test]
+    fn revocation_errors_are_answered_as_the_token_endpoints() {
+        assert!(matches!(
+            revoke(
+                401,
+                r#"{"error":"invalid_client","error_description":"Unauthorized"}"#
+            ),
+            Err(CallError::CredentialsRejected)
+        ));
+        let limited = bridge_error(revoke(429, r#"{"error":"too_many_requests"}"#));
+        assert_eq!(limited.status(), 429);
+        for (status, body) in [
+            (500, r#"{"error":"server_error"}"#),
+            (400, "<html>bad request</html>"),
+            (403, ""),
+            (302, ""),
+        ] {
+            assert_eq!(
+                bridge_error(revoke(status, body)).status(),
                 502,
                 "{status} {body}"
             );

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Deadline;
-use crate::error::{BridgeError, ChallengeRejection, Upstream};
+use crate::error::{BridgeError, CallError, ChallengeRejection, Upstream};
 use crate::settings::endpoint;
 use crate::upstream::{self, retry_after_seconds};
 
@@ -20,19 +20,6 @@ const CHALLENGE_SUCCEEDED: &str = "CHALLENGE_SUCCEEDED";
 pub struct ValidatedChallenge {
     pub user_id: String,
     pub action: Option<String>,
-}
-
-/// Authsignal answered that our secret key is wrong (401/403): worth a credentials refresh.
-#[derive(Debug)]
-pub enum ValidateError {
-    CredentialsRejected,
-    Other(BridgeError),
-}
-
-impl From<BridgeError> for ValidateError {
-    fn from(error: BridgeError) -> Self {
-        ValidateError::Other(error)
-    }
 }
 
 pub struct AuthsignalClient {
@@ -85,13 +72,14 @@ impl AuthsignalClient {
     }
 
     /// Validates `token`. Only a valid token in state `CHALLENGE_SUCCEEDED` (for the expected
-    /// action, when one is configured) with a user id is a success.
+    /// action, when one is configured) with a user id is a success. A 401/403 means our secret
+    /// key is wrong: [`CallError::CredentialsRejected`], worth a credentials refresh.
     pub async fn validate(
         &self,
         token: &str,
         secret_key: &SecretString,
         deadline: &Deadline,
-    ) -> Result<ValidatedChallenge, ValidateError> {
+    ) -> Result<ValidatedChallenge, CallError> {
         let request = self
             .http
             .post(self.validate_url.clone())
@@ -114,16 +102,16 @@ impl AuthsignalClient {
         status: StatusCode,
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
-    ) -> Result<ValidatedChallenge, ValidateError> {
+    ) -> Result<ValidatedChallenge, CallError> {
         let unavailable = |detail: String| {
-            ValidateError::Other(BridgeError::UpstreamUnavailable {
+            CallError::Failed(BridgeError::UpstreamUnavailable {
                 upstream: Upstream::Authsignal,
                 detail,
             })
         };
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(ValidateError::CredentialsRejected)
+                return Err(CallError::CredentialsRejected)
             }
             StatusCode::TOO_MANY_REQUESTS => {
                 return Err(BridgeError::RateLimited {
@@ -198,7 +186,7 @@ mod tests {
         action: Option<&str>,
         status: u16,
         body: &str,
-    ) -> Result<ValidatedChallenge, ValidateError> {
+    ) -> Result<ValidatedChallenge, CallError> {
         client(action).interpret(
             StatusCode::from_u16(status).unwrap(),
             &HeaderMap::new(),
@@ -206,9 +194,9 @@ mod tests {
         )
     }
 
-    fn rejection(result: Result<ValidatedChallenge, ValidateError>) -> ChallengeRejection {
+    fn rejection(result: Result<ValidatedChallenge, CallError>) -> ChallengeRejection {
         match result {
-            Err(ValidateError::Other(BridgeError::ChallengeRejected(why))) => why,
+            Err(CallError::Failed(BridgeError::ChallengeRejected(why))) => why,
             other => panic!("expected a rejected challenge, got {other:?}"),
         }
     }
@@ -311,7 +299,7 @@ mod tests {
             r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":""}"#,
         ] {
             match interpret(None, 200, body) {
-                Err(ValidateError::Other(error)) => assert_eq!(error.status(), 502),
+                Err(CallError::Failed(error)) => assert_eq!(error.status(), 502),
                 other => panic!("{other:?}"),
             }
         }
@@ -328,7 +316,7 @@ mod tests {
             (503, ""),
         ] {
             match interpret(None, status, body) {
-                Err(ValidateError::Other(error)) => assert_eq!(error.status(), 502, "{body}"),
+                Err(CallError::Failed(error)) => assert_eq!(error.status(), 502, "{body}"),
                 other => panic!("{status} {body}: {other:?}"),
             }
         }
@@ -339,7 +327,7 @@ mod tests {
         for status in [401, 403] {
             assert!(matches!(
                 interpret(None, status, r#"{"error":"unauthorized"}"#),
-                Err(ValidateError::CredentialsRejected)
+                Err(CallError::CredentialsRejected)
             ));
         }
     }
@@ -363,7 +351,7 @@ mod tests {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         let result = client(None).interpret(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}");
         match result {
-            Err(ValidateError::Other(error)) => {
+            Err(CallError::Failed(error)) => {
                 assert_eq!(error.status(), 429);
                 assert_eq!(error.retry_after(), Some(7));
                 assert_eq!(error.oauth_error(), Some("temporarily_unavailable"));

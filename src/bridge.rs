@@ -1,56 +1,170 @@
-//! The flow: validate the Authsignal token, then exchange it at Auth0. Knows nothing about API
-//! Gateway; the HTTP edge turns requests into calls of [`Bridge::exchange`] and results back into
-//! answers.
+//! The flow, one function per operation: the passkey sign-in (validate the Authsignal token,
+//! then exchange it at Auth0), the refresh and the revocation (at Auth0, with the client
+//! credentials only the bridge holds). Knows nothing about API Gateway: the HTTP edge decodes a
+//! request into an [`Operation`], calls [`Bridge::perform`], and turns the result into an answer.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::auth0::{Auth0Client, ExchangeError, TokenResponse};
-use crate::authsignal::{AuthsignalClient, ValidateError};
+use crate::auth0::{Auth0Client, Revocation, TokenResponse};
+use crate::authsignal::AuthsignalClient;
 use crate::budget::Deadline;
 use crate::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
-use crate::error::{BridgeError, Upstream};
+use crate::error::{BridgeError, CallError, Upstream};
 use crate::settings::Settings;
 use crate::upstream::build_http_client;
 
-/// The token the app got from Authsignal's SDK. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthsignalToken(String);
+/// Declares a newtype over a string the app sent that grants access: its `Debug` never prints
+/// it, and it has no `Display`, so a stray `{:?}` or `%` cannot put it in a log line.
+macro_rules! confidential_text {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl AuthsignalToken {
-    /// Wraps a token the HTTP edge has already checked against the contract's limits.
-    pub fn new(token: String) -> Self {
-        AuthsignalToken(token)
-    }
+        impl $name {
+            /// Wraps a value the request rules have already checked against the contract's limits.
+            pub fn new(value: String) -> Self {
+                $name(value)
+            }
 
-    pub fn expose(&self) -> &str {
-        &self.0
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([REDACTED])"))
+            }
+        }
+    };
+}
+
+confidential_text!(
+    /// The token the app got from Authsignal's SDK.
+    AuthsignalToken
+);
+confidential_text!(
+    /// An Auth0 refresh token the app holds (to redeem or to revoke).
+    RefreshToken
+);
+
+/// One request, as the request rules decoded it: what the app asks the bridge to do.
+#[derive(Debug)]
+pub enum Operation {
+    /// The passkey sign-in: validate the Authsignal token, then exchange it at Auth0.
+    SignIn { token: AuthsignalToken },
+    /// The refresh grant at Auth0, with the bridge's client credentials.
+    Refresh {
+        refresh_token: RefreshToken,
+        /// Narrows the scope when sent.
+        scope: Option<String>,
+    },
+    /// RFC 7009 revocation of a refresh token at Auth0.
+    Revoke { token: RefreshToken },
+}
+
+/// Which operation a request was, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationKind {
+    SignIn,
+    Refresh,
+    Revoke,
+}
+
+impl OperationKind {
+    /// The label in the summary line and the `Operation` metric dimension.
+    pub fn label(self) -> &'static str {
+        match self {
+            OperationKind::SignIn => "sign_in",
+            OperationKind::Refresh => "refresh",
+            OperationKind::Revoke => "revoke",
+        }
     }
 }
 
-impl std::fmt::Debug for AuthsignalToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuthsignalToken([REDACTED])")
+impl Operation {
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Operation::SignIn { .. } => OperationKind::SignIn,
+            Operation::Refresh { .. } => OperationKind::Refresh,
+            Operation::Revoke { .. } => OperationKind::Revoke,
+        }
     }
 }
 
-/// What happened during one exchange, for the summary log line (success or not).
+/// What a successful operation gives the app.
+#[derive(Debug)]
+pub enum Success {
+    /// Auth0's token JSON (sign-in, refresh), passed through unchanged.
+    Tokens(TokenResponse),
+    /// Auth0 revoked the refresh token.
+    Revoked,
+    /// Auth0 said the token is invalid, expired or already revoked: nothing left to revoke,
+    /// which RFC 7009 section 2.2 answers as a success. Auth0's error code is for the log.
+    NothingToRevoke { auth0_error: String },
+}
+
+impl Success {
+    /// The outcome label in logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Success::Tokens(_) | Success::Revoked => "success",
+            Success::NothingToRevoke { .. } => "nothing_to_revoke",
+        }
+    }
+
+    /// What the operator should read in the summary line, when there is something.
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            Success::NothingToRevoke { auth0_error } => {
+                Some(format!("auth0 did not revoke the token: {auth0_error}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where the request came from and how long it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The Lambda request id.
+    pub request_id: &'a str,
+    /// The caller's IP as API Gateway saw it (sent to Auth0 as `auth0-forwarded-for`).
+    pub client_ip: Option<IpAddr>,
+    pub deadline: Deadline,
+}
+
+/// What happened during one invocation, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]
 pub struct ExchangeTrace {
     /// Time spent reading the secret (only when this invocation read it).
     pub secrets_manager_latency: Option<Duration>,
     pub authsignal_latency: Option<Duration>,
     pub auth0_latency: Option<Duration>,
-    /// Authsignal's user id once the token was validated.
+    /// Authsignal's user id once the token was validated (sign-in only).
     pub user_id: Option<String>,
     /// Whether this invocation re-read the secret after an upstream rejected the credentials.
     pub credentials_refreshed: bool,
     /// Whether this invocation already asked for a refresh: at most once per invocation (the
     /// cache also limits forced refreshes to one per 30 s per execution environment).
     pub refresh_requested: bool,
+}
+
+impl ExchangeTrace {
+    fn add_latency(&mut self, upstream: Upstream, started: Instant) {
+        let total = match upstream {
+            Upstream::Authsignal => &mut self.authsignal_latency,
+            Upstream::Auth0 => &mut self.auth0_latency,
+            Upstream::SecretsManager => &mut self.secrets_manager_latency,
+        };
+        *total = Some(total.unwrap_or_default() + started.elapsed());
+    }
 }
 
 pub struct Bridge {
@@ -102,62 +216,172 @@ impl Bridge {
         );
     }
 
+    /// Carries out one operation: the only place that tells them apart.
+    pub async fn perform(
+        &self,
+        operation: &Operation,
+        invocation: &Invocation<'_>,
+        trace: &mut ExchangeTrace,
+    ) -> Result<Success, BridgeError> {
+        match operation {
+            Operation::SignIn { token } => self
+                .sign_in(token, invocation, trace)
+                .await
+                .map(Success::Tokens),
+            Operation::Refresh {
+                refresh_token,
+                scope,
+            } => self
+                .refresh(refresh_token, scope.as_deref(), invocation, trace)
+                .await
+                .map(Success::Tokens),
+            Operation::Revoke { token } => self.revoke(token, invocation, trace).await,
+        }
+    }
+
     /// Validates `token` with Authsignal and, only if the challenge succeeded, exchanges it at
-    /// Auth0. When an upstream rejects our credentials, they are refreshed and the call retried,
-    /// at most once per invocation.
-    pub async fn exchange(
+    /// Auth0 (the password-realm grant).
+    pub async fn sign_in(
         &self,
         token: &AuthsignalToken,
-        client_ip: Option<IpAddr>,
-        deadline: &Deadline,
+        invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
+        let deadline = &invocation.deadline;
         let mut credentials = self
             .credentials
             .get(deadline, &mut trace.secrets_manager_latency)
             .await?;
-
-        let challenge = loop {
-            let started = Instant::now();
-            let result = self
-                .authsignal
-                .validate(token.expose(), &credentials.authsignal_secret, deadline)
-                .await;
-            add_latency(&mut trace.authsignal_latency, started);
-            match result {
-                Ok(challenge) => break challenge,
-                Err(ValidateError::Other(error)) => return Err(error),
-                Err(ValidateError::CredentialsRejected) => {
-                    credentials = self
-                        .refreshed(&credentials, Upstream::Authsignal, deadline, trace)
-                        .await?;
-                }
-            }
-        };
+        let challenge = self
+            .call_with_credentials(
+                Upstream::Authsignal,
+                &mut credentials,
+                deadline,
+                trace,
+                |credentials| async move {
+                    self.authsignal
+                        .validate(token.expose(), &credentials.authsignal_secret, deadline)
+                        .await
+                },
+            )
+            .await?;
         tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
         trace.user_id = Some(challenge.user_id.clone());
+        let challenge = &challenge;
+        // Auth0 checks client credentials before running the connection's Login script, so
+        // after a 401 the Authsignal token is still unused and the retry is safe.
+        self.call_with_credentials(
+            Upstream::Auth0,
+            &mut credentials,
+            deadline,
+            trace,
+            |credentials| async move {
+                self.auth0
+                    .exchange(
+                        &challenge.user_id,
+                        token.expose(),
+                        &credentials,
+                        invocation.client_ip,
+                        deadline,
+                    )
+                    .await
+            },
+        )
+        .await
+    }
 
+    /// Redeems `refresh_token` at Auth0 with the bridge's client credentials. Authsignal is not
+    /// involved: the refresh token is the proof.
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<&str>,
+        invocation: &Invocation<'_>,
+        trace: &mut ExchangeTrace,
+    ) -> Result<TokenResponse, BridgeError> {
+        let deadline = &invocation.deadline;
+        let mut credentials = self
+            .credentials
+            .get(deadline, &mut trace.secrets_manager_latency)
+            .await?;
+        self.call_with_credentials(
+            Upstream::Auth0,
+            &mut credentials,
+            deadline,
+            trace,
+            |credentials| async move {
+                self.auth0
+                    .refresh(
+                        refresh_token,
+                        scope,
+                        &credentials,
+                        invocation.client_ip,
+                        deadline,
+                    )
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Revokes `token` at Auth0. An answer saying the token is invalid or already revoked is a
+    /// success for the app (RFC 7009 section 2.2), logged as a WARN for the operator.
+    pub async fn revoke(
+        &self,
+        token: &RefreshToken,
+        invocation: &Invocation<'_>,
+        trace: &mut ExchangeTrace,
+    ) -> Result<Success, BridgeError> {
+        let deadline = &invocation.deadline;
+        let mut credentials = self
+            .credentials
+            .get(deadline, &mut trace.secrets_manager_latency)
+            .await?;
+        let revocation = self
+            .call_with_credentials(
+                Upstream::Auth0,
+                &mut credentials,
+                deadline,
+                trace,
+                |credentials| async move { self.auth0.revoke(token, &credentials, deadline).await },
+            )
+            .await?;
+        Ok(match revocation {
+            Revocation::Revoked => Success::Revoked,
+            Revocation::NotActive { auth0_error } => {
+                tracing::warn!(
+                    auth0_error = %auth0_error,
+                    "Auth0 did not revoke the token (invalid, expired or already revoked); the app gets 200 as RFC 7009 says"
+                );
+                Success::NothingToRevoke { auth0_error }
+            }
+        })
+    }
+
+    /// Makes `call` with `credentials`; when the upstream rejects them, refreshes them and
+    /// makes it once more (at most one refresh per invocation, whichever upstream asked).
+    async fn call_with_credentials<T, Call, Answer>(
+        &self,
+        upstream: Upstream,
+        credentials: &mut Arc<Credentials>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+        mut call: Call,
+    ) -> Result<T, BridgeError>
+    where
+        Call: FnMut(Arc<Credentials>) -> Answer,
+        Answer: Future<Output = Result<T, CallError>>,
+    {
         loop {
             let started = Instant::now();
-            let result = self
-                .auth0
-                .exchange(
-                    &challenge.user_id,
-                    token.expose(),
-                    &credentials,
-                    client_ip,
-                    deadline,
-                )
-                .await;
-            add_latency(&mut trace.auth0_latency, started);
+            let result = call(credentials.clone()).await;
+            trace.add_latency(upstream, started);
             match result {
-                Ok(tokens) => return Ok(tokens),
-                Err(ExchangeError::Other(error)) => return Err(error),
-                // Auth0 checks client credentials before running the connection's Login
-                // script, so the Authsignal token is still unused and the retry is safe.
-                Err(ExchangeError::CredentialsRejected) => {
-                    credentials = self
-                        .refreshed(&credentials, Upstream::Auth0, deadline, trace)
+                Ok(answer) => return Ok(answer),
+                Err(CallError::Failed(error)) => return Err(error),
+                Err(CallError::CredentialsRejected) => {
+                    *credentials = self
+                        .refreshed(credentials, upstream, deadline, trace)
                         .await?;
                 }
             }
@@ -195,8 +419,4 @@ impl Bridge {
             Refresh::TooSoon => Err(BridgeError::CredentialsRejected { upstream }),
         }
     }
-}
-
-fn add_latency(total: &mut Option<Duration>, started: Instant) {
-    *total = Some(total.unwrap_or_default() + started.elapsed());
 }

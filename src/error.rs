@@ -7,6 +7,7 @@
 //! help an attacker or leak internals (upstream URLs, upstream messages, which secret is wrong)
 //! are kept in [`BridgeError::log_detail`] for the operator and never reach the response body.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -43,6 +44,22 @@ pub enum ChallengeRejection {
     TokenRefused(u16),
 }
 
+/// How an upstream call that got an answer can end, besides the answer the caller wanted: our
+/// credentials were rejected (worth one refresh and retry, see `bridge`), or a failure that is
+/// already the caller's answer.
+#[derive(Debug)]
+pub enum CallError {
+    /// Authsignal 401/403, Auth0 401 `invalid_client`/`access_denied`: our credentials are wrong.
+    CredentialsRejected,
+    Failed(BridgeError),
+}
+
+impl From<BridgeError> for CallError {
+    fn from(error: BridgeError) -> Self {
+        CallError::Failed(error)
+    }
+}
+
 /// An upstream body passed to the caller unchanged. It can hold tokens (`mfa_token`), so its
 /// `Debug` prints only its length.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,10 +81,18 @@ pub enum BridgeError {
     #[error("request body too large")]
     BodyTooLarge,
 
-    /// The body is not a JSON object with a usable `token`; the text says what is wrong and is
-    /// safe to show (it never echoes the body).
+    /// The path names neither the token nor the revocation endpoint.
+    #[error("unknown endpoint")]
+    UnknownEndpoint,
+
+    /// The body cannot be read, or a field is missing or wrong; the text says what is wrong and
+    /// is safe to show (it names fields, never echoes a value).
     #[error("invalid request: {0}")]
-    InvalidRequest(&'static str),
+    InvalidRequest(Cow<'static, str>),
+
+    /// The token endpoint was asked for a `grant_type` other than `refresh_token`.
+    #[error("unsupported grant_type")]
+    UnsupportedGrantType,
 
     /// Authsignal did not confirm a succeeded challenge for this token.
     #[error("challenge not accepted: {0:?}")]
@@ -123,9 +148,10 @@ impl BridgeError {
         match self {
             BridgeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             BridgeError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            BridgeError::InvalidRequest(_) | BridgeError::ChallengeRejected(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            BridgeError::UnknownEndpoint => StatusCode::NOT_FOUND,
+            BridgeError::InvalidRequest(_)
+            | BridgeError::UnsupportedGrantType
+            | BridgeError::ChallengeRejected(_) => StatusCode::BAD_REQUEST,
             BridgeError::Auth0Rejected { status, .. } => *status,
             BridgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             BridgeError::CredentialsRejected { .. }
@@ -155,7 +181,9 @@ impl BridgeError {
             BridgeError::Auth0Rejected { .. } => return None,
             BridgeError::MethodNotAllowed
             | BridgeError::BodyTooLarge
+            | BridgeError::UnknownEndpoint
             | BridgeError::InvalidRequest(_) => "invalid_request",
+            BridgeError::UnsupportedGrantType => "unsupported_grant_type",
             BridgeError::ChallengeRejected(_) => "invalid_grant",
             BridgeError::RateLimited { .. } => "temporarily_unavailable",
             _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => "server_error",
@@ -164,16 +192,20 @@ impl BridgeError {
     }
 
     /// What the caller may read: fixed texts, never upstream messages or internal URLs.
-    pub fn public_description(&self) -> &'static str {
+    pub fn public_description(&self) -> &str {
         match self {
             BridgeError::MethodNotAllowed => "only POST is allowed",
             BridgeError::BodyTooLarge => "request body is larger than 8 KiB",
+            BridgeError::UnknownEndpoint => "unknown endpoint",
             BridgeError::InvalidRequest(what) => what,
+            BridgeError::UnsupportedGrantType => {
+                "grant_type must be refresh_token, or absent for a passkey sign-in"
+            }
             BridgeError::ChallengeRejected(_) => {
                 "the Authsignal token is not valid for this sign-in"
             }
-            BridgeError::Auth0Rejected { .. } => "Auth0 rejected the exchange",
-            BridgeError::RateLimited { .. } => "too many sign-in attempts; retry later",
+            BridgeError::Auth0Rejected { .. } => "Auth0 rejected the request",
+            BridgeError::RateLimited { .. } => "too many attempts; retry later",
             BridgeError::BudgetExhausted { .. } => {
                 "an upstream service did not answer in time; retry later"
             }
@@ -185,7 +217,7 @@ impl BridgeError {
             {
                 "an upstream service is unavailable; retry later"
             }
-            _ => "the sign-in service is not available; the operator has been told",
+            _ => "the service is not available; the operator has been told",
         }
     }
 
@@ -194,7 +226,9 @@ impl BridgeError {
         match self {
             BridgeError::MethodNotAllowed
             | BridgeError::BodyTooLarge
-            | BridgeError::InvalidRequest(_) => "invalid_request",
+            | BridgeError::UnknownEndpoint
+            | BridgeError::InvalidRequest(_)
+            | BridgeError::UnsupportedGrantType => "invalid_request",
             BridgeError::ChallengeRejected(_) => "invalid_grant",
             BridgeError::Auth0Rejected { status, .. }
                 if *status == StatusCode::TOO_MANY_REQUESTS =>

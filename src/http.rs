@@ -1,10 +1,11 @@
 //! The HTTP edge: API Gateway (HTTP API 2.0, REST API 1.0) and function URL events in, the
-//! contract's answers out. The only module that sees `lambda_http` types.
+//! contract's answers out. The only module that sees `lambda_http` types; the request rules
+//! themselves (route, method, size, encodings, fields) are in [`crate::request`].
 //!
 //! The runtime hands us the raw event, deserialised by `lambda_http` into its `LambdaRequest`
 //! (an event that is not an HTTP event at all fails there, before our code runs). We read the
-//! four things the bridge needs (method, body, base64 flag, source IP) straight from it and do
-//! not build an `http::Request` with `lambda_http`'s conversion: that conversion `expect`s a
+//! things the bridge needs (path, method, content type, body, base64 flag, source IP) straight
+//! from it and do not build an `http::Request` with `lambda_http`'s conversion: that conversion `expect`s a
 //! valid base64 body, a query string `http` accepts and a parseable `Host` header, so a request
 //! like `POST /token?a="` would panic and become a Lambda invocation error, where the contract
 //! wants an answer for every API Gateway event.
@@ -13,29 +14,23 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
+use bytes::Bytes;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::http::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER,
 };
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
 use crate::auth0::TokenResponse;
-use crate::bridge::{AuthsignalToken, Bridge, ExchangeTrace};
+use crate::bridge::{Bridge, ExchangeTrace, Invocation, Success};
 use crate::budget::Deadline;
 use crate::error::BridgeError;
+use crate::request::{self, Endpoint, RawRequest};
 use crate::telemetry::{InvocationRecord, Telemetry};
 
-/// The contract's body limit, measured after base64 decoding.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
-/// The contract's token limit.
-pub const MAX_TOKEN_BYTES: usize = 4096;
-/// Longest base64 text that can decode to at most [`MAX_BODY_BYTES`] (4 chars per 3 bytes):
-/// anything longer is refused without decoding it.
-const MAX_BASE64_BODY_CHARS: usize = MAX_BODY_BYTES.div_ceil(3) * 4;
 /// Time budget when an event carries no Lambda deadline (direct handler calls in tests).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -54,9 +49,9 @@ pub struct Handler {
 struct IncomingRequest<'a> {
     /// REST API (payload 1.0) events want their answer in the 1.0 format.
     is_rest: bool,
-    method: &'a Method,
-    body: Option<&'a str>,
-    is_base64_encoded: bool,
+    /// The path as the caller sent it (with a REST API's stage or a custom base path, if any).
+    path: Option<&'a str>,
+    raw: RawRequest<'a>,
     /// The caller's IP as API Gateway saw it (never a client-supplied header such as
     /// `X-Forwarded-For`, which the caller controls).
     source_ip: Option<&'a str>,
@@ -67,22 +62,39 @@ impl<'a> IncomingRequest<'a> {
         match event {
             LambdaRequest::ApiGatewayV1(event) => Some(IncomingRequest {
                 is_rest: true,
-                method: &event.http_method,
-                body: event.body.as_deref(),
-                is_base64_encoded: event.is_base64_encoded,
+                path: event.path.as_deref(),
+                raw: RawRequest {
+                    method: &event.http_method,
+                    content_type: content_type(&event.headers)
+                        .or_else(|| content_type(&event.multi_value_headers)),
+                    body: event.body.as_deref(),
+                    is_base64_encoded: event.is_base64_encoded,
+                },
                 source_ip: event.request_context.identity.source_ip.as_deref(),
             }),
             LambdaRequest::ApiGatewayV2(event) => Some(IncomingRequest {
                 is_rest: false,
-                method: &event.request_context.http.method,
-                body: event.body.as_deref(),
-                is_base64_encoded: event.is_base64_encoded,
+                path: event
+                    .raw_path
+                    .as_deref()
+                    .or(event.request_context.http.path.as_deref()),
+                raw: RawRequest {
+                    method: &event.request_context.http.method,
+                    content_type: content_type(&event.headers),
+                    body: event.body.as_deref(),
+                    is_base64_encoded: event.is_base64_encoded,
+                },
                 source_ip: event.request_context.http.source_ip.as_deref(),
             }),
             // Only the two features above are compiled in; the enum is non-exhaustive.
             _ => None,
         }
     }
+}
+
+/// The `Content-Type` header, when it is readable text.
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CONTENT_TYPE)?.to_str().ok()
 }
 
 /// The answer in the format the event source expects. (No `Debug`: it holds Auth0's tokens.)
@@ -135,22 +147,31 @@ impl Handler {
         let Some(request) = IncomingRequest::from_event(&payload) else {
             return Err("not an API Gateway or function URL event".into());
         };
-        let deadline = deadline_of(&context, self.upstream_timeout);
+        let invocation = Invocation {
+            request_id: &context.request_id,
+            client_ip: request.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+            deadline: deadline_of(&context, self.upstream_timeout),
+        };
         let mut trace = ExchangeTrace::default();
-        let result = match &self.bridge {
-            Err(_) => Err(BridgeError::Misconfigured),
-            Ok(bridge) => match read_token(request) {
-                Err(error) => Err(error),
-                Ok(token) => {
-                    let client_ip = request.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok());
-                    bridge
-                        .exchange(&token, client_ip, &deadline, &mut trace)
-                        .await
-                }
-            },
+        // The request rules run first, but a misconfigured function answers every request
+        // with its 500 (the contract's order: configuration, then the request).
+        let endpoint = Endpoint::from_path(request.path);
+        let operation = endpoint
+            .ok_or(BridgeError::UnknownEndpoint)
+            .and_then(|endpoint| request::decode(endpoint, request.raw));
+        let operation_kind = match &operation {
+            Ok(operation) => Some(operation.kind()),
+            Err(_) => endpoint.and_then(Endpoint::only_operation),
+        };
+        let result = match (&self.bridge, operation) {
+            (Err(_), _) => Err(BridgeError::Misconfigured),
+            (Ok(_), Err(error)) => Err(error),
+            (Ok(bridge), Ok(operation)) => {
+                bridge.perform(&operation, &invocation, &mut trace).await
+            }
         };
         let (outcome, status, detail) = match &result {
-            Ok(_) => ("success", 200, None),
+            Ok(success) => (success.outcome(), 200, success.log_detail()),
             Err(error) => (
                 error.outcome(),
                 error.status().as_u16(),
@@ -158,6 +179,7 @@ impl Handler {
             ),
         };
         self.telemetry.record(&InvocationRecord {
+            operation: operation_kind,
             outcome,
             status,
             detail,
@@ -172,9 +194,14 @@ impl Handler {
 }
 
 /// The contract's answer: headers on every response, Auth0's bytes or the error body.
-fn respond(request_id: &str, result: Result<TokenResponse, BridgeError>) -> Response<Body> {
+fn respond(request_id: &str, result: Result<Success, BridgeError>) -> Response<Body> {
     let (status, body) = match &result {
-        Ok(TokenResponse(bytes)) => (StatusCode::OK, bytes.clone()),
+        Ok(Success::Tokens(TokenResponse(bytes))) => (StatusCode::OK, bytes.clone()),
+        // RFC 7009 section 2.2: the content of a revocation's answer is ignored by clients;
+        // `{}` keeps every answer a JSON object.
+        Ok(Success::Revoked | Success::NothingToRevoke { .. }) => {
+            (StatusCode::OK, Bytes::from_static(b"{}"))
+        }
         Err(error) => (error.status(), error.response_body()),
     };
     let mut response = Response::new(Body::Text(
@@ -198,56 +225,6 @@ fn respond(request_id: &str, result: Result<TokenResponse, BridgeError>) -> Resp
         }
     }
     response
-}
-
-/// The request rules of the contract, in order: POST; at most 8 KiB after base64 decoding; a
-/// JSON object with a non-empty `token` string of at most 4096 bytes.
-fn read_token(request: IncomingRequest<'_>) -> Result<AuthsignalToken, BridgeError> {
-    if *request.method != Method::POST {
-        return Err(BridgeError::MethodNotAllowed);
-    }
-    let raw = request.body.unwrap_or_default();
-    let decoded;
-    let body: &[u8] = if request.is_base64_encoded {
-        if raw.len() > MAX_BASE64_BODY_CHARS {
-            return Err(BridgeError::BodyTooLarge);
-        }
-        decoded = base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .map_err(|_| {
-                BridgeError::InvalidRequest("body is marked base64 but is not valid base64")
-            })?;
-        &decoded
-    } else {
-        raw.as_bytes()
-    };
-    if body.len() > MAX_BODY_BYTES {
-        return Err(BridgeError::BodyTooLarge);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(BridgeError::InvalidRequest(
-            "body is empty; send a JSON object with a token",
-        ));
-    }
-    // serde_json stops at 128 levels of nesting, so hostile nesting is an error, not a crash.
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| BridgeError::InvalidRequest("body is not valid JSON"))?;
-    let serde_json::Value::Object(mut object) = value else {
-        return Err(BridgeError::InvalidRequest("body must be a JSON object"));
-    };
-    match object.remove("token") {
-        None | Some(serde_json::Value::Null) => {
-            Err(BridgeError::InvalidRequest("token is missing"))
-        }
-        Some(serde_json::Value::String(token)) if token.is_empty() => {
-            Err(BridgeError::InvalidRequest("token must not be empty"))
-        }
-        Some(serde_json::Value::String(token)) if token.len() > MAX_TOKEN_BYTES => Err(
-            BridgeError::InvalidRequest("token is longer than 4096 bytes"),
-        ),
-        Some(serde_json::Value::String(token)) => Ok(AuthsignalToken::new(token)),
-        Some(_) => Err(BridgeError::InvalidRequest("token must be a string")),
-    }
 }
 
 fn deadline_of(context: &Context, upstream_timeout: Duration) -> Deadline {
@@ -278,39 +255,6 @@ fn to_gateway_response(is_rest: bool, response: Response<Body>) -> GatewayRespon
 mod tests {
     use super::*;
 
-    fn post(body: &str, is_base64_encoded: bool) -> IncomingRequest<'_> {
-        IncomingRequest {
-            is_rest: false,
-            method: &Method::POST,
-            body: Some(body),
-            is_base64_encoded,
-            source_ip: None,
-        }
-    }
-
-    #[test]
-    fn a_broken_base64_body_is_a_bad_request() {
-        let error = read_token(post("eyJ0b2tlbiI6!!!", true)).unwrap_err();
-        assert_eq!(error.status(), 400);
-        assert!(read_token(post("eyJ0b2tlbiI6InQifQ==", true)).is_ok());
-    }
-
-    #[test]
-    fn an_encoded_body_is_limited_by_its_decoded_size() {
-        let encode = |size: usize| {
-            let body = format!(r#"{{"token":"t"}}{}"#, " ".repeat(size - 13));
-            base64::engine::general_purpose::STANDARD.encode(body)
-        };
-        assert!(read_token(post(&encode(MAX_BODY_BYTES), true)).is_ok());
-        // One byte over can share the limit's encoded length: caught after decoding.
-        let one_over = encode(MAX_BODY_BYTES + 1);
-        assert_eq!(one_over.len(), MAX_BASE64_BODY_CHARS);
-        assert_eq!(read_token(post(&one_over, true)).unwrap_err().status(), 413);
-        // Longer texts are refused before decoding.
-        let long = "A".repeat(MAX_BASE64_BODY_CHARS + 4);
-        assert_eq!(read_token(post(&long, true)).unwrap_err().status(), 413);
-    }
-
     #[test]
     fn deadlines_are_read_as_lambda_or_cargo_lambda_send_them() {
         let timeout = Duration::from_secs(5);
@@ -335,13 +279,5 @@ mod tests {
         // No deadline at all (a hand-made context).
         context.deadline = 0;
         within(deadline_of(&context, timeout), 29_900, 30_000);
-    }
-
-    #[test]
-    fn the_method_is_checked_before_the_body() {
-        let huge = "x".repeat(MAX_BODY_BYTES + 1);
-        let mut request = post(&huge, false);
-        request.method = &Method::GET;
-        assert_eq!(read_token(request).unwrap_err().status(), 405);
     }
 }

@@ -1,14 +1,19 @@
 //! authsignal-auth0-bridge: validates an Authsignal passkey token and exchanges it for Auth0
-//! tokens. The data flows one way: `http` (the edge) -> `bridge` (the flow) -> `authsignal`,
-//! `auth0` and `credentials` -> back out through `error` and `http`.
+//! tokens, then refreshes and revokes them for the app with the client credentials only the
+//! bridge holds. The data flows one way: `http` (the edge) -> `request` (the request rules) ->
+//! `bridge` (the flow, one function per operation) -> `authsignal`, `auth0` and `credentials`
+//! -> back out through `error` and `http`.
 //!
 //! Where each rule of the contract lives:
-//! - request limits, response headers, event formats: [`http`]
+//! - routes, method, size, body encodings, fields and grants ("Request"): [`request`]
+//! - response headers, event formats, the order of the checks: [`http`]
+//! - which operation does what (sign-in, refresh, revocation), refresh-once on rejected
+//!   credentials: [`bridge`]
 //! - status codes and OAuth error bodies: [`error`]
 //! - settings and the https-only rule: [`settings`]
 //! - secret loading, caching, refresh on rejection: [`credentials`]
 //! - what counts as a succeeded challenge: [`authsignal`]
-//! - the password-realm grant, passthrough and `Retry-After`: [`auth0`]
+//! - the password-realm and refresh grants, revocation, passthrough and `Retry-After`: [`auth0`]
 //! - timeouts and the invocation deadline: [`budget`]; body size cap: [`upstream`]
 //! - logs: [`logging`]; the summary line and the EMF metrics: [`telemetry`]
 
@@ -20,6 +25,7 @@ pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod request;
 pub mod settings;
 pub mod telemetry;
 pub mod upstream;

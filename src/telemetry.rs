@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::bridge::ExchangeTrace;
+use crate::bridge::{ExchangeTrace, OperationKind};
 
 /// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";
@@ -29,9 +29,15 @@ pub struct Telemetry {
     write_metrics: bool,
 }
 
+/// The `Operation` label of a request refused before it named an operation (an unknown path, or
+/// a token endpoint body that could not be read or named an unsupported grant).
+pub const UNKNOWN_OPERATION: &str = "unknown";
+
 /// One invocation, as the summary line and the metrics describe it.
 #[derive(Debug)]
 pub struct InvocationRecord<'a> {
+    /// Sign-in, refresh or revocation, when the request said which.
+    pub operation: Option<OperationKind>,
     pub outcome: &'static str,
     pub status: u16,
     /// Which party failed and why (no secrets, no tokens), for failures.
@@ -113,15 +119,17 @@ impl Telemetry {
             add("CredentialsRefresh", "Count", 1.0);
         }
 
+        // Each metric is published per service and, so that an operator can tell a failing
+        // refresh from a failing sign-in, per service and operation too.
         let mut directives = vec![json!({
             "Namespace": self.namespace,
-            "Dimensions": [["Service", "Outcome"]],
+            "Dimensions": [["Service", "Outcome"], ["Service", "Operation", "Outcome"]],
             "Metrics": [{ "Name": "Exchanges", "Unit": "Count" }],
         })];
         if !other_metrics.is_empty() {
             directives.push(json!({
                 "Namespace": self.namespace,
-                "Dimensions": [["Service"]],
+                "Dimensions": [["Service"], ["Service", "Operation"]],
                 "Metrics": other_metrics,
             }));
         }
@@ -138,6 +146,7 @@ impl Telemetry {
             json!({ "Timestamp": timestamp, "CloudWatchMetrics": directives }),
         );
         document.insert("Service".into(), json!(self.service));
+        document.insert("Operation".into(), json!(operation_label(record)));
         document.insert("Outcome".into(), json!(record.outcome));
         document.insert("Exchanges".into(), json!(1));
         document.extend(values);
@@ -156,6 +165,7 @@ impl Telemetry {
             ($level:expr) => {
                 tracing::event!(
                     $level,
+                    operation = operation_label(record),
                     outcome = record.outcome,
                     status = record.status,
                     secrets_manager_ms = trace.secrets_manager_latency.map(millis),
@@ -180,6 +190,12 @@ impl Telemetry {
     }
 }
 
+fn operation_label(record: &InvocationRecord<'_>) -> &'static str {
+    record
+        .operation
+        .map_or(UNKNOWN_OPERATION, OperationKind::label)
+}
+
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -194,6 +210,7 @@ mod tests {
         cold: bool,
     ) -> InvocationRecord<'a> {
         InvocationRecord {
+            operation: Some(OperationKind::SignIn),
             outcome,
             status: 200,
             detail: None,
@@ -219,12 +236,18 @@ mod tests {
         assert_eq!(doc["_aws"]["Timestamp"], 1_795_000_000_123u64);
         let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
         assert_eq!(directives[0]["Namespace"], "Test/Bridge");
-        assert_eq!(directives[0]["Dimensions"], json!([["Service", "Outcome"]]));
+        assert_eq!(
+            directives[0]["Dimensions"],
+            json!([["Service", "Outcome"], ["Service", "Operation", "Outcome"]])
+        );
         assert_eq!(
             directives[0]["Metrics"],
             json!([{"Name": "Exchanges", "Unit": "Count"}])
         );
-        assert_eq!(directives[1]["Dimensions"], json!([["Service"]]));
+        assert_eq!(
+            directives[1]["Dimensions"],
+            json!([["Service"], ["Service", "Operation"]])
+        );
         let names: Vec<&str> = directives[1]["Metrics"]
             .as_array()
             .unwrap()
@@ -248,8 +271,10 @@ mod tests {
                     "{metric}"
                 );
             }
-            for key in directive["Dimensions"][0].as_array().unwrap() {
-                assert!(doc[key.as_str().unwrap()].is_string(), "{key}");
+            for set in directive["Dimensions"].as_array().unwrap() {
+                for key in set.as_array().unwrap() {
+                    assert!(doc[key.as_str().unwrap()].is_string(), "{key}");
+                }
             }
         }
         assert_eq!(
@@ -257,6 +282,7 @@ mod tests {
             (Some("success"), Some("bridge-staging"))
         );
         assert_eq!(doc["Exchanges"], 1);
+        assert_eq!(doc["Operation"], "sign_in");
         assert_eq!(doc["AuthsignalLatency"], 12.0);
         assert_eq!(doc["Auth0Latency"], 80.0);
         assert_eq!(doc["level"], "FATAL");
@@ -267,11 +293,13 @@ mod tests {
     fn a_warm_rejected_request_counts_only_the_exchange() {
         let trace = ExchangeTrace::default();
         let telemetry = Telemetry::new(DEFAULT_NAMESPACE, "svc", "fn");
-        let doc = telemetry
-            .metrics_document(&record("invalid_request", &trace, false), SystemTime::now());
+        let mut unknown = record("invalid_request", &trace, false);
+        unknown.operation = None;
+        let doc = telemetry.metrics_document(&unknown, SystemTime::now());
         let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
         assert_eq!(directives.len(), 1, "no empty metric directive");
         assert_eq!(doc["Outcome"], "invalid_request");
+        assert_eq!(doc["Operation"], "unknown");
         assert!(doc.get("ColdStart").is_none() && doc.get("AuthsignalLatency").is_none());
     }
 }

@@ -36,6 +36,7 @@ async fn summaries(function: &Function, count: usize) -> Vec<Value> {
 async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
+    upstreams.auth0_revoke_answers(revoked()).await;
     let mut runtime = RuntimeApi::start().await;
     let vars = with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
     let mut function = Function::start(&runtime, &vars);
@@ -95,10 +96,47 @@ async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api
     assert_eq!(after["statusCode"], 200);
     assert!(function.is_running());
 
-    summaries(&function, 10).await;
+    // The rest of the session: refresh (JSON, and a base64 form as API Gateway delivers it),
+    // then sign-out.
+    for fixture in ["http-api-refresh.json", "http-api-refresh-form.json"] {
+        let response = runtime.respond(&event(fixture)).await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+        assert_eq!(body(&response), token_json(), "{fixture}");
+    }
+    let response = runtime.respond(&event("http-api-revoke.json")).await;
+    assert_eq!(
+        (response["statusCode"].as_u64(), response["body"].as_str()),
+        (Some(200), Some("{}"))
+    );
+    let unknown = runtime
+        .respond(&at_path(event("http-api-refresh.json"), "/refresh"))
+        .await;
+    assert_eq!(unknown["statusCode"], 404);
+    let refreshes = upstreams
+        .auth0_requests()
+        .await
+        .into_iter()
+        .filter(|request| form(request)["grant_type"] == "refresh_token")
+        .count();
+    assert_eq!(refreshes, 2);
+    assert_eq!(upstreams.auth0_revoke_requests().await.len(), 1);
+
+    summaries(&function, 14).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let lines = function.summaries();
-    assert_eq!(lines.len(), 10, "one summary line per HTTP invocation");
+    assert_eq!(lines.len(), 14, "one summary line per HTTP invocation");
+    let operations: Vec<&str> = lines
+        .iter()
+        .map(|line| line["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations[10..],
+        ["refresh", "refresh", "revoke", "unknown"],
+        "the summary line names the operation"
+    );
+    assert!(operations[..6]
+        .iter()
+        .all(|operation| *operation == "sign_in"));
     assert_eq!(lines[0]["cold_start"], true);
     assert!(lines[1..].iter().all(|line| line["cold_start"] == false));
     assert_eq!(lines[0]["outcome"], "success");
@@ -354,14 +392,71 @@ async fn credentials_come_from_secrets_manager_and_a_failing_cold_start_recovers
         .all(|line| line.get("secrets_manager_ms").is_none()));
 }
 
+/// One invocation of the full run: what the app sends and what it must get.
+struct Case {
+    /// The canary the app sends (an Authsignal token or a refresh token).
+    canary: &'static str,
+    event: Value,
+    status: u64,
+    outcome: &'static str,
+    operation: &'static str,
+}
+
+impl Case {
+    fn sign_in(canary: &'static str, status: u64, outcome: &'static str) -> Case {
+        Case {
+            canary,
+            event: http_api_with_token(canary),
+            status,
+            outcome,
+            operation: "sign_in",
+        }
+    }
+
+    fn refresh(canary: &'static str, status: u64, outcome: &'static str) -> Case {
+        let body = json!({"grant_type": "refresh_token", "refresh_token": canary}).to_string();
+        Case {
+            canary,
+            event: with_body(event("http-api-refresh.json"), &body),
+            status,
+            outcome,
+            operation: "refresh",
+        }
+    }
+
+    fn revoke(canary: &'static str, status: u64, outcome: &'static str) -> Case {
+        let mut event = with_body(event("http-api-revoke.json"), &format!("token={canary}"));
+        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        Case {
+            canary,
+            event,
+            status,
+            outcome,
+            operation: "revoke",
+        }
+    }
+
+    fn reaches_authsignal(&self) -> bool {
+        self.operation == "sign_in" && self.outcome != "invalid_request"
+    }
+
+    fn reaches_auth0(&self) -> bool {
+        self.operation != "sign_in"
+            || ["mfa", "a0", "-ok-"]
+                .iter()
+                .any(|marker| self.canary.contains(marker))
+    }
+}
+
 /// Checks the EMF document of each invocation: structure, dimensions and values per outcome.
-fn check_metrics(documents: &[Value], expected: &[(&str, u64, &str)]) {
+fn check_metrics(documents: &[Value], cases: &[Case]) {
     assert_eq!(
         documents.len(),
-        expected.len(),
+        cases.len(),
         "one metrics document per invocation"
     );
-    for (index, (document, (token, _, outcome))) in documents.iter().zip(expected).enumerate() {
+    for (index, (document, case)) in documents.iter().zip(cases).enumerate() {
+        let token = case.canary;
         let aws = &document["_aws"];
         assert!(
             aws["Timestamp"]
@@ -374,11 +469,17 @@ fn check_metrics(documents: &[Value], expected: &[(&str, u64, &str)]) {
             .expect("CloudWatchMetrics");
         for directive in directives {
             assert_eq!(directive["Namespace"], "AuthsignalAuth0Bridge", "{token}");
-            for dimension_set in directive["Dimensions"].as_array().unwrap() {
+            let sets = directive["Dimensions"].as_array().unwrap();
+            assert!(
+                sets.iter()
+                    .any(|set| set.as_array().unwrap().contains(&json!("Operation"))),
+                "{token}: every metric is also published per operation"
+            );
+            for dimension_set in sets {
                 for key in dimension_set.as_array().unwrap() {
                     let key = key.as_str().unwrap();
                     assert!(
-                        ["Service", "Outcome"].contains(&key),
+                        ["Service", "Operation", "Outcome"].contains(&key),
                         "low-cardinality dimensions only: {key}"
                     );
                     assert!(
@@ -403,23 +504,22 @@ fn check_metrics(documents: &[Value], expected: &[(&str, u64, &str)]) {
             }
         }
         assert_eq!(document["Service"], "authsignal-auth0-bridge", "{token}");
-        assert_eq!(document["Outcome"], *outcome, "{token}");
+        assert_eq!(document["Outcome"], case.outcome, "{token}");
+        assert_eq!(document["Operation"], case.operation, "{token}");
         assert_eq!(document["Exchanges"], 1, "{token}");
         assert_eq!(
             document.get("ColdStart").is_some(),
             index == 0,
             "{token}: ColdStart only first"
         );
-        let reached_authsignal = *outcome != "invalid_request";
         assert_eq!(
             document["AuthsignalLatency"].is_number(),
-            reached_authsignal,
+            case.reaches_authsignal(),
             "{token}"
         );
-        let reached_auth0 = token.contains("mfa") || token.contains("a0") || token.contains("-ok-");
         assert_eq!(
             document["Auth0Latency"].is_number(),
-            reached_auth0,
+            case.reaches_auth0(),
             "{token}"
         );
         // The first rejection re-reads the secret; the second comes within 30 s: not re-read.
@@ -489,6 +589,30 @@ async fn mount_failure_cases(upstreams: &Upstreams) {
             .and(body_string_contains(format!("username={user}&").as_str()))
             .respond_with(answer)
     };
+    for (refresh_token, answer) in [
+        ("canary-rt-ok-2b7c", refreshed_tokens()),
+        ("canary-rt-unknown-9d1e", unknown_refresh_token()),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .and(body_string_contains(
+                format!("refresh_token={refresh_token}&").as_str(),
+            ))
+            .respond_with(answer)
+            .mount(&upstreams.auth0)
+            .await;
+    }
+    for (refresh_token, answer) in [
+        ("canary-rt-revoke-4f2a", revoked()),
+        ("canary-rt-gone-6a3b", unknown_refresh_token()),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/oauth/revoke"))
+            .and(body_partial_json(json!({ "token": refresh_token })))
+            .respond_with(answer)
+            .mount(&upstreams.auth0)
+            .await;
+    }
     for (user, answer) in [
         (USER_ID, tokens()),
         ("user-mfa", ResponseTemplate::new(403).set_body_json(json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": "canary-mfa-token-2f"}))),
@@ -528,36 +652,47 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
     vars.extend(moto.env());
     let mut function = Function::start(&runtime, &vars);
 
-    let expected = [
-        ("canary-tok-ok-1a", 200, "success"),
-        ("canary-tok-invalid-2b", 400, "invalid_grant"),
-        ("canary-tok-as401-3c", 500, "server_error"),
-        ("canary-tok-as429-4d", 429, "rate_limited"),
-        ("canary-tok-as500-5e", 502, "upstream_unavailable"),
-        ("canary-tok-ashtml-6f", 502, "upstream_unavailable"),
-        ("canary-tok-asslow-7a", 504, "upstream_timeout"),
-        ("canary-tok-mfa-8b", 403, "auth0_rejected"),
-        ("canary-tok-a0401-9c", 500, "server_error"),
-        ("canary-tok-a0429-0d", 429, "rate_limited"),
-        ("canary-tok-a0slow-1e", 504, "upstream_timeout"),
-        ("canary-tok-ok-1a", 200, "success"),
+    let cases = [
+        Case::sign_in("canary-tok-ok-1a", 200, "success"),
+        Case::sign_in("canary-tok-invalid-2b", 400, "invalid_grant"),
+        Case::sign_in("canary-tok-as401-3c", 500, "server_error"),
+        Case::sign_in("canary-tok-as429-4d", 429, "rate_limited"),
+        Case::sign_in("canary-tok-as500-5e", 502, "upstream_unavailable"),
+        Case::sign_in("canary-tok-ashtml-6f", 502, "upstream_unavailable"),
+        Case::sign_in("canary-tok-asslow-7a", 504, "upstream_timeout"),
+        Case::sign_in("canary-tok-mfa-8b", 403, "auth0_rejected"),
+        Case::sign_in("canary-tok-a0401-9c", 500, "server_error"),
+        Case::sign_in("canary-tok-a0429-0d", 429, "rate_limited"),
+        Case::sign_in("canary-tok-a0slow-1e", 504, "upstream_timeout"),
+        Case::sign_in("canary-tok-ok-1a", 200, "success"),
+        Case::refresh("canary-rt-ok-2b7c", 200, "success"),
+        Case::refresh("canary-rt-unknown-9d1e", 403, "auth0_rejected"),
+        Case::revoke("canary-rt-revoke-4f2a", 200, "success"),
+        Case::revoke("canary-rt-gone-6a3b", 200, "nothing_to_revoke"),
     ];
-    let mut tokens_sent = Vec::new();
-    for (token, status, _) in expected {
-        let response = runtime.respond(&http_api_with_token(token)).await;
-        assert_eq!(response["statusCode"], status, "{token}: {response}");
-        tokens_sent.push(token.to_owned());
-    }
-    let lines = summaries(&function, expected.len()).await;
-    for (line, (token, status, outcome)) in lines.iter().zip(expected) {
+    for case in &cases {
+        let response = runtime.respond(&case.event).await;
         assert_eq!(
-            (line["outcome"].as_str(), line["status"].as_u64()),
-            (Some(outcome), Some(status)),
-            "{token}"
+            response["statusCode"], case.status,
+            "{}: {response}",
+            case.canary
+        );
+    }
+    let lines = summaries(&function, cases.len()).await;
+    for (line, case) in lines.iter().zip(&cases) {
+        assert_eq!(
+            (
+                line["operation"].as_str(),
+                line["outcome"].as_str(),
+                line["status"].as_u64()
+            ),
+            (Some(case.operation), Some(case.outcome), Some(case.status)),
+            "{}",
+            case.canary
         );
     }
 
-    check_metrics(&function.metrics(), &expected);
+    check_metrics(&function.metrics(), &cases);
 
     let output = function.stop().join("\n");
     let debug_lines = output
@@ -565,11 +700,15 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
         .filter(|line| line.contains(r#""level":"DEBUG""#))
         .count();
     assert!(
-        debug_lines >= expected.len() * 2,
+        debug_lines >= cases.len(),
         "DEBUG output was captured: {debug_lines}"
     );
+    // The operator is told why a revocation did nothing, by Auth0's code only.
+    assert!(output.lines().any(|line| line.contains(r#""level":"WARN""#)
+        && line.contains("did not revoke")
+        && line.contains("invalid_grant")));
     let mut forbidden = canaries();
-    forbidden.extend(tokens_sent);
+    forbidden.extend(cases.iter().map(|case| case.canary.to_owned()));
     forbidden.push("canary-mfa-token-2f".to_owned());
     for canary in forbidden {
         let leaks: Vec<&str> = output

@@ -1,6 +1,7 @@
 //! Property-based fuzzing (proptest) of the two parsers that see hostile bytes:
-//! - the request edge: API Gateway and function URL events of valid shape with hostile methods,
-//!   headers, bodies and base64 flags, handed to `Handler::handle_event` as the runtime does;
+//! - the request edge: API Gateway and function URL events of valid shape with hostile paths,
+//!   methods, headers, content types, bodies (JSON and OAuth forms, every grant) and base64
+//!   flags, handed to `Handler::handle_event` as the runtime does;
 //! - the upstream answer parsing: Authsignal's validate answer and Auth0's token/error answer,
 //!   with arbitrary statuses, headers and bodies served by the stand-ins.
 //!
@@ -8,7 +9,7 @@
 //! its headers and a JSON body carrying `error` when it is not a 200; a request the contract
 //! rejects reaches no upstream; a 200 only ever carries Auth0's token JSON.
 //!
-//! CI runs `PROPTEST_CASES` cases per target (default below); run longer with e.g.
+//! CI runs `PROPTEST_CASES` cases per target (defaults below); run longer with e.g.
 //! `PROPTEST_CASES=20000 cargo test --release --test fuzz`.
 
 mod support;
@@ -73,7 +74,39 @@ fn cases(default: u32) -> ProptestConfig {
     }
 }
 
-/// Bodies an attacker might send: arbitrary text, JSON-shaped text, deep nesting, huge tokens.
+/// Form bodies: the bridge's parameters and others, repeated, empty, percent-encoded or not.
+fn hostile_form() -> impl Strategy<Value = String> {
+    let name = prop_oneof![
+        Just("token".to_owned()),
+        Just("grant_type".to_owned()),
+        Just("refresh_token".to_owned()),
+        Just("scope".to_owned()),
+        Just("client_secret".to_owned()),
+        "[a-z_%+=]{0,12}",
+    ];
+    let value = prop_oneof![
+        Just("refresh_token".to_owned()),
+        Just(TOKEN.to_owned()),
+        Just(FIXTURE_REFRESH_TOKEN.to_owned()),
+        Just(String::new()),
+        "(%[0-9A-Fa-f]{2}|%[g-z]{0,2}|[a-zA-Z0-9+._~-]){0,40}",
+        "[a-z]{4090,4100}",
+        any::<String>(),
+    ];
+    proptest::collection::vec((name, proptest::option::of(value)), 0..6).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(name, value)| match value {
+                Some(value) => format!("{name}={value}"),
+                None => name,
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
+/// Bodies an attacker might send: arbitrary text, JSON-shaped text, deep nesting, huge tokens,
+/// forms, every grant.
 fn hostile_body() -> impl Strategy<Value = String> {
     let token = prop_oneof![
         Just(json!(TOKEN)),
@@ -100,6 +133,34 @@ fn hostile_body() -> impl Strategy<Value = String> {
         )),
         (8000usize..12000).prop_map(|size| format!(r#"{{"token":"{}"}}"#, "t".repeat(size))),
         Just(String::new()),
+        hostile_form(),
+        (
+            prop_oneof![
+                Just(json!("refresh_token")),
+                Just(json!("password")),
+                Just(Value::Null),
+                Just(json!(1))
+            ],
+            prop_oneof![
+                Just(json!(FIXTURE_REFRESH_TOKEN)),
+                Just(json!("")),
+                Just(json!(["r"])),
+                any::<String>().prop_map(Value::String)
+            ],
+            proptest::option::of(prop_oneof![
+                Just(json!("openid")),
+                Just(json!(7)),
+                "[a-z ]{1020,1030}".prop_map(Value::String)
+            ]),
+        )
+            .prop_map(|(grant, refresh_token, scope)| {
+                let mut body = json!({"grant_type": grant, "refresh_token": refresh_token});
+                if let Some(scope) = scope {
+                    body["scope"] = scope;
+                }
+                body.to_string()
+            }),
+        Just(r#"{"token":"a","token":"b"}"#.to_owned()),
     ]
 }
 
@@ -116,11 +177,26 @@ prop_compose! {
             Just("rest-api-token.json"),
         ],
         method in prop_oneof![
-            Just("POST".to_owned()),
-            Just("GET".to_owned()),
-            Just("PUT".to_owned()),
-            Just("OPTIONS".to_owned()),
-            "[A-Z]{1,10}",
+            6 => Just("POST".to_owned()),
+            1 => Just("GET".to_owned()),
+            1 => Just("PUT".to_owned()),
+            1 => Just("OPTIONS".to_owned()),
+            1 => "[A-Z]{1,10}",
+        ],
+        path in prop_oneof![
+            3 => Just("/token".to_owned()),
+            2 => Just("/revoke".to_owned()),
+            1 => Just("/".to_owned()),
+            1 => Just("/prod/token/".to_owned()),
+            1 => Just("/v1/revoke".to_owned()),
+            1 => "/[ -~]{0,20}",
+        ],
+        content_type in prop_oneof![
+            Just("application/json".to_owned()),
+            Just("application/x-www-form-urlencoded".to_owned()),
+            Just("application/x-www-form-urlencoded; charset=UTF-8".to_owned()),
+            Just("application/x-www-form-urlencoded; charset=latin1".to_owned()),
+            "[ -~]{0,40}",
         ],
         body in hostile_body(),
         encode in any::<bool>(),
@@ -130,16 +206,18 @@ prop_compose! {
         query in "[ -~]{0,40}",
         source_ip in prop_oneof![Just("203.0.113.10".to_owned()), Just("::1".to_owned()), "[ -~]{0,20}"],
     ) -> Value {
-        let mut event = event(fixture);
+        let mut event = at_path(event(fixture), &path);
         let rest = fixture.starts_with("rest");
         if rest {
             event["httpMethod"] = json!(method);
             event["requestContext"]["identity"]["sourceIp"] = json!(source_ip);
-            event["path"] = json!(format!("/token?{query}"));
+            event["queryStringParameters"] = json!({ "q": query });
+            event["headers"]["Content-Type"] = json!(content_type);
         } else {
             event["requestContext"]["http"]["method"] = json!(method);
             event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
             event["rawQueryString"] = json!(query);
+            event["headers"]["content-type"] = json!(content_type);
         }
         for (name, value) in headers {
             event["headers"][name.as_str()] = json!(value);
@@ -175,9 +253,10 @@ fn check_answer(response: &Value) -> u16 {
     assert_eq!(answer.header("x-request-id"), Some(REQUEST_ID));
     let body = answer.json();
     if answer.status == 200 {
-        assert_eq!(
-            body["access_token"], ACCESS_TOKEN,
-            "a 200 carries Auth0's tokens only"
+        assert!(
+            body["access_token"] == ACCESS_TOKEN || body == json!({}),
+            "a 200 carries Auth0's tokens or a revocation's empty object only: {}",
+            answer.text
         );
     } else {
         assert!(
@@ -202,11 +281,16 @@ proptest! {
             harness.upstreams.authsignal.reset().await;
             harness.upstreams.auth0.reset().await;
             harness.upstreams.happy_path().await;
+            harness.upstreams.auth0_revoke_answers(revoked()).await;
             let response = call_raw(&harness.handler, &event).await;
             let status = check_answer(&response);
             let answer = Answer::from_gateway_response(&response);
-            let rejected_by_edge = matches!(status, 405 | 413)
-                || (status == 400 && answer.error() == "invalid_request");
+            let rejected_by_edge = matches!(status, 404 | 405 | 413)
+                || (status == 400
+                    && ["invalid_request", "unsupported_grant_type"].contains(&answer.error().as_str()));
+            if status == 200 && answer.text == "{}" {
+                assert_eq!(harness.upstreams.auth0_revoke_requests().await.len(), 1);
+            }
             // Every request of any method (the helpers count only POSTs).
             let upstream_calls = harness.upstreams.authsignal.received_requests().await.unwrap().len()
                 + harness.upstreams.auth0.received_requests().await.unwrap().len();
@@ -313,6 +397,50 @@ proptest! {
                 assert!(seconds.parse::<u64>().is_ok());
             }
             for secret in [AUTHSIGNAL_SECRET, AUTH0_CLIENT_SECRET] {
+                assert!(!answer.text.contains(secret));
+            }
+        });
+    }
+
+    #[test]
+    fn every_auth0_answer_to_a_refresh_or_revocation_is_turned_into_a_contract_answer(
+        fixture in prop_oneof![
+            Just("http-api-refresh.json"),
+            Just("http-api-refresh-form.json"),
+            Just("http-api-revoke.json"),
+        ],
+        (status, retry_after, body) in upstream_answer()
+    ) {
+        let (harness, _one_case_at_a_time) = harness();
+        harness.runtime.block_on(async {
+            harness.upstreams.authsignal.reset().await;
+            harness.upstreams.auth0.reset().await;
+            harness.upstreams.auth0_answers(template(status, &retry_after, &body)).await;
+            harness.upstreams.auth0_revoke_answers(template(status, &retry_after, &body)).await;
+            let response = call_raw(&harness.handler, &event(fixture)).await;
+            let answer = Answer::from_gateway_response(&response);
+            let revocation = fixture.contains("revoke");
+            if answer.status == 200 && revocation {
+                // Revoked, or Auth0 said the token is not a live one (RFC 7009).
+                assert_eq!(answer.text, "{}");
+                let oauth_error = serde_json::from_slice::<Value>(&body)
+                    .is_ok_and(|value| value["error"].is_string());
+                assert!((200..300).contains(&status) || (matches!(status, 400 | 403) && oauth_error), "{status}");
+            } else if answer.status == 200 {
+                assert_eq!(answer.text.as_bytes(), &body[..]);
+                assert!(answer.json()["access_token"].is_string());
+            } else {
+                let passthrough = (400..500).contains(&answer.status) && answer.text.as_bytes() == &body[..];
+                assert!(CONTRACT_STATUSES.contains(&answer.status) || passthrough, "status {}", answer.status);
+                assert!(answer.json()["error"].is_string(), "{}", answer.text);
+                assert_eq!(answer.header("cache-control"), Some("no-store"));
+            }
+            if let Some(seconds) = answer.header("retry-after") {
+                assert_eq!(answer.status, 429);
+                assert!(seconds.parse::<u64>().is_ok());
+            }
+            assert!(harness.upstreams.authsignal.received_requests().await.unwrap().is_empty());
+            for secret in [AUTHSIGNAL_SECRET, AUTH0_CLIENT_SECRET, FIXTURE_REFRESH_TOKEN] {
                 assert!(!answer.text.contains(secret));
             }
         });

@@ -193,16 +193,6 @@ async fn every_event_source_and_base64_bodies_succeed() {
     }
 }
 
-#[tokio::test]
-async fn the_path_is_not_checked() {
-    let upstreams = Upstreams::start().await;
-    upstreams.happy_path().await;
-    let mut event = http_api();
-    event["rawPath"] = json!("/anything/else");
-    event["requestContext"]["http"]["path"] = json!("/anything/else");
-    assert_eq!(call(&handler(&upstreams.vars()), &event).await.status, 200);
-}
-
 // ---- request rules -------------------------------------------------------------------------
 
 #[tokio::test]
@@ -281,7 +271,7 @@ async fn a_bad_body_is_400_invalid_request_saying_what_is_wrong() {
     let handler = handler(&upstreams.vars());
     let long_token = "t".repeat(4097);
     let long = format!(r#"{{"token":"{long_token}"}}"#);
-    let nested = format!("{}{}", "[".repeat(4_000), "]".repeat(4_000));
+    let nested = format!(r#"{{"token":{}{}}}"#, "[".repeat(4_000), "]".repeat(4_000));
     let cases: Vec<(&str, &str)> = vec![
         ("", "body is empty"),
         ("   ", "body is empty"),
@@ -296,7 +286,7 @@ async fn a_bad_body_is_400_invalid_request_saying_what_is_wrong() {
         (r#"{"Token":"abc"}"#, "token is missing"),
         (r#"{"token":123}"#, "token must be a string"),
         (r#"{"token":["abc"]}"#, "token must be a string"),
-        (r#"{"token":""}"#, "token must not be empty"),
+        (r#"{"token":""}"#, "token is missing or empty"),
         (&long, "token is longer than 4096 bytes"),
     ];
     for (body, description) in cases {
@@ -355,7 +345,7 @@ async fn odd_but_valid_events_get_an_answer_not_a_panic() {
     bad_host["headers"]["host"] = json!("exa mple.com:99999");
     bad_host["headers"]["x-forwarded-proto"] = json!("not a scheme");
     let mut odd_path = event("rest-api-token.json");
-    odd_path["path"] = json!("/to ken/\"x\"");
+    odd_path["path"] = json!("/to ken/\"x\"/token");
     odd_path["queryStringParameters"] = json!({"a b": "\"<>\""});
     for event in [quoted_query, bad_host, odd_path] {
         let answer = call(&handler, &event).await;
@@ -819,4 +809,573 @@ async fn an_invalid_setting_answers_every_request_with_500() {
         );
     }
     assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+// ---- routes ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_last_path_segment_picks_the_endpoint_with_stages_base_paths_and_a_trailing_slash() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    upstreams.auth0_revoke_answers(revoked()).await;
+    let handler = handler(&upstreams.vars());
+    for (fixture, path) in [
+        ("http-api-token.json", "/token"),
+        ("http-api-token.json", "/token/"),
+        ("http-api-token.json", "/auth/v1/token"),
+        ("rest-api-token.json", "/prod/token"),
+        ("function-url-token.json", "/"),
+        ("function-url-token.json", ""),
+    ] {
+        let answer = call(&handler, &at_path(event(fixture), path)).await;
+        assert_eq!(answer.status, 200, "{fixture} {path}");
+        assert_eq!(answer.json()["access_token"], ACCESS_TOKEN);
+    }
+    for path in ["/revoke", "/v1/revoke/", "/prod/revoke"] {
+        let answer = call(&handler, &at_path(event("http-api-revoke.json"), path)).await;
+        assert_eq!(
+            (path, answer.status, answer.text.as_str()),
+            (path, 200, "{}")
+        );
+    }
+    assert_eq!(upstreams.auth0_requests().await.len(), 6);
+    assert_eq!(upstreams.auth0_revoke_requests().await.len(), 3);
+}
+
+#[tokio::test]
+async fn any_other_path_is_404_unknown_endpoint_and_reaches_no_upstream() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    upstreams.auth0_revoke_answers(revoked()).await;
+    let handler = handler(&upstreams.vars());
+    for fixture in [
+        "http-api-refresh.json",
+        "http-api-token.json",
+        "http-api-revoke.json",
+    ] {
+        for path in [
+            "/tokens",
+            "/Token",
+            "/token/x",
+            "/oauth/token2",
+            "/tok%65n",
+            "/revoke.json",
+        ] {
+            let answer = call(&handler, &at_path(event(fixture), path)).await;
+            assert_eq!(answer.status, 404, "{fixture} {path}");
+            assert_eq!(
+                answer.json(),
+                json!({"error": "invalid_request", "error_description": "unknown endpoint"})
+            );
+        }
+    }
+    // The route is checked before the method.
+    let get = at_path(event("http-api-get.json"), "/elsewhere");
+    assert_eq!(call(&handler, &get).await.status, 404);
+    let rest = at_path(event("rest-api-token.json"), "/prod/refresh");
+    assert_eq!(call(&handler, &rest).await.status, 404);
+    assert!(upstreams.authsignal_requests().await.is_empty());
+    assert!(upstreams
+        .auth0
+        .received_requests()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn method_size_and_body_rules_apply_to_the_revocation_endpoint_too() {
+    let upstreams = Upstreams::start().await;
+    let handler = handler(&upstreams.vars());
+    let mut get = event("http-api-revoke.json");
+    get["requestContext"]["http"]["method"] = json!("GET");
+    let answer = call(&handler, &get).await;
+    assert_eq!((answer.status, answer.header("allow")), (405, Some("POST")));
+    let huge = format!("token={}", "t".repeat(8 * 1024));
+    let answer = call(&handler, &form_body(event("http-api-revoke.json"), &huge)).await;
+    assert_eq!(answer.status, 413);
+    for (body, description) in [
+        ("", "body is empty"),
+        ("token_type_hint=refresh_token", "token is missing or empty"),
+        ("token=", "token is missing or empty"),
+        ("token=a&token=b", "token is sent twice"),
+        (r#"{"token":5}"#, "token must be a string"),
+    ] {
+        let answer = call(&handler, &form_body(event("http-api-revoke.json"), body)).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert_eq!(answer.error(), "invalid_request");
+        let text = answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.starts_with(description), "{body}: {text}");
+    }
+    assert!(upstreams
+        .auth0
+        .received_requests()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+// ---- body encodings --------------------------------------------------------------------------
+
+/// `event` with a form body (not base64-encoded) and the form content type.
+fn form_body(mut event: Value, body: &str) -> Value {
+    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    with_body(event, body)
+}
+
+#[tokio::test]
+async fn a_sign_in_can_be_an_oauth_form_as_api_gateway_delivers_it_base64_encoded() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    let form = format!(
+        "token={}",
+        url::form_urlencoded::byte_serialize(TOKEN.as_bytes()).collect::<String>()
+    );
+    let mut event = form_body(http_api(), &form);
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&form));
+    event["isBase64Encoded"] = json!(true);
+    let answer = call(&handler, &event).await;
+    assert_eq!(answer.status, 200);
+    let sent: Value =
+        serde_json::from_slice(&upstreams.authsignal_requests().await[0].body).unwrap();
+    assert_eq!(sent["token"], TOKEN);
+}
+
+#[tokio::test]
+async fn json_labelled_as_a_form_is_read_as_json_and_a_form_needs_its_content_type() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    // What `curl -d '{"token":"..."}'` sends.
+    let curl = form_body(http_api(), &format!(" {{\"token\":\"{TOKEN}\"}}"));
+    assert_eq!(call(&handler, &curl).await.status, 200);
+    // A form labelled as JSON (or not labelled) is read as JSON, and is not JSON.
+    for content_type in ["application/json", "text/plain"] {
+        let mut event = with_body(http_api(), "token=abc");
+        event["headers"]["content-type"] = json!(content_type);
+        let answer = call(&handler, &event).await;
+        assert_eq!(answer.status, 400);
+        assert_eq!(answer.json()["error_description"], "body is not valid JSON");
+    }
+    assert_eq!(upstreams.authsignal_requests().await.len(), 1);
+}
+
+#[tokio::test]
+async fn repeated_parameters_foreign_charsets_and_non_utf8_bytes_are_400() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut cases = vec![
+        (
+            form_body(http_api(), "token=a&token=b"),
+            "token is sent twice",
+        ),
+        (
+            with_body(http_api(), r#"{"token":"a","token":"b"}"#),
+            "token is sent twice",
+        ),
+        (
+            form_body(
+                event("http-api-refresh.json"),
+                "grant_type=refresh_token&refresh_token=a&refresh_token=b",
+            ),
+            "refresh_token is sent twice",
+        ),
+        (form_body(http_api(), "token=%E9t%E9"), "form is not UTF-8"),
+    ];
+    let mut latin1 = form_body(http_api(), "token=abc");
+    latin1["headers"]["content-type"] =
+        json!("application/x-www-form-urlencoded; charset=ISO-8859-1");
+    cases.push((latin1, "only the UTF-8 charset is accepted"));
+    let mut raw_bytes = form_body(http_api(), "");
+    raw_bytes["body"] = json!(base64(b"token=caf\xe9"));
+    raw_bytes["isBase64Encoded"] = json!(true);
+    cases.push((raw_bytes, "form is not UTF-8"));
+    let mut json_bytes = with_body(http_api(), "");
+    json_bytes["body"] = json!(base64(b"{\"token\":\"caf\xe9\"}"));
+    json_bytes["isBase64Encoded"] = json!(true);
+    cases.push((json_bytes, "body is not valid JSON"));
+    for (event, description) in cases {
+        let answer = call(&handler, &event).await;
+        assert_eq!(answer.status, 400, "{description}");
+        assert_eq!(answer.error(), "invalid_request");
+        let text = answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.starts_with(description), "{description}: {text}");
+    }
+    assert!(upstreams.authsignal_requests().await.is_empty());
+    assert!(upstreams.auth0_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn empty_or_null_parameters_count_as_omitted() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    // An empty or null grant_type is a sign-in.
+    for event in [
+        form_body(http_api(), &format!("grant_type=&token={TOKEN}")),
+        with_body(
+            http_api(),
+            &json!({"grant_type": null, "token": TOKEN}).to_string(),
+        ),
+        with_body(
+            http_api(),
+            &json!({"grant_type": "", "token": TOKEN}).to_string(),
+        ),
+    ] {
+        assert_eq!(call(&handler, &event).await.status, 200);
+    }
+    // An empty scope is not sent.
+    upstreams.auth0.reset().await;
+    upstreams.auth0_answers(refreshed_tokens()).await;
+    let refresh = form_body(
+        event("http-api-refresh.json"),
+        &format!("grant_type=refresh_token&refresh_token={FIXTURE_REFRESH_TOKEN}&scope="),
+    );
+    assert_eq!(call(&handler, &refresh).await.status, 200);
+    assert!(!form(&upstreams.auth0_requests().await[0]).contains_key("scope"));
+}
+
+// ---- the refresh grant -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_refresh_redeems_the_refresh_token_with_the_bridges_client_credentials_in_both_encodings()
+{
+    for fixture in ["http-api-refresh.json", "http-api-refresh-form.json"] {
+        let upstreams = Upstreams::start().await;
+        upstreams.happy_path().await;
+        upstreams.auth0.reset().await;
+        upstreams.auth0_answers(refreshed_tokens()).await;
+        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+
+        assert_eq!(answer.status, 200, "{fixture}");
+        assert_eq!(
+            answer.text,
+            refreshed_token_json().to_string(),
+            "byte-for-byte, rotated token included"
+        );
+        assert!(
+            upstreams.authsignal_requests().await.is_empty(),
+            "Authsignal is not called"
+        );
+        let requests = upstreams.auth0_requests().await;
+        assert_eq!(requests.len(), 1);
+        assert_eq!(
+            requests[0].headers.get("content-type").unwrap(),
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            requests[0].headers.get("auth0-forwarded-for").unwrap(),
+            "203.0.113.10"
+        );
+        let sent = form(&requests[0]);
+        let expected = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", FIXTURE_REFRESH_TOKEN),
+            ("client_id", AUTH0_CLIENT_ID),
+            ("client_secret", AUTH0_CLIENT_SECRET),
+        ];
+        for (name, value) in expected {
+            assert_eq!(
+                sent.get(name).map(String::as_str),
+                Some(value),
+                "{fixture}: {name}"
+            );
+        }
+        assert_eq!(sent.len(), expected.len(), "{fixture}: {sent:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_passes_a_narrowed_scope_and_never_the_callers_client_credentials() {
+    let upstreams = Upstreams::start().await;
+    upstreams.auth0_answers(refreshed_tokens()).await;
+    let handler = handler(&upstreams.vars());
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={FIXTURE_REFRESH_TOKEN}&scope=openid+email\
+         &client_id=app-client&client_secret=app-made-up-secret&audience=https%3A%2F%2Fevil"
+    );
+    let answer = call(&handler, &form_body(event("http-api-refresh.json"), &body)).await;
+    assert_eq!(answer.status, 200);
+    let request = &upstreams.auth0_requests().await[0];
+    let sent = form(request);
+    assert_eq!(sent["scope"], "openid email");
+    assert_eq!(sent["client_id"], AUTH0_CLIENT_ID);
+    assert_eq!(sent["client_secret"], AUTH0_CLIENT_SECRET);
+    assert!(!sent.contains_key("audience"));
+    let raw = String::from_utf8_lossy(&request.body);
+    assert!(
+        !raw.contains("app-made-up-secret") && !raw.contains("app-client"),
+        "{raw}"
+    );
+    // An Authorization header the app sends is not forwarded either.
+    assert!(request.headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn a_refresh_answer_without_a_new_refresh_token_is_passed_through() {
+    let upstreams = Upstreams::start().await;
+    let without_rotation = json!({
+        "access_token": REFRESHED_ACCESS_TOKEN,
+        "expires_in": 86400,
+        "token_type": "Bearer",
+        "scope": "openid"
+    });
+    upstreams
+        .auth0_answers(
+            ResponseTemplate::new(200)
+                .set_body_raw(without_rotation.to_string(), "application/json"),
+        )
+        .await;
+    let answer = call(&handler(&upstreams.vars()), &event("http-api-refresh.json")).await;
+    assert_eq!(
+        (answer.status, answer.text),
+        (200, without_rotation.to_string())
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_expired_or_reused_refresh_token_is_auth0s_403_invalid_grant_unchanged() {
+    let upstreams = Upstreams::start().await;
+    upstreams.auth0_answers(unknown_refresh_token()).await;
+    let answer = call(
+        &handler(&upstreams.vars()),
+        &event("http-api-refresh-form.json"),
+    )
+    .await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
+    );
+}
+
+#[tokio::test]
+async fn any_other_grant_type_is_400_unsupported_grant_type_without_an_upstream_call() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    for body in [
+        "grant_type=password&username=u&password=p".to_owned(),
+        "grant_type=client_credentials".to_owned(),
+        "grant_type=http%3A%2F%2Fauth0.com%2Foauth%2Fgrant-type%2Fpassword-realm".to_owned(),
+        format!("grant_type=authorization_code&token={TOKEN}"),
+    ] {
+        let answer = call(&handler, &form_body(http_api(), &body)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "unsupported_grant_type"),
+            "{body}"
+        );
+    }
+    let answer = call(
+        &handler,
+        &with_body(http_api(), r#"{"grant_type":"mfa-oob"}"#),
+    )
+    .await;
+    assert_eq!(answer.error(), "unsupported_grant_type");
+    assert!(upstreams.authsignal_requests().await.is_empty());
+    assert!(upstreams.auth0_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refresh_without_a_usable_refresh_token_is_400_invalid_request() {
+    let upstreams = Upstreams::start().await;
+    let handler = handler(&upstreams.vars());
+    let long = "r".repeat(4097);
+    for (body, description) in [
+        (
+            r#"{"grant_type":"refresh_token"}"#.to_owned(),
+            "refresh_token is missing or empty",
+        ),
+        (
+            r#"{"grant_type":"refresh_token","refresh_token":null}"#.to_owned(),
+            "refresh_token is missing or empty",
+        ),
+        (
+            r#"{"grant_type":"refresh_token","refresh_token":{"a":1}}"#.to_owned(),
+            "refresh_token must be a string",
+        ),
+        (
+            format!(r#"{{"grant_type":"refresh_token","refresh_token":"{long}"}}"#),
+            "refresh_token is longer than 4096 bytes",
+        ),
+        (
+            format!(
+                r#"{{"grant_type":"refresh_token","refresh_token":"r","scope":"{}"}}"#,
+                "s".repeat(1025)
+            ),
+            "scope is longer than 1024 bytes",
+        ),
+        (
+            r#"{"grant_type":"refresh_token","refresh_token":"r","scope":["openid"]}"#.to_owned(),
+            "scope must be a string",
+        ),
+    ] {
+        let answer = call(&handler, &with_body(event("http-api-refresh.json"), &body)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "invalid_request"),
+            "{body:.60}"
+        );
+        assert_eq!(answer.json()["error_description"], description);
+    }
+    assert!(upstreams
+        .auth0
+        .received_requests()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn refresh_and_revocation_failures_get_the_same_answers_as_the_sign_in() {
+    for (fixture, mount_path) in [
+        ("http-api-refresh.json", "/oauth/token"),
+        ("http-api-revoke.json", "/oauth/revoke"),
+    ] {
+        for (answer, status, error, retry_after) in [
+            (
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "17")
+                    .set_body_json(
+                        json!({"error": "too_many_requests", "error_description": "slow down"}),
+                    ),
+                429,
+                "too_many_requests",
+                Some("17"),
+            ),
+            (
+                ResponseTemplate::new(429),
+                429,
+                "temporarily_unavailable",
+                None,
+            ),
+            (
+                ResponseTemplate::new(503).set_body_string("down"),
+                502,
+                "temporarily_unavailable",
+                None,
+            ),
+            // A refresh needs a token answer; a revocation's 200 needs no body at all.
+            (
+                ResponseTemplate::new(200).set_body_string("<html/>"),
+                if mount_path == "/oauth/token" {
+                    502
+                } else {
+                    200
+                },
+                "temporarily_unavailable",
+                None,
+            ),
+            (
+                ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+                504,
+                "temporarily_unavailable",
+                None,
+            ),
+        ] {
+            let upstreams = Upstreams::start().await;
+            wiremock::Mock::given(wiremock::matchers::method("POST"))
+                .and(wiremock::matchers::path(mount_path))
+                .respond_with(answer)
+                .mount(&upstreams.auth0)
+                .await;
+            let got = call(&handler(&upstreams.vars()), &event(fixture)).await;
+            assert_eq!(got.status, status, "{fixture}: {}", got.text);
+            if status != 200 {
+                assert_eq!(got.error(), error, "{fixture}");
+            }
+            assert_eq!(got.header("retry-after"), retry_after, "{fixture}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn rejected_client_credentials_on_refresh_or_revocation_are_500_when_a_refresh_brings_nothing_new(
+) {
+    for fixture in ["http-api-refresh.json", "http-api-revoke.json"] {
+        let upstreams = Upstreams::start().await;
+        let rejected = ResponseTemplate::new(401)
+            .set_body_json(json!({"error": "access_denied", "error_description": "Unauthorized"}));
+        upstreams.auth0_answers(rejected.clone()).await;
+        upstreams.auth0_revoke_answers(rejected).await;
+        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (500, "server_error"),
+            "{fixture}"
+        );
+        // The values did not change, so the call is not retried.
+        assert_eq!(
+            upstreams.auth0.received_requests().await.unwrap().len(),
+            1,
+            "{fixture}"
+        );
+    }
+}
+
+// ---- revocation ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_revocation_posts_json_with_the_bridges_credentials_and_answers_200_with_an_empty_object()
+{
+    let upstreams = Upstreams::start().await;
+    upstreams.auth0_revoke_answers(revoked()).await;
+    let handler = handler(&upstreams.vars());
+    for event in [
+        event("http-api-revoke.json"),
+        with_body(
+            event("http-api-revoke.json"),
+            &json!({"token": FIXTURE_REFRESH_TOKEN, "client_id": "app", "client_secret": "app-secret"}).to_string(),
+        ),
+    ] {
+        let answer = call(&handler, &event).await;
+        assert_eq!((answer.status, answer.text.as_str()), (200, "{}"));
+    }
+    let requests = upstreams.auth0_revoke_requests().await;
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        assert_eq!(
+            request.headers.get("content-type").unwrap(),
+            "application/json"
+        );
+        let sent: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            sent,
+            json!({"client_id": AUTH0_CLIENT_ID, "client_secret": AUTH0_CLIENT_SECRET, "token": FIXTURE_REFRESH_TOKEN})
+        );
+    }
+    assert!(upstreams.authsignal_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn auth0_refusing_to_revoke_an_invalid_or_revoked_token_is_still_200_for_the_app() {
+    for (status, code) in [
+        (400, "invalid_request"),
+        (403, "invalid_grant"),
+        (400, "unsupported_token_type"),
+    ] {
+        let upstreams = Upstreams::start().await;
+        upstreams
+            .auth0_revoke_answers(
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"error": code, "error_description": "no such token"})),
+            )
+            .await;
+        let answer = call(&handler(&upstreams.vars()), &event("http-api-revoke.json")).await;
+        assert_eq!(
+            (answer.status, answer.text.as_str()),
+            (200, "{}"),
+            "{status} {code}"
+        );
+    }
 }

@@ -437,3 +437,82 @@ async fn a_secret_that_is_still_wrong_after_the_refresh_is_500_without_a_retry()
         "the refreshed secret is unchanged: no retry"
     );
 }
+
+/// Auth0's stand-in takes refreshes and revocations only with `client_secret` (form or JSON
+/// body), answering 401 `access_denied` otherwise.
+async fn auth0_session_accepting(server: &MockServer, client_secret: &str) {
+    server.reset().await;
+    let expected = client_secret.to_owned();
+    let sends_expected_secret = move |request: &wiremock::Request| {
+        let from_form = form(request).get("client_secret").cloned();
+        let from_json = serde_json::from_slice::<serde_json::Value>(&request.body)
+            .ok()
+            .and_then(|body| body["client_secret"].as_str().map(str::to_owned));
+        from_form.or(from_json).as_deref() == Some(expected.as_str())
+    };
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(sends_expected_secret.clone())
+        .respond_with(refreshed_tokens())
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .and(sends_expected_secret)
+        .respond_with(revoked())
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"error": "access_denied", "error_description": "Unauthorized"}),
+            ),
+        )
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server: `make test` runs it"]
+async fn a_rotated_auth0_client_secret_is_picked_up_on_refresh_and_on_revocation() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    for (fixture, secret_id) in [
+        ("http-api-refresh-form.json", "bridge/session-refresh"),
+        ("http-api-revoke.json", "bridge/session-revoke"),
+    ] {
+        create_secret(
+            &admin,
+            secret_id,
+            &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-old"),
+        )
+        .await;
+        let upstreams = Upstreams::start().await;
+        auth0_session_accepting(&upstreams.auth0, "a0-old").await;
+        // A new execution environment per operation: forced refreshes are one per 30 s.
+        let handler = handler_over_secret(&moto, &upstreams, secret_id).await;
+        assert_eq!(
+            call(&handler, &event(fixture)).await.status,
+            200,
+            "{fixture}"
+        );
+
+        put_secret(
+            &admin,
+            secret_id,
+            &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-new"),
+        )
+        .await;
+        auth0_session_accepting(&upstreams.auth0, "a0-new").await;
+        let answer = call(&handler, &event(fixture)).await;
+        assert_eq!(answer.status, 200, "{fixture}: {answer:?}");
+        assert_eq!(
+            upstreams.auth0.received_requests().await.unwrap().len(),
+            2,
+            "{fixture}: one rejected call, one retry"
+        );
+    }
+}

@@ -33,6 +33,11 @@ pub const USER_ID: &str = "user-4f1c";
 pub const ACCESS_TOKEN: &str = "canary-access-token-5d2e";
 pub const ID_TOKEN: &str = "canary-id-token-c0de";
 pub const REFRESH_TOKEN: &str = "canary-refresh-token-b00c";
+/// The refresh token the app sends in the refresh and revocation fixtures of `events/`.
+pub const FIXTURE_REFRESH_TOKEN: &str = "v1.fixture-refresh-token.Qm9vYzQ";
+/// What Auth0's stand-in answers a refresh with (rotation on: a new refresh token).
+pub const REFRESHED_ACCESS_TOKEN: &str = "canary-refreshed-access-token-77aa";
+pub const ROTATED_REFRESH_TOKEN: &str = "canary-rotated-refresh-token-3e9f";
 
 /// Every secret or token value that must never appear in a log line or an error body.
 pub fn canaries() -> Vec<String> {
@@ -46,6 +51,9 @@ pub fn canaries() -> Vec<String> {
         ACCESS_TOKEN.into(),
         ID_TOKEN.into(),
         REFRESH_TOKEN.into(),
+        FIXTURE_REFRESH_TOKEN.into(),
+        REFRESHED_ACCESS_TOKEN.into(),
+        ROTATED_REFRESH_TOKEN.into(),
         basic,
     ]
 }
@@ -115,6 +123,15 @@ impl Upstreams {
             .await;
     }
 
+    /// How Auth0's `/oauth/revoke` answers.
+    pub async fn auth0_revoke_answers(&self, answer: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path("/oauth/revoke"))
+            .respond_with(answer)
+            .mount(&self.auth0)
+            .await;
+    }
+
     /// Both stand-ins answer as for a good sign-in.
     pub async fn happy_path(&self) {
         self.authsignal_answers(challenge_succeeded()).await;
@@ -127,9 +144,22 @@ impl Upstreams {
         posts(&self.authsignal).await
     }
 
-    /// The POST requests Auth0's stand-in received.
+    /// The POST requests Auth0's `/oauth/token` received.
     pub async fn auth0_requests(&self) -> Vec<Request> {
-        posts(&self.auth0).await
+        posts(&self.auth0)
+            .await
+            .into_iter()
+            .filter(|request| request.url.path() == "/oauth/token")
+            .collect()
+    }
+
+    /// The POST requests Auth0's `/oauth/revoke` received.
+    pub async fn auth0_revoke_requests(&self) -> Vec<Request> {
+        posts(&self.auth0)
+            .await
+            .into_iter()
+            .filter(|request| request.url.path() == "/oauth/revoke")
+            .collect()
     }
 }
 
@@ -166,6 +196,37 @@ pub fn token_json() -> Value {
 
 pub fn tokens() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(token_json().to_string(), "application/json")
+}
+
+/// Auth0's answer to a refresh with rotation on, as its SDKs' recorded fixtures show it.
+pub fn refreshed_token_json() -> Value {
+    json!({
+        "access_token": REFRESHED_ACCESS_TOKEN,
+        "id_token": ID_TOKEN,
+        "refresh_token": ROTATED_REFRESH_TOKEN,
+        "scope": "openid profile email offline_access",
+        "expires_in": 86400,
+        "token_type": "Bearer"
+    })
+}
+
+pub fn refreshed_tokens() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_raw(refreshed_token_json().to_string(), "application/json")
+        .insert_header("cache-control", "no-store")
+}
+
+/// Auth0's answer to an unknown, expired, revoked or reused refresh token.
+pub fn unknown_refresh_token() -> ResponseTemplate {
+    ResponseTemplate::new(403).set_body_json(json!({
+        "error": "invalid_grant",
+        "error_description": "Unknown or invalid refresh token."
+    }))
+}
+
+/// Auth0's `/oauth/revoke` success: 200 with an empty body.
+pub fn revoked() -> ResponseTemplate {
+    ResponseTemplate::new(200)
 }
 
 /// Builds the handler as `main` does, from settings given as variables, with credentials from
@@ -230,6 +291,17 @@ pub fn event(name: &str) -> Value {
 pub fn with_body(mut event: Value, body: &str) -> Value {
     event["body"] = Value::String(body.to_owned());
     event["isBase64Encoded"] = Value::Bool(false);
+    event
+}
+
+/// `event` sent to `path` (HTTP API, function URL or REST API shape).
+pub fn at_path(mut event: Value, path: &str) -> Value {
+    if event.get("rawPath").is_some() {
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+    } else {
+        event["path"] = json!(path);
+    }
     event
 }
 
