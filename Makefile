@@ -14,11 +14,13 @@ CARGO_LAMBDA_VERSION := 1.9.2
 SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 ZIZMOR_VERSION := 1.32.0
+OAUTHLIB_VERSION := 4.0.1
+REQUESTS_OAUTHLIB_VERSION := 2.0.0
 
-.PHONY: bench test demo fast lint test-rust test-login-script check-sam lint-workflows tools sam-tools release clean-tools
+.PHONY: bench test demo fast lint test-rust test-http test-login-script check-sam lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
-test: lint test-rust test-login-script check-sam lint-workflows
+test: lint test-rust test-http test-login-script check-sam lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -38,6 +40,12 @@ lint:
 test-rust: tools
 	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --lib --bins --tests -- --include-ignored
 
+## the real binary over HTTP (tests/http/): a standard OAuth client library refreshes and
+## revokes through it
+test-http: tools
+	cargo build --locked --example local-api --bin bootstrap
+	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
+
 ## the Auth0 Login script, with Node's built-in test runner
 test-login-script:
 	node --test auth0/
@@ -46,6 +54,7 @@ test-login-script:
 check-sam: sam-tools
 	sam validate --lint
 	cfn-lint template.yaml deploy/github-deploy-role.yaml
+	$(VENV)/bin/python scripts/check-template.py template.yaml
 	sam build
 	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap
 
@@ -63,7 +72,8 @@ $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 	  'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
-	  'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' 'zizmor==$(ZIZMOR_VERSION)'
+	  'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' 'zizmor==$(ZIZMOR_VERSION)' \
+	  'oauthlib==$(OAUTHLIB_VERSION)' 'requests-oauthlib==$(REQUESTS_OAUTHLIB_VERSION)'
 	touch $@
 
 ## what `sam build` needs: the tools above and the arm64 Rust standard library

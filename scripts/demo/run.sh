@@ -3,8 +3,9 @@
 # variables as production (SECRET_ID, AUTH0_DOMAIN, AUTHSIGNAL_API_URL,
 # AWS_ENDPOINT_URL_SECRETS_MANAGER), against loopback stand-ins: moto's Secrets Manager server
 # and scripts/demo/stand_ins.py for Authsignal and Auth0. Invokes it with `cargo lambda invoke`
-# for a sign-in and two failures, prints the API Gateway responses, and stops everything it
-# started, also on Ctrl-C or failure.
+# for a whole session (sign-in, two refreshes, sign-out, a refresh after sign-out) and two
+# failures, prints the API Gateway responses, and stops everything it started, also on Ctrl-C
+# or failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=.venv
@@ -42,10 +43,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Waits for the last started command to listen on `port`; gives up when it exits.
 wait_for_port() {
-  local name=$1 port=$2 seconds=$3
+  local name=$1 port=$2 seconds=$3 pid=${pids[-1]}
   for _ in $(seq 1 $((seconds * 10))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "$name did not start on port $port; its log:" >&2
@@ -67,8 +70,8 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 
 echo "==> starting moto (Secrets Manager) on :$moto_port, Authsignal and Auth0 stand-ins on :$authsignal_port and :$auth0_port"
 start moto.log moto_server -H 127.0.0.1 -p "$moto_port"
-start stand-ins.log python3 scripts/demo/stand_ins.py "$authsignal_port" "$auth0_port"
 wait_for_port moto "$moto_port" 30
+start stand-ins.log python3 scripts/demo/stand_ins.py "$authsignal_port" "$auth0_port"
 wait_for_port stand-ins "$auth0_port" 10
 python3 scripts/demo/put_secret.py authsignal-auth0-bridge/demo
 
@@ -81,6 +84,7 @@ AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=demo
 AWS_SECRET_ACCESS_KEY=demo
+AUTH0_SCOPE="openid profile email offline_access"
 AWS_LAMBDA_LOG_FORMAT=JSON
 ENV
 
@@ -107,12 +111,39 @@ print(json.dumps(answer, indent=2, sort_keys=True))
 PY
 }
 
-invoke "sign-in with a valid Authsignal token" events/http-api-token.json
-grep -q 'access_token' "$work/answer.json" || { echo "expected a token JSON" >&2; exit 1; }
+expect() {
+  grep -q "$1" "$work/answer.json" || { echo "expected $1 in the answer" >&2; exit 1; }
+}
+# A field of the last answer: statusCode, or one of its JSON body.
+answer() {
+  python3 - "$work/answer.json" "$1" <<'PY'
+import json, sys
+answer = json.load(open(sys.argv[1]))
+print(answer["statusCode"] if sys.argv[2] == "statusCode" else json.loads(answer["body"]).get(sys.argv[2], ""))
+PY
+}
+# The refresh token of the last answer (the stand-in for Auth0 rotates it on every refresh).
+refresh_token() { answer refresh_token; }
+
+invoke "sign-in with a valid Authsignal token (AUTH0_SCOPE has offline_access)" events/http-api-token.json
+expect refresh_token
+python3 scripts/demo/session_event.py events/http-api-refresh.json "$(refresh_token)" "$work/refresh.json"
+invoke "refresh, JSON body (the answer carries a new, rotated refresh token)" "$work/refresh.json"
+expect access_token
+python3 scripts/demo/session_event.py events/http-api-refresh-form.json "$(refresh_token)" "$work/refresh-form.json" scope=openid
+invoke "refresh, OAuth form as AppAuth sends it, narrowed to scope=openid" "$work/refresh-form.json"
+[ "$(answer scope)" = openid ] || { echo "expected scope openid" >&2; exit 1; }
+latest=$(refresh_token)
+python3 scripts/demo/session_event.py events/http-api-revoke.json "$latest" "$work/revoke.json"
+invoke "sign-out: revoke the refresh token (RFC 7009 form)" "$work/revoke.json"
+[ "$(answer statusCode)" = 200 ] || { echo "expected 200 for the revocation" >&2; exit 1; }
+python3 scripts/demo/session_event.py events/http-api-refresh.json "$latest" "$work/refresh-revoked.json"
+invoke "refresh with the revoked token: Auth0's invalid_grant, passed through" "$work/refresh-revoked.json"
+expect invalid_grant
 invoke "a token whose challenge did not succeed" events/http-api-expired-token.json
-grep -q 'invalid_grant' "$work/answer.json" || { echo "expected invalid_grant" >&2; exit 1; }
+expect invalid_grant
 invoke "a malformed body" events/http-api-malformed-body.json
-grep -q 'invalid_request' "$work/answer.json" || { echo "expected invalid_request" >&2; exit 1; }
+expect invalid_request
 
 echo
 echo "==> the function's log lines and EMF metrics documents"

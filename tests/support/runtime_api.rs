@@ -219,6 +219,13 @@ async fn serve(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
     }
 }
 
+/// What becomes of the function's stdout and stderr.
+#[derive(Debug, Clone, Copy)]
+pub enum Output {
+    Collect,
+    ToStderr,
+}
+
 /// The compiled `bootstrap`, running against a [`RuntimeApi`], with its stdout and stderr
 /// collected line by line.
 pub struct Function {
@@ -229,11 +236,26 @@ pub struct Function {
 impl Function {
     /// Starts the binary with a clean environment: the Lambda variables, then `vars`.
     pub fn start(runtime: &RuntimeApi, vars: &[(String, String)]) -> Function {
-        Function::start_binary(env!("CARGO_BIN_EXE_bootstrap"), runtime, vars)
+        // Set by cargo for tests and benches (not for the `local-api` example, which names it).
+        let Some(binary) = option_env!("CARGO_BIN_EXE_bootstrap") else {
+            panic!("only tests and benches know the bootstrap binary; use start_binary");
+        };
+        Function::start_binary(binary, runtime, vars)
     }
 
     /// The same with another build of the binary (the benchmark's production build).
     pub fn start_binary(binary: &str, runtime: &RuntimeApi, vars: &[(String, String)]) -> Function {
+        Function::start_with_output(binary, runtime, vars, Output::Collect)
+    }
+
+    /// Starts `binary`, keeping what it prints for the test to read, or passing it on to this
+    /// process's stderr (a long-running server, whose output would otherwise pile up).
+    pub fn start_with_output(
+        binary: &str,
+        runtime: &RuntimeApi,
+        vars: &[(String, String)],
+        mode: Output,
+    ) -> Function {
         let mut command = Command::new(binary);
         command
             .env_clear()
@@ -259,7 +281,10 @@ impl Function {
             let output = output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    output.lock().unwrap().push(line);
+                    match mode {
+                        Output::Collect => output.lock().unwrap().push(line),
+                        Output::ToStderr => eprintln!("{line}"),
+                    }
                 }
             });
         }

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Checks on template.yaml that neither `sam validate --lint` nor cfn-lint makes: the dashboard
+body is valid JSON once its ${...} are substituted; every route the function serves is an `ANY`
+route (so every method reaches the function and gets its answers) for each endpoint of the
+contract; per-route settings name routes that exist (else the stage fails to deploy with
+"Unable to find Route by key"). Run by `make check-sam`."""
+import json
+import re
+import sys
+
+from cfnlint.decode import decode_str
+
+template, problems = decode_str(open(sys.argv[1] if len(sys.argv) > 1 else "template.yaml").read())
+if problems:
+    sys.exit(f"template does not parse: {problems}")
+resources = template["Resources"]
+failures = []
+
+body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+try:
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
+except (ValueError, KeyError) as error:
+    failures.append(f"dashboard body is not valid JSON: {error}")
+
+events = resources["BridgeFunction"]["Properties"]["Events"]
+routes = {f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}" for e in events.values()
+          if e["Type"] == "HttpApi"}
+for expected in ("ANY /token", "ANY /revoke"):
+    if expected not in routes:
+        failures.append(f"route {expected} missing (routes: {sorted(routes)})")
+for key in resources["BridgeApi"]["Properties"].get("RouteSettings", {}):
+    if key not in routes:
+        failures.append(f"RouteSettings names {key}, which is not a route")
+
+if failures:
+    sys.exit("\n".join(failures))
+print(f"template checks passed: routes {sorted(routes)}, dashboard with {len(widgets)} widgets")
