@@ -38,7 +38,7 @@ lint:
 
 ## all Rust tests, including those that need moto's Secrets Manager server
 test-rust: tools
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --locked --lib --bins --tests -- --include-ignored
+	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --locked --lib --bins --tests -- --include-ignored
 
 ## the real binary over HTTP (tests/http/): a standard OAuth client library refreshes and
 ## revokes through it

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::bridge::RefreshToken;
 use crate::budget::Deadline;
 use crate::credentials::Credentials;
-use crate::error::{BridgeError, CallError, PassthroughBody, Upstream};
+use crate::error::{BridgeError, CallError, PassthroughBody, RequestFate, Upstream};
 use crate::settings::{endpoint, Auth0Grant, Settings};
 use crate::upstream::{self, retry_after_seconds, UpstreamResponse};
 
@@ -232,10 +232,10 @@ impl Auth0Client {
         if echoes_credentials(&answer.body, credentials) {
             // Whatever Auth0 (or something posing as it) sent, the app must not receive our
             // client secret: refuse the answer instead of passing it through.
-            return Err(BridgeError::UpstreamUnavailable {
-                upstream: Upstream::Auth0,
-                detail: "answer contained the bridge's client secret; withheld".to_owned(),
-            });
+            return Err(BridgeError::unavailable(
+                Upstream::Auth0,
+                "answer contained the bridge's client secret; withheld",
+            ));
         }
         Ok(answer)
     }
@@ -264,10 +264,7 @@ fn oauth_error_of(shape: &Option<AnswerShape>) -> Option<&str> {
 }
 
 fn unavailable(detail: String) -> CallError {
-    CallError::Failed(BridgeError::UpstreamUnavailable {
-        upstream: Upstream::Auth0,
-        detail,
-    })
+    CallError::Failed(BridgeError::unavailable(Upstream::Auth0, detail))
 }
 
 /// `/oauth/token`'s answer: a 2xx with a string `access_token` is the tokens, passed through.
@@ -337,10 +334,20 @@ fn error_answer(
             retry_after,
         }
         .into(),
-        _ => unavailable(format!(
-            "answered HTTP {} without a usable OAuth error",
-            status.as_u16()
-        )),
+        // A 5xx says Auth0 did not do the work; anything else may have done it.
+        _ => BridgeError::UpstreamUnavailable {
+            upstream: Upstream::Auth0,
+            detail: format!(
+                "answered HTTP {} without a usable OAuth error",
+                status.as_u16()
+            ),
+            fate: if status.is_server_error() {
+                RequestFate::ServerError
+            } else {
+                RequestFate::Unknown
+            },
+        }
+        .into(),
     }
 }
 

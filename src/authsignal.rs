@@ -20,12 +20,20 @@ const CHALLENGE_SUCCEEDED: &str = "CHALLENGE_SUCCEEDED";
 pub struct ValidatedChallenge {
     pub user_id: String,
     pub action: Option<String>,
+    /// Authsignal's key of the challenge: the same for every validation of one token, and what
+    /// the replay record is keyed by.
+    pub idempotency_key: Option<String>,
+    /// How the user passed the challenge (`PASSKEY`, `SMS`, ...).
+    pub verification_method: Option<String>,
 }
 
 pub struct AuthsignalClient {
     http: reqwest::Client,
     validate_url: Url,
     expected_action: Option<String>,
+    /// `AUTHSIGNAL_VERIFICATION_METHODS`: when set, the only methods a challenge may have been
+    /// passed with.
+    allowed_methods: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -49,14 +57,24 @@ struct ValidateAnswer {
     /// Older answers name the action `actionCode`.
     #[serde(default)]
     action_code: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    verification_method: Option<String>,
 }
 
 impl AuthsignalClient {
-    pub fn new(http: reqwest::Client, api_url: &Url, expected_action: Option<String>) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        api_url: &Url,
+        expected_action: Option<String>,
+        allowed_methods: Option<Vec<String>>,
+    ) -> Self {
         AuthsignalClient {
             http,
             validate_url: endpoint(api_url, "validate"),
             expected_action,
+            allowed_methods,
         }
     }
 
@@ -72,7 +90,8 @@ impl AuthsignalClient {
     }
 
     /// Validates `token`. Only a valid token in state `CHALLENGE_SUCCEEDED` (for the expected
-    /// action, when one is configured) with a user id is a success. A 401/403 means our secret
+    /// action and with an allowed verification method, when those are configured) with a user
+    /// id is a success. A 401/403 means our secret
     /// key is wrong: [`CallError::CredentialsRejected`], worth a credentials refresh.
     pub async fn validate(
         &self,
@@ -104,10 +123,7 @@ impl AuthsignalClient {
         body: &[u8],
     ) -> Result<ValidatedChallenge, CallError> {
         let unavailable = |detail: String| {
-            CallError::Failed(BridgeError::UpstreamUnavailable {
-                upstream: Upstream::Authsignal,
-                detail,
-            })
+            CallError::Failed(BridgeError::unavailable(Upstream::Authsignal, detail))
         };
         match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -161,11 +177,44 @@ impl AuthsignalClient {
                 return Err(BridgeError::ChallengeRejected(ChallengeRejection::WrongAction).into());
             }
         }
+        if let Some(allowed) = &self.allowed_methods {
+            let method = answer.verification_method.as_deref().unwrap_or_default();
+            if !allowed.iter().any(|allowed| allowed == method) {
+                return Err(
+                    BridgeError::ChallengeRejected(ChallengeRejection::MethodNotAllowed(
+                        method_label(answer.verification_method.as_deref()),
+                    ))
+                    .into(),
+                );
+            }
+        }
         let user_id = answer
             .user_id
             .filter(|user_id| !user_id.is_empty())
             .ok_or_else(|| unavailable("valid answer without a userId".to_owned()))?;
-        Ok(ValidatedChallenge { user_id, action })
+        Ok(ValidatedChallenge {
+            user_id,
+            action,
+            idempotency_key: answer.idempotency_key.filter(|key| !key.is_empty()),
+            verification_method: answer.verification_method,
+        })
+    }
+}
+
+/// A verification method as a log label: Authsignal's names are SCREAMING_SNAKE_CASE words;
+/// anything else (which an upstream could fill with anything) is not repeated.
+fn method_label(method: Option<&str>) -> String {
+    match method {
+        None | Some("") => "(none)".to_owned(),
+        Some(method)
+            if method.len() <= 40
+                && method.bytes().all(|byte| {
+                    byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_'
+                }) =>
+        {
+            method.to_owned()
+        }
+        Some(_) => "(unrecognised)".to_owned(),
     }
 }
 
@@ -175,10 +224,15 @@ mod tests {
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
     fn client(action: Option<&str>) -> AuthsignalClient {
+        client_allowing(action, None)
+    }
+
+    fn client_allowing(action: Option<&str>, methods: Option<&[&str]>) -> AuthsignalClient {
         AuthsignalClient::new(
             reqwest::Client::new(),
             &Url::parse("https://api.authsignal.com/v1").unwrap(),
             action.map(str::to_owned),
+            methods.map(|methods| methods.iter().map(|m| m.to_string()).collect()),
         )
     }
 
@@ -207,6 +261,7 @@ mod tests {
             reqwest::Client::new(),
             &Url::parse("https://eu.api.authsignal.com/v1").unwrap(),
             None,
+            None,
         );
         assert_eq!(
             client.validate_url.as_str(),
@@ -226,7 +281,9 @@ mod tests {
             ok,
             ValidatedChallenge {
                 user_id: "u-1".into(),
-                action: Some("signIn".into())
+                action: Some("signIn".into()),
+                idempotency_key: Some("k".into()),
+                verification_method: None,
             }
         );
     }
@@ -358,5 +415,54 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_an_allowed_verification_method_passes_when_a_list_is_set() {
+        let answer = |method: &str| {
+            format!(
+                r#"{{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u","verificationMethod":"{method}"}}"#
+            )
+        };
+        let passkeys = client_allowing(None, Some(&["PASSKEY", "SECURITY_KEY"]));
+        let status = StatusCode::OK;
+        let headers = HeaderMap::new();
+        for method in ["PASSKEY", "SECURITY_KEY"] {
+            let ok = passkeys.interpret(status, &headers, answer(method).as_bytes());
+            assert_eq!(ok.unwrap().verification_method.as_deref(), Some(method));
+        }
+        for (method, label) in [
+            ("SMS", "SMS"),
+            ("passkey", "(unrecognised)"),
+            ("", "(none)"),
+            ("EMAIL_OTP canary-token", "(unrecognised)"),
+        ] {
+            let refused = passkeys.interpret(status, &headers, answer(method).as_bytes());
+            assert_eq!(
+                rejection(refused),
+                ChallengeRejection::MethodNotAllowed(label.into()),
+                "{method}"
+            );
+        }
+        let without_method = r#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED","userId":"u"}"#;
+        assert_eq!(
+            rejection(passkeys.interpret(status, &headers, without_method.as_bytes())),
+            ChallengeRejection::MethodNotAllowed("(none)".into())
+        );
+        // Without a list, any method passes.
+        assert!(client(None)
+            .interpret(status, &headers, answer("SMS").as_bytes())
+            .is_ok());
+    }
+
+    #[test]
+    fn the_refused_method_is_named_in_the_log_detail() {
+        let error =
+            BridgeError::ChallengeRejected(ChallengeRejection::MethodNotAllowed("SMS".into()));
+        assert_eq!(
+            error.log_detail(),
+            "challenge not accepted: verification method SMS is not allowed"
+        );
+        assert_eq!(error.oauth_error(), Some("invalid_grant"));
     }
 }

@@ -12,9 +12,11 @@ use tokio::time::Instant;
 
 use crate::auth0::{Auth0Client, Revocation, TokenResponse};
 use crate::authsignal::AuthsignalClient;
+use crate::authsignal::ValidatedChallenge;
 use crate::budget::Deadline;
 use crate::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
-use crate::error::{BridgeError, CallError, Upstream};
+use crate::error::{BridgeError, CallError, RequestFate, Upstream};
+use crate::replay::{ChallengeKey, ReplayGuard};
 use crate::settings::Settings;
 use crate::upstream::build_http_client;
 
@@ -147,6 +149,10 @@ pub struct ExchangeTrace {
     pub secrets_manager_latency: Option<Duration>,
     pub authsignal_latency: Option<Duration>,
     pub auth0_latency: Option<Duration>,
+    /// Time spent on the replay record (write, and release when made).
+    pub dynamodb_latency: Option<Duration>,
+    /// What became of the replay record: `written`, `released`, `release_failed`.
+    pub replay_record: Option<&'static str>,
     /// Authsignal's user id once the token was validated (sign-in only).
     pub user_id: Option<String>,
     /// Whether this invocation re-read the secret after an upstream rejected the credentials.
@@ -162,6 +168,7 @@ impl ExchangeTrace {
             Upstream::Authsignal => &mut self.authsignal_latency,
             Upstream::Auth0 => &mut self.auth0_latency,
             Upstream::SecretsManager => &mut self.secrets_manager_latency,
+            Upstream::DynamoDb => &mut self.dynamodb_latency,
         };
         *total = Some(total.unwrap_or_default() + started.elapsed());
     }
@@ -171,28 +178,32 @@ pub struct Bridge {
     credentials: CredentialsCache,
     authsignal: AuthsignalClient,
     auth0: Auth0Client,
+    /// The replay table, when `REPLAY_TABLE` is set.
+    replay: Option<ReplayGuard>,
 }
 
 impl Bridge {
     /// Builds the bridge once per execution environment: the one HTTP client, the credentials
-    /// cache over `source`, and both upstream clients.
-    pub fn from_settings(settings: &Settings, source: CredentialsSource) -> reqwest::Result<Self> {
+    /// cache over `source`, both upstream clients, and the replay table's guard when there is
+    /// one.
+    pub fn from_settings(
+        settings: &Settings,
+        source: CredentialsSource,
+        replay: Option<ReplayGuard>,
+    ) -> reqwest::Result<Self> {
         let http = build_http_client(settings.connect_timeout())?;
         let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
-        Ok(Bridge::new(settings, http, credentials))
-    }
-
-    /// Builds the bridge around an existing HTTP client and credentials cache.
-    pub fn new(settings: &Settings, http: reqwest::Client, credentials: CredentialsCache) -> Self {
-        Bridge {
+        Ok(Bridge {
             credentials,
             authsignal: AuthsignalClient::new(
                 http.clone(),
                 &settings.authsignal_api_url,
                 settings.authsignal_action.clone(),
+                settings.verification_methods.clone(),
             ),
             auth0: Auth0Client::new(http, settings),
-        }
+            replay,
+        })
     }
 
     /// Work done once during Lambda's init phase, so that the first request finds the
@@ -239,8 +250,8 @@ impl Bridge {
         }
     }
 
-    /// Validates `token` with Authsignal and, only if the challenge succeeded, exchanges it at
-    /// Auth0 (the password-realm grant).
+    /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
+    /// protection on, was not used before), exchanges it at Auth0 (the password-realm grant).
     pub async fn sign_in(
         &self,
         token: &AuthsignalToken,
@@ -267,12 +278,70 @@ impl Bridge {
             .await?;
         tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
         trace.user_id = Some(challenge.user_id.clone());
-        let challenge = &challenge;
-        // Auth0 checks client credentials before running the connection's Login script, so
-        // after a 401 the Authsignal token is still unused and the retry is safe.
+        let Some(replay) = &self.replay else {
+            return self
+                .exchange(
+                    &challenge,
+                    token,
+                    &mut credentials,
+                    invocation,
+                    deadline,
+                    trace,
+                )
+                .await;
+        };
+
+        let key = ChallengeKey::of(&challenge, token);
+        let started = Instant::now();
+        let claimed = replay.claim(&key, invocation.request_id, deadline).await;
+        trace.add_latency(Upstream::DynamoDb, started);
+        claimed?;
+        trace.replay_record = Some("written");
+        // Auth0 is called only while time for the release remains after it.
+        let until_release = deadline.reserving(replay.call_time(deadline));
+        let result = self
+            .exchange(
+                &challenge,
+                token,
+                &mut credentials,
+                invocation,
+                &until_release,
+                trace,
+            )
+            .await;
+        if result.as_ref().is_err_and(auth0_issued_nothing) {
+            let started = Instant::now();
+            let released = replay.release(&key, invocation.request_id, deadline).await;
+            trace.add_latency(Upstream::DynamoDb, started);
+            trace.replay_record = Some(match released {
+                Ok(()) => "released",
+                Err(error) => {
+                    tracing::warn!(
+                        error = %error.log_detail(),
+                        "could not release the replay record; the app must sign in again instead of retrying"
+                    );
+                    "release_failed"
+                }
+            });
+        }
+        result
+    }
+
+    /// The sign-in's exchange at Auth0, for the validated `challenge`. Auth0 checks client
+    /// credentials before running the connection's Login script, so after a 401 the Authsignal
+    /// token is still unused and the retry is safe.
+    async fn exchange(
+        &self,
+        challenge: &ValidatedChallenge,
+        token: &AuthsignalToken,
+        credentials: &mut Arc<Credentials>,
+        invocation: &Invocation<'_>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<TokenResponse, BridgeError> {
         self.call_with_credentials(
             Upstream::Auth0,
-            &mut credentials,
+            credentials,
             deadline,
             trace,
             |credentials| async move {
@@ -418,5 +487,48 @@ impl Bridge {
             }
             Refresh::TooSoon => Err(BridgeError::CredentialsRejected { upstream }),
         }
+    }
+}
+
+/// Whether a failed exchange shows that Auth0 issued no tokens for the challenge, for a reason
+/// outside the app's control, so that its replay record may be released and the app may retry
+/// with the same token: the request could not be sent, Auth0 answered 5xx or 429, it rejected
+/// the bridge's client credentials (even after a refresh, or the refresh itself failed), or
+/// there was no time to call it. Releasing after a 5xx is a deliberate trade-off for
+/// availability (a 5xx after the Login script ran is possible, if unlikely). After a timeout or
+/// any other answer, Auth0 may have issued tokens: the record stays.
+fn auth0_issued_nothing(error: &BridgeError) -> bool {
+    match error {
+        BridgeError::UpstreamUnavailable {
+            upstream: Upstream::Auth0,
+            fate,
+            ..
+        } => matches!(fate, RequestFate::NotSent | RequestFate::ServerError),
+        BridgeError::RateLimited {
+            upstream: Upstream::Auth0,
+            ..
+        }
+        | BridgeError::CredentialsRejected {
+            upstream: Upstream::Auth0,
+        }
+        | BridgeError::BudgetExhausted {
+            upstream: Upstream::Auth0,
+        } => true,
+        BridgeError::Auth0Rejected { status, .. } => {
+            *status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        }
+        // After the claim, the secret is read only to refresh credentials Auth0 rejected.
+        BridgeError::CredentialsUnavailable(_)
+        | BridgeError::UpstreamUnavailable {
+            upstream: Upstream::SecretsManager,
+            ..
+        }
+        | BridgeError::UpstreamTimeout {
+            upstream: Upstream::SecretsManager,
+        }
+        | BridgeError::BudgetExhausted {
+            upstream: Upstream::SecretsManager,
+        } => true,
+        _ => false,
     }
 }

@@ -70,6 +70,23 @@ impl Deadline {
         self.at.saturating_duration_since(Instant::now())
     }
 
+    /// The same budget with `reserve` kept back at its end: calls made under it leave that much
+    /// time for a call that must follow them (the replay record's release after Auth0).
+    pub fn reserving(&self, reserve: Duration) -> Deadline {
+        Deadline {
+            at: self.at.checked_sub(reserve).unwrap_or_else(Instant::now),
+            upstream_timeout: self.upstream_timeout,
+        }
+    }
+
+    /// The same budget with each call limited to at most `limit` (DynamoDB calls get 1 s).
+    pub fn capped(&self, limit: Duration) -> Deadline {
+        Deadline {
+            at: self.at,
+            upstream_timeout: self.upstream_timeout.min(limit),
+        }
+    }
+
     /// The timeout for one call to `upstream`, or the 504/500 answer when no useful time is left.
     pub fn call_timeout(&self, upstream: Upstream) -> Result<Duration, BridgeError> {
         let remaining = self.remaining();
@@ -147,6 +164,25 @@ mod tests {
             Err(BridgeError::UpstreamTimeout {
                 upstream: Upstream::Auth0
             })
+        ));
+    }
+
+    #[test]
+    fn a_reserve_shortens_the_budget_and_a_cap_shortens_each_call() {
+        let deadline = Deadline::after(Duration::from_secs(3), Duration::from_secs(5));
+        let reserved = deadline.reserving(Duration::from_secs(1));
+        let left = reserved.remaining();
+        assert!(left <= Duration::from_secs(2) && left > Duration::from_millis(1900));
+        let capped = deadline.capped(Duration::from_secs(1));
+        assert_eq!(
+            capped.call_timeout(Upstream::DynamoDb).unwrap(),
+            Duration::from_secs(1)
+        );
+        // A reserve longer than what is left leaves no time: no call starts under it.
+        let none = deadline.reserving(Duration::from_secs(10));
+        assert!(matches!(
+            none.call_timeout(Upstream::Auth0),
+            Err(BridgeError::BudgetExhausted { .. })
         ));
     }
 }

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::aws::{AnswerSizeLimit, SdkFailure};
 use crate::budget::Deadline;
 use crate::error::{BridgeError, Upstream};
 
@@ -71,56 +73,14 @@ impl Credentials {
     }
 }
 
-/// The Secrets Manager client, built once per execution environment from `loader` (the process
-/// environment in production: region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`). The SDK
-/// sets only a connect timeout by default; the operation timeout also bounds its own retries,
-/// and each call is further cut to the invocation's time budget.
-pub async fn secrets_manager_client(
-    loader: aws_config::ConfigLoader,
-    settings: &crate::settings::Settings,
-) -> aws_sdk_secretsmanager::Client {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(settings.connect_timeout())
-        .operation_timeout(settings.upstream_timeout)
-        .build();
-    let config = loader.timeout_config(timeouts).load().await;
-    let config = aws_sdk_secretsmanager::config::Builder::from(&config)
+/// The Secrets Manager client, built once per execution environment from the shared SDK
+/// configuration (region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, timeouts: see
+/// [`crate::aws`]).
+pub fn secrets_manager_client(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(config)
         .interceptor(AnswerSizeLimit)
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
-}
-
-/// Largest Secrets Manager answer read: a secret is at most 64 KiB, and the SDK buffers whole
-/// answers, so an endpoint announcing more is refused before its body is read.
-pub const MAX_SECRETS_MANAGER_ANSWER_BYTES: u64 = 256 * 1024;
-const ANSWER_TOO_LARGE: &str = "Secrets Manager answer announced over 256 KiB";
-
-#[derive(Debug)]
-struct AnswerSizeLimit;
-
-impl aws_sdk_secretsmanager::config::Intercept for AnswerSizeLimit {
-    fn name(&self) -> &'static str {
-        "AnswerSizeLimit"
-    }
-
-    fn read_after_transmit(
-        &self,
-        context: &aws_sdk_secretsmanager::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &aws_sdk_secretsmanager::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_secretsmanager::config::ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let announced = context
-            .response()
-            .headers()
-            .get("content-length")
-            .and_then(|length| length.trim().parse::<u64>().ok());
-        match announced {
-            Some(length) if length > MAX_SECRETS_MANAGER_ANSWER_BYTES => {
-                Err(ANSWER_TOO_LARGE.into())
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
 /// Where credentials are fetched from.
@@ -164,46 +124,14 @@ impl CredentialsSource {
     }
 }
 
-/// Describes a failed `GetSecretValue` for the log. Deliberately not the SDK's full error
-/// report (`DisplayErrorContext`): that includes the raw HTTP response with its body, which for
-/// an unparseable success would be the secret itself.
-fn secrets_manager_error<R: std::fmt::Debug + 'static>(
-    error: &SdkError<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError, R>,
-) -> BridgeError {
-    let detail = match error {
-        SdkError::TimeoutError(_) => {
-            return BridgeError::UpstreamTimeout {
-                upstream: Upstream::SecretsManager,
-            }
-        }
-        SdkError::ServiceError(service) => format!(
-            "{}: {}",
-            service.err().code().unwrap_or("service error"),
-            service.err().message().unwrap_or("no message")
-        ),
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            return BridgeError::UpstreamTimeout {
-                upstream: Upstream::SecretsManager,
-            }
-        }
-        SdkError::DispatchFailure(failure) if failure.is_io() => {
-            "connection failed (I/O error)".to_owned()
-        }
-        SdkError::DispatchFailure(_) if caused_by(error, ANSWER_TOO_LARGE) => {
-            ANSWER_TOO_LARGE.to_owned()
-        }
-        SdkError::DispatchFailure(_) => "request could not be sent".to_owned(),
-        SdkError::ResponseError(_) if caused_by(error, ANSWER_TOO_LARGE) => {
-            ANSWER_TOO_LARGE.to_owned()
-        }
-        SdkError::ResponseError(_) => "answer could not be read (body withheld)".to_owned(),
-        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
-        _ if caused_by(error, ANSWER_TOO_LARGE) => ANSWER_TOO_LARGE.to_owned(),
-        _ => "request failed".to_owned(),
-    };
-    BridgeError::UpstreamUnavailable {
-        upstream: Upstream::SecretsManager,
-        detail,
+/// A failed `GetSecretValue`: a timeout, or the credentials unavailable (both the contract's
+/// 500), described without the raw answer (see [`SdkFailure::of`]).
+fn secrets_manager_error(error: &SdkError<GetSecretValueError>) -> BridgeError {
+    match SdkFailure::of(error) {
+        SdkFailure::TimedOut => BridgeError::UpstreamTimeout {
+            upstream: Upstream::SecretsManager,
+        },
+        failure => BridgeError::unavailable(Upstream::SecretsManager, failure.describe()),
     }
 }
 
@@ -218,19 +146,6 @@ pub enum Refresh {
     Unchanged,
     /// Not re-read: a refresh was forced less than 30 s ago in this execution environment.
     TooSoon,
-}
-
-/// Whether `message` is in the error's source chain (matched whole, so nothing else from the
-/// chain, which may quote the answer, reaches the log).
-fn caused_by(error: &(dyn std::error::Error + 'static), message: &str) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = current {
-        if error.to_string() == message {
-            return true;
-        }
-        current = error.source();
-    }
-    false
 }
 
 struct CachedCredentials {

@@ -19,6 +19,8 @@ pub enum Upstream {
     SecretsManager,
     Authsignal,
     Auth0,
+    /// The replay table (one-time tokens).
+    DynamoDb,
 }
 
 impl fmt::Display for Upstream {
@@ -27,8 +29,21 @@ impl fmt::Display for Upstream {
             Upstream::SecretsManager => "secrets_manager",
             Upstream::Authsignal => "authsignal",
             Upstream::Auth0 => "auth0",
+            Upstream::DynamoDb => "dynamodb",
         })
     }
+}
+
+/// How far a request to an unavailable upstream got: whether the upstream can have acted on it.
+/// The replay record is released only when it cannot (see `bridge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFate {
+    /// No connection could be made: the request never left.
+    NotSent,
+    /// The upstream answered 5xx.
+    ServerError,
+    /// It may have been acted on: an unusable answer, a connection broken off mid-way.
+    Unknown,
 }
 
 /// Why Authsignal's verdict did not allow the exchange (all answered as `invalid_grant`).
@@ -42,6 +57,27 @@ pub enum ChallengeRejection {
     WrongAction,
     /// Authsignal refused the token itself with a 4xx (other than 401/403/429).
     TokenRefused(u16),
+    /// `AUTHSIGNAL_VERIFICATION_METHODS` is set and the challenge was passed with another
+    /// method (or Authsignal named none): the method as a log label.
+    MethodNotAllowed(String),
+}
+
+impl fmt::Display for ChallengeRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChallengeRejection::NotValid => f.write_str("the token is not valid"),
+            ChallengeRejection::WrongState(state) => {
+                write!(f, "the challenge is in state `{state}`")
+            }
+            ChallengeRejection::WrongAction => f.write_str("the token is for another action"),
+            ChallengeRejection::TokenRefused(status) => {
+                write!(f, "Authsignal refused the token with HTTP {status}")
+            }
+            ChallengeRejection::MethodNotAllowed(method) => {
+                write!(f, "verification method {method} is not allowed")
+            }
+        }
+    }
 }
 
 /// How an upstream call that got an answer can end, besides the answer the caller wanted: our
@@ -95,8 +131,13 @@ pub enum BridgeError {
     UnsupportedGrantType,
 
     /// Authsignal did not confirm a succeeded challenge for this token.
-    #[error("challenge not accepted: {0:?}")]
+    #[error("challenge not accepted: {0}")]
     ChallengeRejected(ChallengeRejection),
+
+    /// The challenge already finished a sign-in (replay protection): the token was used before,
+    /// here or in another execution environment, or a concurrent request won.
+    #[error("the challenge was already used")]
+    Replayed,
 
     /// Auth0 refused the exchange with an OAuth error; its status and body are passed through.
     #[error("auth0 rejected the exchange with status {status}")]
@@ -131,7 +172,19 @@ pub enum BridgeError {
 
     /// An upstream could not be reached or answered something we cannot use.
     #[error("{upstream} unavailable: {detail}")]
-    UpstreamUnavailable { upstream: Upstream, detail: String },
+    UpstreamUnavailable {
+        upstream: Upstream,
+        detail: String,
+        fate: RequestFate,
+    },
+
+    /// DynamoDB throttled the replay record's write: worth a retry in a second.
+    #[error("{upstream} throttled the bridge: {detail}")]
+    Throttled { upstream: Upstream, detail: String },
+
+    /// The replay table is missing, not accessible, or refuses our requests (our configuration).
+    #[error("replay table unusable: {0}")]
+    ReplayTableUnusable(String),
 
     /// An upstream call ran out of time.
     #[error("{upstream} timed out")]
@@ -143,6 +196,16 @@ pub enum BridgeError {
 }
 
 impl BridgeError {
+    /// An upstream answered something we cannot use, or failed in a way that says nothing about
+    /// whether it acted on the request.
+    pub fn unavailable(upstream: Upstream, detail: impl Into<String>) -> BridgeError {
+        BridgeError::UpstreamUnavailable {
+            upstream,
+            detail: detail.into(),
+            fate: RequestFate::Unknown,
+        }
+    }
+
     /// The HTTP status the caller gets.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -151,11 +214,14 @@ impl BridgeError {
             BridgeError::UnknownEndpoint => StatusCode::NOT_FOUND,
             BridgeError::InvalidRequest(_)
             | BridgeError::UnsupportedGrantType
-            | BridgeError::ChallengeRejected(_) => StatusCode::BAD_REQUEST,
+            | BridgeError::ChallengeRejected(_)
+            | BridgeError::Replayed => StatusCode::BAD_REQUEST,
+            BridgeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             BridgeError::Auth0Rejected { status, .. } => *status,
             BridgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             BridgeError::CredentialsRejected { .. }
             | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::ReplayTableUnusable(_)
             | BridgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             // A Secrets Manager failure is "credentials unavailable" (500), not a gateway error:
             // the contract puts Secrets Manager failing or timing out in the 500 row. A budget
@@ -184,8 +250,10 @@ impl BridgeError {
             | BridgeError::UnknownEndpoint
             | BridgeError::InvalidRequest(_) => "invalid_request",
             BridgeError::UnsupportedGrantType => "unsupported_grant_type",
-            BridgeError::ChallengeRejected(_) => "invalid_grant",
-            BridgeError::RateLimited { .. } => "temporarily_unavailable",
+            BridgeError::ChallengeRejected(_) | BridgeError::Replayed => "invalid_grant",
+            BridgeError::RateLimited { .. } | BridgeError::Throttled { .. } => {
+                "temporarily_unavailable"
+            }
             _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => "server_error",
             _ => "temporarily_unavailable",
         })
@@ -201,9 +269,12 @@ impl BridgeError {
             BridgeError::UnsupportedGrantType => {
                 "grant_type must be refresh_token, or absent for a passkey sign-in"
             }
-            BridgeError::ChallengeRejected(_) => {
+            // The same text for a replay: nothing tells a caller trying stolen tokens which
+            // ones were genuine.
+            BridgeError::ChallengeRejected(_) | BridgeError::Replayed => {
                 "the Authsignal token is not valid for this sign-in"
             }
+            BridgeError::Throttled { .. } => "the service is busy; retry in a second",
             BridgeError::Auth0Rejected { .. } => "Auth0 rejected the request",
             BridgeError::RateLimited { .. } => "too many attempts; retry later",
             BridgeError::BudgetExhausted { .. } => {
@@ -230,6 +301,8 @@ impl BridgeError {
             | BridgeError::InvalidRequest(_)
             | BridgeError::UnsupportedGrantType => "invalid_request",
             BridgeError::ChallengeRejected(_) => "invalid_grant",
+            BridgeError::Replayed => "replayed",
+            BridgeError::Throttled { .. } => "throttled",
             BridgeError::Auth0Rejected { status, .. }
                 if *status == StatusCode::TOO_MANY_REQUESTS =>
             {
@@ -250,6 +323,8 @@ impl BridgeError {
         match self {
             BridgeError::Auth0Rejected { retry_after, .. }
             | BridgeError::RateLimited { retry_after, .. } => *retry_after,
+            // DynamoDB throttling passes within a second or two (on-demand tables adapt).
+            BridgeError::Throttled { .. } => Some(1),
             _ => None,
         }
     }

@@ -11,20 +11,25 @@
 //!   credentials: [`bridge`]
 //! - status codes and OAuth error bodies: [`error`]
 //! - settings and the https-only rule: [`settings`]
-//! - secret loading, caching, refresh on rejection: [`credentials`]
-//! - what counts as a succeeded challenge: [`authsignal`]
+//! - secret loading, caching, refresh on rejection: [`credentials`]; what the two AWS clients
+//!   share: [`aws`]
+//! - one-time tokens (the replay record): [`replay`]; when it is written and released:
+//!   [`bridge`]
+//! - what counts as a succeeded challenge (state, action, verification method): [`authsignal`]
 //! - the password-realm and refresh grants, revocation, passthrough and `Retry-After`: [`auth0`]
 //! - timeouts and the invocation deadline: [`budget`]; body size cap: [`upstream`]
 //! - logs: [`logging`]; the summary line and the EMF metrics: [`telemetry`]
 
 pub mod auth0;
 pub mod authsignal;
+pub mod aws;
 pub mod bridge;
 pub mod budget;
 pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod replay;
 pub mod request;
 pub mod settings;
 pub mod telemetry;

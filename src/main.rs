@@ -2,12 +2,14 @@
 //! runtime loop. Nothing here can stop the function from answering: a bad setting is logged
 //! once and every request gets the contract's 500 (no crash loop).
 
+use authsignal_auth0_bridge::aws::load_sdk_config;
 use authsignal_auth0_bridge::bridge::Bridge;
 use authsignal_auth0_bridge::credentials::{
     secrets_manager_client, Credentials, CredentialsSource,
 };
 use authsignal_auth0_bridge::http::Handler;
 use authsignal_auth0_bridge::logging;
+use authsignal_auth0_bridge::replay::{dynamodb_client, ReplayGuard};
 use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
 use authsignal_auth0_bridge::telemetry::Telemetry;
 use lambda_http::{service_fn, LambdaEvent};
@@ -39,12 +41,27 @@ async fn build_handler() -> Handler {
             return Handler::misconfigured(telemetry);
         }
     };
-    let source = match &settings.credentials_location {
-        CredentialsLocation::SecretsManager { secret_id } => CredentialsSource::SecretsManager {
-            client: secrets_manager_client(aws_config::from_env(), &settings).await,
-            secret_id: secret_id.clone(),
-        },
-        CredentialsLocation::Environment => {
+    for warning in settings.warnings() {
+        tracing::warn!(%warning, "check the settings");
+    }
+    // One AWS SDK configuration for both clients, loaded only when one of them is needed.
+    let uses_secrets_manager = matches!(
+        settings.credentials_location,
+        CredentialsLocation::SecretsManager { .. }
+    );
+    let sdk_config = if uses_secrets_manager || settings.replay_table.is_some() {
+        Some(load_sdk_config(aws_config::from_env(), &settings).await)
+    } else {
+        None
+    };
+    let source = match (&settings.credentials_location, &sdk_config) {
+        (CredentialsLocation::SecretsManager { secret_id }, Some(sdk_config)) => {
+            CredentialsSource::SecretsManager {
+                client: secrets_manager_client(sdk_config),
+                secret_id: secret_id.clone(),
+            }
+        }
+        _ => {
             let credentials = Credentials::from_lookup(|name| std::env::var(name).ok());
             if let Err(problem) = &credentials {
                 // Reported once here, like a bad setting; each request then gets the 500.
@@ -64,9 +81,20 @@ async fn build_handler() -> Handler {
         credentials = ?settings.credentials_location,
         secret_cache_ttl_s = settings.secret_cache_ttl.as_secs(),
         upstream_timeout_ms = settings.upstream_timeout.as_millis() as u64,
+        replay_table = settings.replay_table.as_deref(),
+        replay_window_s = settings.replay_window.as_secs(),
+        verification_methods = settings.verification_methods.as_ref().map(|methods| methods.join(",")),
         "bridge settings"
     );
-    match Bridge::from_settings(&settings, source) {
+    let replay = match (&settings.replay_table, &sdk_config) {
+        (Some(table), Some(sdk_config)) => Some(ReplayGuard::new(
+            dynamodb_client(sdk_config, &settings),
+            table.clone(),
+            settings.replay_window,
+        )),
+        _ => None,
+    };
+    match Bridge::from_settings(&settings, source, replay) {
         Ok(bridge) => Handler::new(bridge, settings.upstream_timeout, telemetry),
         Err(error) => {
             tracing::error!(%error, "could not build the HTTP client; every request will get a 500");

@@ -11,6 +11,26 @@ pub const DEFAULT_AUTH0_SCOPE: &str = "openid profile email";
 pub const DEFAULT_AUTH0_REALM: &str = "authsignal";
 pub const DEFAULT_SECRET_CACHE_TTL_SECONDS: u64 = 300;
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 5000;
+pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 86_400;
+
+/// The `verificationMethod` values Authsignal documents. Others are accepted with a WARN at
+/// start-up (Authsignal adds methods; a typo should still be visible).
+pub const KNOWN_VERIFICATION_METHODS: &[&str] = &[
+    "SMS",
+    "AUTHENTICATOR_APP",
+    "EMAIL_MAGIC_LINK",
+    "EMAIL_OTP",
+    "PUSH",
+    "DEVICE",
+    "SECURITY_KEY",
+    "PASSKEY",
+    "RECOVERY_CODE",
+    "WHATSAPP",
+    "VERIFF",
+    "IPROOV",
+    "PALM_BIOMETRICS_RR",
+    "IDVERSE",
+];
 
 /// The connect timeout is this, or the upstream timeout when that is shorter: a host that does
 /// not accept a connection within 2 s is better reported than waited for.
@@ -49,6 +69,12 @@ pub struct Settings {
     pub auth0_forward_client_ip: bool,
     pub secret_cache_ttl: Duration,
     pub upstream_timeout: Duration,
+    /// The DynamoDB table (name or ARN) of one-time tokens; `None`: replay protection off.
+    pub replay_table: Option<String>,
+    /// How long a used challenge is remembered.
+    pub replay_window: Duration,
+    /// The allow-list of Authsignal verification methods; `None`: any method.
+    pub verification_methods: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -74,8 +100,12 @@ impl Settings {
             .ok();
 
         // The AWS SDK reads these itself; the https-only rule covers them too, or a stray
-        // setting would send the secret's value in the clear.
-        for name in ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"] {
+        // setting would send the secret's value (or the replay records) in the clear.
+        for name in [
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL",
+        ] {
             if let Some(url) = get(name) {
                 if let Err(problem) = parse_upstream_url(name, &url) {
                     problems.push(problem);
@@ -146,17 +176,54 @@ impl Settings {
         )
         .map(Duration::from_millis);
 
+        let replay_table = get("REPLAY_TABLE");
+        if let Some(table) = &replay_table {
+            if !is_table_name_or_arn(table) {
+                problems.push(
+                    "REPLAY_TABLE must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -) or a table ARN"
+                        .to_owned(),
+                );
+            }
+        }
+        let replay_window = parse_number(
+            &get,
+            "REPLAY_WINDOW_SECONDS",
+            DEFAULT_REPLAY_WINDOW_SECONDS,
+            900..=604_800,
+            &mut problems,
+        )
+        .map(Duration::from_secs);
+
+        let verification_methods = get("AUTHSIGNAL_VERIFICATION_METHODS").map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|method| !method.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        if verification_methods
+            .as_ref()
+            .is_some_and(|methods| methods.is_empty())
+        {
+            problems.push(
+                "AUTHSIGNAL_VERIFICATION_METHODS must name at least one method (e.g. PASSKEY), or be unset"
+                    .to_owned(),
+            );
+        }
+
         match (
             authsignal_api_url,
             auth0_base_url,
             secret_cache_ttl,
             upstream_timeout,
+            replay_window,
         ) {
             (
                 Some(authsignal_api_url),
                 Some(auth0_base_url),
                 Some(secret_cache_ttl),
                 Some(upstream_timeout),
+                Some(replay_window),
             ) if problems.is_empty() => Ok(Settings {
                 credentials_location,
                 authsignal_api_url,
@@ -168,6 +235,9 @@ impl Settings {
                 auth0_forward_client_ip,
                 secret_cache_ttl,
                 upstream_timeout,
+                replay_table,
+                replay_window,
+                verification_methods,
             }),
             _ => Err(SettingsError { problems }),
         }
@@ -182,6 +252,33 @@ impl Settings {
     pub fn connect_timeout(&self) -> Duration {
         self.upstream_timeout.min(MAX_CONNECT_TIMEOUT)
     }
+
+    /// Settings that are valid but probably not what the operator meant, for WARN lines at
+    /// start-up: verification methods Authsignal does not document.
+    pub fn warnings(&self) -> Vec<String> {
+        self.verification_methods
+            .iter()
+            .flatten()
+            .filter(|method| !KNOWN_VERIFICATION_METHODS.contains(&method.as_str()))
+            .map(|method| {
+                format!(
+                    "AUTHSIGNAL_VERIFICATION_METHODS names `{method}`, which Authsignal does not document (known: {})",
+                    KNOWN_VERIFICATION_METHODS.join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
+/// A DynamoDB table name (3-255 of `A-Z a-z 0-9 _ . -`) or a table ARN.
+fn is_table_name_or_arn(value: &str) -> bool {
+    if value.starts_with("arn:") {
+        return value.contains(":dynamodb:") && value.contains(":table/");
+    }
+    (3..=255).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
 }
 
 /// Every problem found in the environment, for one clear start-up log line.
@@ -479,5 +576,71 @@ mod tests {
             endpoint(&base, "oauth/token").as_str(),
             "https://t.auth0.com/oauth/token"
         );
+    }
+
+    #[test]
+    fn replay_protection_and_verification_methods_are_read() {
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com")]).unwrap();
+        assert_eq!(s.replay_table, None);
+        assert_eq!(s.replay_window, Duration::from_secs(86_400));
+        assert_eq!(s.verification_methods, None);
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("REPLAY_TABLE", "bridge-prod-replay"),
+            ("REPLAY_WINDOW_SECONDS", "900"),
+            (
+                "AUTHSIGNAL_VERIFICATION_METHODS",
+                " PASSKEY, SECURITY_KEY ,",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.replay_table.as_deref(), Some("bridge-prod-replay"));
+        assert_eq!(s.replay_window, Duration::from_secs(900));
+        assert_eq!(
+            s.verification_methods,
+            Some(vec!["PASSKEY".to_owned(), "SECURITY_KEY".to_owned()])
+        );
+        assert!(s.warnings().is_empty());
+        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/bridge-replay";
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("REPLAY_TABLE", arn)]).unwrap();
+        assert_eq!(s.replay_table.as_deref(), Some(arn));
+    }
+
+    #[test]
+    fn bad_replay_settings_are_reported() {
+        let err = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("REPLAY_TABLE", "no spaces allowed"),
+            ("REPLAY_WINDOW_SECONDS", "60"),
+            ("AUTHSIGNAL_VERIFICATION_METHODS", " , "),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://10.0.0.9:8000"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "REPLAY_TABLE must be a DynamoDB table name",
+            "REPLAY_WINDOW_SECONDS must be a whole number from 900 to 604800",
+            "AUTHSIGNAL_VERIFICATION_METHODS must name at least one method",
+            "AWS_ENDPOINT_URL_DYNAMODB must use https://",
+        ] {
+            assert!(text.contains(expected), "missing `{expected}` in {text}");
+        }
+        assert!(settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn an_undocumented_verification_method_is_accepted_with_a_warning() {
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY,PASSKEYS"),
+        ])
+        .unwrap();
+        let warnings = s.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`PASSKEYS`"), "{}", warnings[0]);
     }
 }

@@ -112,6 +112,9 @@ impl Telemetry {
         if let Some(latency) = record.trace.auth0_latency {
             add("Auth0Latency", "Milliseconds", millis(latency));
         }
+        if let Some(latency) = record.trace.dynamodb_latency {
+            add("ReplayTableLatency", "Milliseconds", millis(latency));
+        }
         if record.cold_start {
             add("ColdStart", "Count", 1.0);
         }
@@ -171,6 +174,8 @@ impl Telemetry {
                     secrets_manager_ms = trace.secrets_manager_latency.map(millis),
                     authsignal_ms = trace.authsignal_latency.map(millis),
                     auth0_ms = trace.auth0_latency.map(millis),
+                    dynamodb_ms = trace.dynamodb_latency.map(millis),
+                    replay_record = trace.replay_record,
                     cold_start = record.cold_start,
                     user_id = trace.user_id.as_deref(),
                     credentials_refreshed = trace.credentials_refreshed,

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::error::{BridgeError, Upstream};
+use crate::error::{BridgeError, RequestFate, Upstream};
 
 /// Largest upstream body the bridge reads. Auth0's token answer with an `id_token` is a few KiB
 /// and Authsignal's validate answer far less; a hostile or broken upstream must not make the
@@ -53,9 +53,11 @@ pub async fn send(
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
 
-    let too_large = || BridgeError::UpstreamUnavailable {
-        upstream,
-        detail: format!("answer body over {MAX_UPSTREAM_BODY_BYTES} bytes"),
+    let too_large = || {
+        BridgeError::unavailable(
+            upstream,
+            format!("answer body over {MAX_UPSTREAM_BODY_BYTES} bytes"),
+        )
     };
     if response
         .content_length()
@@ -88,16 +90,19 @@ fn transport_error(upstream: Upstream, error: &reqwest::Error) -> BridgeError {
     if error.is_timeout() {
         return BridgeError::UpstreamTimeout { upstream };
     }
-    let kind = if error.is_connect() {
-        "connection failed"
+    // A connection that could not be made carried no request; any later failure may have
+    // come after the upstream acted on it.
+    let (kind, fate) = if error.is_connect() {
+        ("connection failed", RequestFate::NotSent)
     } else if error.is_body() || error.is_decode() {
-        "answer body broken off"
+        ("answer body broken off", RequestFate::Unknown)
     } else {
-        "request failed"
+        ("request failed", RequestFate::Unknown)
     };
     BridgeError::UpstreamUnavailable {
         upstream,
         detail: format!("{kind}: {}", source_chain(error)),
+        fate,
     }
 }
 

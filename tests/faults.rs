@@ -1,5 +1,6 @@
 //! Fault injection against the real `bootstrap` binary, driven through the Lambda Runtime API:
-//! each upstream (Secrets Manager, Authsignal, Auth0) misbehaves in every way in
+//! each upstream (Secrets Manager, Authsignal, Auth0, and DynamoDB for the replay record: the
+//! function runs with replay protection on) misbehaves in every way in
 //! `support::faulty`, the function must give the contract's answer, and a fresh invocation
 //! after each fault must succeed. Also: rotation to a broken secret and back, and a slow
 //! Runtime API. Prints the fault matrix.
@@ -39,11 +40,17 @@ struct Stage {
     secrets_manager: FaultyUpstream,
     authsignal: FaultyUpstream,
     auth0: FaultyUpstream,
+    dynamodb: FaultyUpstream,
     runtime: RuntimeApi,
     function: Function,
 }
 
-/// The binary against three faulty stand-ins, all answering well to start with. The secret is
+/// DynamoDB's answer to the replay record's `PutItem` and `DeleteItem` (long enough that a
+/// slow drip outlasts the 1 s a DynamoDB call may take).
+const DYNAMODB_ANSWER: &str =
+    r#"{"ConsumedCapacity":{"TableName":"bridge-faults","CapacityUnits":1.0}}"#;
+
+/// The binary against four faulty stand-ins, all answering well to start with. The secret is
 /// read on every invocation (TTL 0) so Secrets Manager faults show on every request.
 async fn stage() -> Stage {
     let secrets_manager = FaultyUpstream::start(
@@ -55,6 +62,7 @@ async fn stage() -> Stage {
         json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}).to_string();
     let authsignal = FaultyUpstream::start(&validated, "application/json").await;
     let auth0 = FaultyUpstream::start(&token_json().to_string(), "application/json").await;
+    let dynamodb = FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await;
     let runtime = RuntimeApi::start().await;
     let vars: Vec<(String, String)> = [
         ("SECRET_ID", "bridge/faults".to_owned()),
@@ -63,6 +71,8 @@ async fn stage() -> Stage {
         ("AUTH0_DOMAIN", auth0.url()),
         ("UPSTREAM_TIMEOUT_MS", "500".to_owned()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager.url()),
+        ("REPLAY_TABLE", "bridge-faults".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
@@ -76,16 +86,22 @@ async fn stage() -> Stage {
         secrets_manager,
         authsignal,
         auth0,
+        dynamodb,
         runtime,
         function,
     }
 }
 
 /// The contract's answer to each fault of each upstream: Secrets Manager failing or timing out
-/// is a 500; Authsignal or Auth0 unreachable, broken or wrong is a 502, slow is a 504.
+/// is a 500; Authsignal, Auth0 or DynamoDB unreachable, broken or wrong is a 502, slow is a 504.
 fn expected(upstream: &str, fault: Fault) -> (u64, &'static str) {
     if upstream == "secrets_manager" {
         return (500, "server_error");
+    }
+    if upstream == "dynamodb" && fault == Fault::WrongShape {
+        // The bridge reads nothing from a successful write's answer: any JSON object is
+        // DynamoDB saying the record was written.
+        return (200, "");
     }
     match fault {
         Fault::NoHeaders | Fault::BodyStallsHalfway | Fault::SlowDrip => {
@@ -102,10 +118,11 @@ async fn every_upstream_fault_gets_the_contract_answer_and_the_next_request_succ
     assert_eq!(first["statusCode"], 200, "{first}");
 
     let mut matrix = Vec::new();
-    for upstream in ["secrets_manager", "authsignal", "auth0"] {
+    for upstream in ["secrets_manager", "authsignal", "auth0", "dynamodb"] {
         for fault in ALL_FAULTS {
             let server = match upstream {
                 "secrets_manager" => &stage.secrets_manager,
+                "dynamodb" => &stage.dynamodb,
                 "authsignal" => &stage.authsignal,
                 _ => &stage.auth0,
             };
@@ -146,7 +163,7 @@ async fn every_upstream_fault_gets_the_contract_answer_and_the_next_request_succ
     );
     let output = stage.function.output().join("\n");
     assert!(
-        output.contains("Secrets Manager answer announced over 256 KiB"),
+        output.contains("AWS answer announced over 256 KiB"),
         "the 50 MB Secrets Manager answer was refused by its announced size, not read"
     );
     assert!(stage.function.is_running(), "no crash");

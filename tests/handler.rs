@@ -434,6 +434,40 @@ async fn a_token_for_another_action_is_400_invalid_grant() {
 }
 
 #[tokio::test]
+async fn a_challenge_passed_with_a_method_outside_the_allow_list_is_400_invalid_grant() {
+    let verdict = |method: Option<&str>| {
+        let mut verdict =
+            json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID});
+        if let Some(method) = method {
+            verdict["verificationMethod"] = json!(method);
+        }
+        ResponseTemplate::new(200).set_body_json(verdict)
+    };
+    let allow = [(
+        "AUTHSIGNAL_VERIFICATION_METHODS",
+        " PASSKEY , SECURITY_KEY ",
+    )];
+    for method in [Some("SMS"), Some("EMAIL_OTP"), Some("passkey"), None] {
+        let (answer, auth0_calls) = authsignal_verdict(verdict(method), &allow).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "invalid_grant"),
+            "{method:?}"
+        );
+        assert_eq!(auth0_calls, 0, "{method:?}");
+    }
+    for method in ["PASSKEY", "SECURITY_KEY"] {
+        let (answer, _) = authsignal_verdict(verdict(Some(method)), &allow).await;
+        assert_eq!(answer.status, 200, "{method}");
+    }
+    // Unset: any method (and none) passes, with or without replay protection.
+    let (answer, _) = authsignal_verdict(verdict(Some("SMS")), &[]).await;
+    assert_eq!(answer.status, 200);
+    let (answer, _) = authsignal_verdict(verdict(None), &[]).await;
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test]
 async fn authsignal_refusing_the_token_is_400_invalid_grant() {
     for status in [400, 404, 409, 422] {
         let body = json!({"error": "invalid_request", "errorDescription": "token expired"});

@@ -9,6 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authsignal_auth0_bridge::aws::load_sdk_config;
 use authsignal_auth0_bridge::budget::Deadline;
 use authsignal_auth0_bridge::credentials::{
     secrets_manager_client, CredentialsCache, CredentialsSource,
@@ -40,7 +41,7 @@ async fn source(
     secret_id: &str,
 ) -> CredentialsSource {
     CredentialsSource::SecretsManager {
-        client: secrets_manager_client(loader, settings).await,
+        client: secrets_manager_client(&load_sdk_config(loader, settings).await),
         secret_id: secret_id.to_owned(),
     }
 }
@@ -50,7 +51,7 @@ fn deadline() -> Deadline {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn credentials_come_from_the_secret_and_are_cached_within_the_ttl() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -83,7 +84,7 @@ async fn credentials_come_from_the_secret_and_are_cached_within_the_ttl() {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -111,7 +112,7 @@ async fn a_missing_secret_is_500_and_the_failure_is_not_cached() {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_malformed_secret_is_500_without_its_values_in_the_error() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -293,7 +294,7 @@ async fn authsignal_accepting(server: &MockServer, secret: &str) {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_rotated_authsignal_secret_is_picked_up_by_one_refresh_and_retry() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -374,7 +375,7 @@ async fn auth0_accepting(server: &MockServer, client_secret: &str) {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_rotated_auth0_client_secret_is_picked_up_by_one_refresh_and_retry() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -411,7 +412,7 @@ async fn a_rotated_auth0_client_secret_is_picked_up_by_one_refresh_and_retry() {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_secret_that_is_still_wrong_after_the_refresh_is_500_without_a_retry() {
     let moto = Moto::start();
     let admin = moto.admin().await;
@@ -476,7 +477,7 @@ async fn auth0_session_accepting(server: &MockServer, client_secret: &str) {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server: `make test` runs it"]
+#[ignore = "needs moto: `make test` runs it"]
 async fn a_rotated_auth0_client_secret_is_picked_up_on_refresh_and_on_revocation() {
     let moto = Moto::start();
     let admin = moto.admin().await;

@@ -73,7 +73,7 @@ class Stack:
     def _start_all(self):
         moto_port, authsignal_port, auth0_port = free_port(), free_port(), free_port()
         moto_url = f"http://127.0.0.1:{moto_port}"
-        moto = self.start("moto", [shutil.which("moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+        moto = self.start("moto", [sys.executable, "tests/support/moto_serialized.py", "-p", str(moto_port)])
         wait_for_port(moto_port, moto, 30)
         aws = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
         boto3.client("secretsmanager", endpoint_url=moto_url, **aws).create_secret(

@@ -5,6 +5,7 @@
 pub mod connection_counter;
 pub mod faulty;
 pub mod moto;
+pub mod relay;
 pub mod runtime_api;
 pub mod tls;
 
@@ -229,13 +230,44 @@ pub fn revoked() -> ResponseTemplate {
     ResponseTemplate::new(200)
 }
 
+/// The settings `vars` give.
+pub fn settings_of(vars: &[(String, String)]) -> Settings {
+    let map: HashMap<String, String> = vars.iter().cloned().collect();
+    Settings::from_lookup(|name| map.get(name).cloned()).expect("valid settings")
+}
+
 /// Builds the handler as `main` does, from settings given as variables, with credentials from
 /// `source`.
 pub fn handler_with_source(vars: &[(String, String)], source: CredentialsSource) -> Handler {
-    let map: HashMap<String, String> = vars.iter().cloned().collect();
-    let settings = Settings::from_lookup(|name| map.get(name).cloned()).expect("valid settings");
+    let settings = settings_of(vars);
     Handler::new(
-        Bridge::from_settings(&settings, source).unwrap(),
+        Bridge::from_settings(&settings, source, None).unwrap(),
+        settings.upstream_timeout,
+        test_telemetry(),
+    )
+}
+
+/// Builds the handler as `main` does with replay protection on: `vars` name the table
+/// (`REPLAY_TABLE`), `loader` points the real AWS SDK at DynamoDB (moto, or a stand-in);
+/// credentials come from the environment variables in `vars`.
+pub async fn handler_with_replay(
+    vars: &[(String, String)],
+    loader: aws_config::ConfigLoader,
+) -> Handler {
+    use authsignal_auth0_bridge::aws::load_sdk_config;
+    use authsignal_auth0_bridge::replay::{dynamodb_client, ReplayGuard};
+    let settings = settings_of(vars);
+    let map: HashMap<String, String> = vars.iter().cloned().collect();
+    let source =
+        CredentialsSource::Environment(Credentials::from_lookup(|name| map.get(name).cloned()));
+    let sdk_config = load_sdk_config(loader, &settings).await;
+    let replay = ReplayGuard::new(
+        dynamodb_client(&sdk_config, &settings),
+        settings.replay_table.clone().expect("REPLAY_TABLE in vars"),
+        settings.replay_window,
+    );
+    Handler::new(
+        Bridge::from_settings(&settings, source, Some(replay)).unwrap(),
         settings.upstream_timeout,
         test_telemetry(),
     )
@@ -253,7 +285,7 @@ pub fn handler(vars: &[(String, String)]) -> Handler {
         Ok(settings) => {
             let source = CredentialsSource::Environment(Credentials::from_lookup(lookup));
             Handler::new(
-                Bridge::from_settings(&settings, source).unwrap(),
+                Bridge::from_settings(&settings, source, None).unwrap(),
                 settings.upstream_timeout,
                 test_telemetry(),
             )
@@ -307,9 +339,9 @@ pub fn at_path(mut event: Value, path: &str) -> Value {
 
 pub const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 
-pub fn lambda_context(budget: Duration) -> Context {
+pub fn lambda_context(budget: Duration, request_id: &str) -> Context {
     let mut context = Context::default();
-    context.request_id = REQUEST_ID.to_owned();
+    context.request_id = request_id.to_owned();
     context.deadline = (SystemTime::now() + budget)
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -340,7 +372,7 @@ impl Answer {
     }
 
     /// The headers and body rules that hold for every answer of the contract.
-    fn check_contract_invariants(&self) {
+    fn check_contract_invariants(&self, request_id: &str) {
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
@@ -348,7 +380,7 @@ impl Answer {
         );
         assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
         assert_eq!(self.header("pragma"), Some("no-cache"), "{self:?}");
-        assert_eq!(self.header("x-request-id"), Some(REQUEST_ID), "{self:?}");
+        assert_eq!(self.header("x-request-id"), Some(request_id), "{self:?}");
         let body = self.json();
         assert!(body.is_object(), "{self:?}");
         if self.status != 200 {
@@ -377,8 +409,20 @@ pub async fn call(handler: &Handler, event: &Value) -> Answer {
 }
 
 pub async fn call_with_budget(handler: &Handler, event: &Value, budget: Duration) -> Answer {
-    let answer = Answer::from_gateway_response(&call_raw_with_budget(handler, event, budget).await);
-    answer.check_contract_invariants();
+    call_as(handler, event, REQUEST_ID, budget).await
+}
+
+/// Calls the handler as the invocation `request_id` (each Lambda invocation has its own), with
+/// `budget` until the Lambda deadline.
+pub async fn call_as(
+    handler: &Handler,
+    event: &Value,
+    request_id: &str,
+    budget: Duration,
+) -> Answer {
+    let response = call_raw_as(handler, event, request_id, budget).await;
+    let answer = Answer::from_gateway_response(&response);
+    answer.check_contract_invariants(request_id);
     answer
 }
 
@@ -388,9 +432,21 @@ pub async fn call_raw(handler: &Handler, event: &Value) -> Value {
 }
 
 async fn call_raw_with_budget(handler: &Handler, event: &Value, budget: Duration) -> Value {
+    call_raw_as(handler, event, REQUEST_ID, budget).await
+}
+
+async fn call_raw_as(
+    handler: &Handler,
+    event: &Value,
+    request_id: &str,
+    budget: Duration,
+) -> Value {
     let payload: LambdaRequest = serde_json::from_value(event.clone()).expect("an HTTP event");
     let response: GatewayResponse = handler
-        .handle_event(LambdaEvent::new(payload, lambda_context(budget)))
+        .handle_event(LambdaEvent::new(
+            payload,
+            lambda_context(budget, request_id),
+        ))
         .await
         .expect("the handler never returns an invocation error");
     serde_json::to_value(response).unwrap()

@@ -1,6 +1,8 @@
-//! A real Secrets Manager implementation on loopback: moto's server mode, started per test on
-//! a free port and stopped when dropped. `make test` installs moto into `.venv`; set
-//! `MOTO_SERVER` to use another `moto_server` executable.
+//! Real Secrets Manager and DynamoDB implementations on loopback: moto's server mode, started
+//! per test on a free port and stopped when dropped. `make test` installs moto into `.venv`; set
+//! `MOTO_PYTHON` to use another Python that has moto. The server is moto's own app answering
+//! one request at a time (`moto_serialized.py`), so that its conditional writes are atomic, as
+//! DynamoDB's are.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,27 +18,27 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let executable = std::env::var_os("MOTO_SERVER")
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("MOTO_PYTHON")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server")
-            });
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
         assert!(
-            executable.exists(),
-            "{} not found: run `make test` (it installs moto into .venv) or set MOTO_SERVER",
-            executable.display()
+            python.exists(),
+            "{} not found: run `make test` (it installs moto into .venv) or set MOTO_PYTHON",
+            python.display()
         );
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(&executable)
+        let child = Command::new(&python)
+            .arg(root.join("tests/support/moto_serialized.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server starts");
+            .expect("moto starts");
         let moto = Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -45,7 +47,7 @@ impl Moto {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "moto_server did not start"
+                "moto did not start"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -55,10 +57,7 @@ impl Moto {
     /// An SDK config loader pointed at this server with dummy credentials, as the production
     /// code gets from `AWS_ENDPOINT_URL_SECRETS_MANAGER` and the Lambda role.
     pub fn loader(&self) -> aws_config::ConfigLoader {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        loader_for(&self.url)
     }
 
     /// A plain SDK client for setting secrets up, outside the code under test.
@@ -66,15 +65,31 @@ impl Moto {
         aws_sdk_secretsmanager::Client::new(&self.loader().load().await)
     }
 
+    /// A plain DynamoDB client for creating and reading the replay table, outside the code
+    /// under test.
+    pub async fn dynamodb_admin(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.loader().load().await)
+    }
+
     /// The environment variables that point the real binary at this server.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), self.url.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".into(), self.url.clone()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
         ]
     }
+}
+
+/// An SDK config loader pointed at `url` (moto, a relay in front of it, or a stand-in) with
+/// dummy credentials.
+pub fn loader_for(url: &str) -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
 }
 
 impl Drop for Moto {
@@ -112,4 +127,62 @@ pub fn secret_json(authsignal_secret: &str, client_id: &str, client_secret: &str
         "AUTH0_CLIENT_SECRET": client_secret,
     })
     .to_string()
+}
+
+/// Creates the replay table as `template.yaml` does: key `pk` (string), on-demand, TTL on
+/// `expires_at`.
+pub async fn create_replay_table(admin: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    admin
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create_table");
+    admin
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("update_time_to_live");
+}
+
+/// Every item of the replay table, as JSON-ish text per attribute (for shape checks).
+pub async fn replay_records(
+    admin: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    admin
+        .scan()
+        .table_name(name)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default()
 }

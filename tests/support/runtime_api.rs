@@ -49,6 +49,8 @@ pub struct RuntimeApi {
     invocations: mpsc::UnboundedSender<Pending>,
     outcomes: mpsc::UnboundedReceiver<(String, Outcome)>,
     next_id: u64,
+    /// Which double of this process this is.
+    instance: u64,
 }
 
 impl RuntimeApi {
@@ -87,6 +89,11 @@ impl RuntimeApi {
             invocations,
             outcomes,
             next_id: 0,
+            instance: {
+                static INSTANCES: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
     }
 
@@ -112,7 +119,9 @@ impl RuntimeApi {
     /// it reports.
     pub async fn invoke(&mut self, event: &Value, budget: Duration) -> Outcome {
         self.next_id += 1;
-        let request_id = format!("e2e-{:04}-8476a536-e9f4-11e8", self.next_id);
+        // Unique across every Runtime API double of the process, as Lambda's request ids are
+        // (two execution environments never share one; the replay record relies on it).
+        let request_id = format!("e2e-{:04}-{:04x}-e9f4-11e8", self.next_id, self.instance);
         let deadline_ms = (SystemTime::now() + budget)
             .duration_since(UNIX_EPOCH)
             .unwrap()

@@ -1,0 +1,284 @@
+//! One-time tokens (the contract's "One-time tokens (replay protection)"): each Authsignal
+//! challenge finishes at most one sign-in, across every execution environment, through one
+//! record per challenge in a DynamoDB table.
+//!
+//! `/validate` does not consume a token (the Auth0 Login script must still look it up), so
+//! without this the same token, copied from a proxy log or a crash report, is a session for
+//! whoever holds it until it expires, and two concurrent requests with it both get tokens. The
+//! record is written with a conditional `PutItem` after Authsignal confirmed the challenge and
+//! before Auth0 is called: DynamoDB's condition is the single point where two requests with one
+//! challenge are told apart, however many execution environments run.
+//!
+//! - The key is the challenge (`challenge#<idempotencyKey>`), not the token's text: a JWT's text
+//!   is malleable, its claims are not. Without an `idempotencyKey` it is `token#` + the token's
+//!   SHA-256 (hex), with a WARN.
+//! - The item is `{pk, owner, expires_at}`: `owner` is this invocation's request id, so that an
+//!   SDK retry of our own write (the first attempt landed, its answer was lost) is recognised in
+//!   the failed condition's old item and not reported as a replay; `expires_at` is the table's
+//!   TTL attribute. The item never holds the token, and neither the token nor its hash is logged.
+//! - `release` deletes the record (only if this invocation owns it) when Auth0 certainly issued
+//!   nothing for a reason outside the app's control, so the app may retry with the same token.
+//! - Every call gets at most 1 s (and never more than the time left); the bridge fails closed:
+//!   no record, no call to Auth0.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use sha2::{Digest, Sha256};
+
+use crate::authsignal::ValidatedChallenge;
+use crate::aws::{AnswerSizeLimit, SdkFailure};
+use crate::bridge::AuthsignalToken;
+use crate::budget::Deadline;
+use crate::error::{BridgeError, RequestFate, Upstream};
+use crate::settings::Settings;
+
+/// The most any DynamoDB call may take (the contract's "smaller of 1 s and the time left").
+pub const MAX_CALL_TIME: Duration = Duration::from_secs(1);
+
+/// DynamoDB's error codes for throttling: the contract's 503 with `Retry-After: 1`.
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+
+/// The replay record's key: the challenge, or the token's hash when Authsignal named no
+/// challenge. `Debug` never prints the hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChallengeKey(String);
+
+impl ChallengeKey {
+    pub fn of(challenge: &ValidatedChallenge, token: &AuthsignalToken) -> ChallengeKey {
+        match &challenge.idempotency_key {
+            Some(key) => ChallengeKey(format!("challenge#{key}")),
+            None => {
+                tracing::warn!(
+                    "Authsignal's answer has no idempotencyKey; the replay record is keyed by the token's hash"
+                );
+                ChallengeKey(format!(
+                    "token#{}",
+                    hex::encode(Sha256::digest(token.expose().as_bytes()))
+                ))
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ChallengeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.0.split('#').next().unwrap_or_default();
+        write!(f, "ChallengeKey({kind}#[REDACTED])")
+    }
+}
+
+/// The DynamoDB client of the replay table, built once per execution environment from the
+/// shared SDK configuration ([`crate::aws`]): each attempt within [`MAX_CALL_TIME`], and
+/// retries close together, so that throttling still ends in its own answer (503) within the
+/// second rather than in a timeout.
+pub fn dynamodb_client(
+    config: &aws_config::SdkConfig,
+    settings: &Settings,
+) -> aws_sdk_dynamodb::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(settings.connect_timeout())
+        .operation_timeout(settings.upstream_timeout.min(MAX_CALL_TIME))
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(20))
+        .with_max_backoff(Duration::from_millis(200));
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .interceptor(AnswerSizeLimit)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The replay table.
+pub struct ReplayGuard {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    window: Duration,
+}
+
+impl ReplayGuard {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, window: Duration) -> Self {
+        ReplayGuard {
+            client,
+            table,
+            window,
+        }
+    }
+
+    /// The time a call may take under `deadline`: what the flow keeps back for the release.
+    pub fn call_time(&self, deadline: &Deadline) -> Duration {
+        deadline
+            .capped(MAX_CALL_TIME)
+            .call_timeout(Upstream::DynamoDb)
+            .unwrap_or_default()
+    }
+
+    /// Writes the record of `key` for `owner` (this invocation), or refuses the challenge as
+    /// replayed when another owner's record is there.
+    pub async fn claim(
+        &self,
+        key: &ChallengeKey,
+        owner: &str,
+        deadline: &Deadline,
+    ) -> Result<(), BridgeError> {
+        let expires_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            + self.window.as_secs();
+        let write = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(key.as_str().to_owned()))
+            .item("owner", AttributeValue::S(owner.to_owned()))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            // The condition ignores `expires_at`: TTL deletion is lazy, and an expired record
+            // still proves the challenge was used (the token itself expires far sooner).
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        deadline
+            .capped(MAX_CALL_TIME)
+            .run(Upstream::DynamoDb, async {
+                match write.send().await {
+                    Ok(_) => Ok(()),
+                    Err(SdkError::ServiceError(service)) => match service.err() {
+                        PutItemError::ConditionalCheckFailedException(failed) => {
+                            let holder = failed
+                                .item()
+                                .and_then(|item| item.get("owner"))
+                                .and_then(|owner| owner.as_s().ok());
+                            if holder.is_some_and(|holder| holder == owner) {
+                                // Our own earlier attempt landed; its answer was lost.
+                                tracing::debug!("the replay record was already ours: an SDK retry");
+                                Ok(())
+                            } else {
+                                Err(BridgeError::Replayed)
+                            }
+                        }
+                        _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
+                    },
+                    Err(error) => Err(dynamodb_error(&error)),
+                }
+            })
+            .await
+    }
+
+    /// Deletes the record of `key` if `owner` holds it, so that the app may use the token again.
+    /// A record that is gone or held by another invocation is left alone.
+    pub async fn release(
+        &self,
+        key: &ChallengeKey,
+        owner: &str,
+        deadline: &Deadline,
+    ) -> Result<(), BridgeError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.as_str().to_owned()))
+            // `owner` is a DynamoDB reserved word: named through a placeholder.
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()));
+        deadline
+            .capped(MAX_CALL_TIME)
+            .run(Upstream::DynamoDb, async {
+                match delete.send().await {
+                    Ok(_) => Ok(()),
+                    Err(SdkError::ServiceError(service))
+                        if service.err().is_conditional_check_failed_exception() =>
+                    {
+                        Ok(())
+                    }
+                    Err(error) => Err(dynamodb_error(&error)),
+                }
+            })
+            .await
+    }
+}
+
+/// The contract's answer to a failed DynamoDB call: throttling 503; our configuration (access
+/// denied, no such table, a request DynamoDB calls invalid: any other 4xx) 500; unreachable or
+/// 5xx 502; a timeout 504.
+fn dynamodb_error<E>(error: &SdkError<E>) -> BridgeError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failure = SdkFailure::of(error);
+    let detail = failure.describe();
+    match failure {
+        SdkFailure::TimedOut => BridgeError::UpstreamTimeout {
+            upstream: Upstream::DynamoDb,
+        },
+        SdkFailure::Service { code, .. } if THROTTLING_CODES.contains(&code.as_str()) => {
+            BridgeError::Throttled {
+                upstream: Upstream::DynamoDb,
+                detail,
+            }
+        }
+        SdkFailure::Service { status, .. } if (400..500).contains(&status) => {
+            BridgeError::ReplayTableUnusable(detail)
+        }
+        SdkFailure::Service { status, .. } if status >= 500 => BridgeError::UpstreamUnavailable {
+            upstream: Upstream::DynamoDb,
+            detail,
+            fate: RequestFate::ServerError,
+        },
+        SdkFailure::ConnectionFailed => BridgeError::UpstreamUnavailable {
+            upstream: Upstream::DynamoDb,
+            detail,
+            fate: RequestFate::NotSent,
+        },
+        _ => BridgeError::unavailable(Upstream::DynamoDb, detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(idempotency_key: Option<&str>) -> ValidatedChallenge {
+        ValidatedChallenge {
+            user_id: "u".into(),
+            action: None,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            verification_method: Some("PASSKEY".into()),
+        }
+    }
+
+    #[test]
+    fn the_key_is_the_challenge_and_never_the_token() {
+        let token = AuthsignalToken::new("eyJ.canary-token.sig".into());
+        let key = ChallengeKey::of(&challenge(Some("2b8e6f0a")), &token);
+        assert_eq!(key.as_str(), "challenge#2b8e6f0a");
+        // Another token text for the same challenge (a re-signed or padded JWT) is the same key.
+        let other = AuthsignalToken::new("eyJ.canary-token.sig2".into());
+        assert_eq!(ChallengeKey::of(&challenge(Some("2b8e6f0a")), &other), key);
+    }
+
+    #[test]
+    fn without_an_idempotency_key_the_key_is_the_tokens_sha256() {
+        let token = AuthsignalToken::new("abc".into());
+        let key = ChallengeKey::of(&challenge(None), &token);
+        assert_eq!(
+            key.as_str(),
+            "token#ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let printed = format!("{key:?}");
+        assert_eq!(printed, "ChallengeKey(token#[REDACTED])");
+    }
+}
