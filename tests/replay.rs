@@ -554,3 +554,44 @@ async fn two_execution_environments_sharing_the_table_let_one_token_sign_in_once
         "{outcomes:?}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn an_unusable_replay_table_is_reported_at_start_up_and_every_sign_in_fails_closed() {
+    let moto = Moto::start();
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut vars = with(
+        &upstreams.vars(),
+        &[
+            ("REPLAY_TABLE", "no-such-table"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    );
+    vars.extend(moto.env());
+    let mut runtime = RuntimeApi::start().await;
+    let mut function = Function::start(&runtime, &vars);
+    runtime.first_poll().await;
+    for _ in 0..2 {
+        let response = runtime.respond(&http_api()).await;
+        assert_eq!(
+            (
+                response["statusCode"].as_u64(),
+                body(&response)["error"].as_str()
+            ),
+            (Some(500), Some("server_error"))
+        );
+    }
+    assert!(upstreams.auth0_requests().await.is_empty());
+    let output = function.stop();
+    let warnings: Vec<&String> = output
+        .iter()
+        .filter(|line| line.contains("the replay table cannot be used"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{output:#?}");
+    assert!(
+        warnings[0].contains("ResourceNotFoundException"),
+        "{}",
+        warnings[0]
+    );
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the real function under `cargo lambda watch`, configured through the same
-# variables as production (SECRET_ID, AUTH0_DOMAIN, AUTHSIGNAL_API_URL,
-# AWS_ENDPOINT_URL_SECRETS_MANAGER), against loopback stand-ins: moto's Secrets Manager server
-# and scripts/demo/stand_ins.py for Authsignal and Auth0. Invokes it with `cargo lambda invoke`
-# for a whole session (sign-in, two refreshes, sign-out, a refresh after sign-out) and two
-# failures, prints the API Gateway responses, and stops everything it started, also on Ctrl-C
+# variables as production (SECRET_ID, AUTH0_DOMAIN, AUTHSIGNAL_API_URL, REPLAY_TABLE,
+# AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_DYNAMODB), against loopback stand-ins:
+# moto's server (Secrets Manager and the replay table in DynamoDB) and scripts/demo/stand_ins.py
+# for Authsignal and Auth0. Invokes it with `cargo lambda invoke`
+# for a whole session (sign-in, the same token again, two refreshes, sign-out, a refresh after
+# sign-out) and two failures, prints the API Gateway responses, and stops everything it started, also on Ctrl-C
 # or failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -66,21 +67,25 @@ export DEMO_AUTH0_CLIENT_ID="demo-client-id"
 export DEMO_AUTH0_CLIENT_SECRET="demo-client-secret"
 export DEMO_VALID_TOKEN="eyJhbGciOiJIUzI1NiJ9.demo-authsignal-token.signature"
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 
-echo "==> starting moto (Secrets Manager) on :$moto_port, Authsignal and Auth0 stand-ins on :$authsignal_port and :$auth0_port"
+echo "==> starting moto (Secrets Manager, DynamoDB) on :$moto_port, Authsignal and Auth0 stand-ins on :$authsignal_port and :$auth0_port"
 start moto.log moto_server -H 127.0.0.1 -p "$moto_port"
 wait_for_port moto "$moto_port" 30
 start stand-ins.log python3 scripts/demo/stand_ins.py "$authsignal_port" "$auth0_port"
 wait_for_port stand-ins "$auth0_port" 10
-python3 scripts/demo/put_secret.py authsignal-auth0-bridge/demo
+python3 scripts/demo/aws_resources.py authsignal-auth0-bridge/demo authsignal-auth0-bridge-demo-replay
 
 # The function's environment, exactly as the SAM template sets it (plus the loopback endpoints).
 cat >"$work/function.env" <<ENV
 SECRET_ID=authsignal-auth0-bridge/demo
 AUTHSIGNAL_API_URL=http://127.0.0.1:$authsignal_port/v1
 AUTH0_DOMAIN=http://127.0.0.1:$auth0_port
+REPLAY_TABLE=authsignal-auth0-bridge-demo-replay
+AUTHSIGNAL_VERIFICATION_METHODS=PASSKEY
 AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
+AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=demo
 AWS_SECRET_ACCESS_KEY=demo
@@ -127,7 +132,13 @@ refresh_token() { answer refresh_token; }
 
 invoke "sign-in with a valid Authsignal token (AUTH0_SCOPE has offline_access)" events/http-api-token.json
 expect refresh_token
-python3 scripts/demo/session_event.py events/http-api-refresh.json "$(refresh_token)" "$work/refresh.json"
+signed_in=$(refresh_token)
+invoke "the same Authsignal token again: its challenge already finished a sign-in (replay protection)" events/http-api-token.json
+expect invalid_grant
+echo "(the replay table in moto now holds:)"
+python3 -c 'import boto3,json,os; print(json.dumps(boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1").scan(TableName="authsignal-auth0-bridge-demo-replay")["Items"], indent=2))'
+
+python3 scripts/demo/session_event.py events/http-api-refresh.json "$signed_in" "$work/refresh.json"
 invoke "refresh, JSON body (the answer carries a new, rotated refresh token)" "$work/refresh.json"
 expect access_token
 python3 scripts/demo/session_event.py events/http-api-refresh-form.json "$(refresh_token)" "$work/refresh-form.json" scope=openid
