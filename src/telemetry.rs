@@ -4,7 +4,7 @@
 //!
 //! EMF is written directly rather than through a crate: it is one JSON object per invocation,
 //! and `metrics_cloudwatch_embedded` would add the `metrics` facade and its registry to the
-//! binary for that (see the README's "Operating it").
+//! binary for that (see docs/operating.md).
 //! Spec: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
 use std::io::Write;

@@ -832,6 +832,8 @@ async fn an_invalid_setting_answers_every_request_with_500() {
         event("http-api-token.json"),
         event("http-api-get.json"),
         event("rest-api-token.json"),
+        event("http-api-revoke.json"),
+        at_path(event("http-api-refresh.json"), "/unknown"),
         too_large,
         broken_base64,
     ];

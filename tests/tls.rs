@@ -1,6 +1,6 @@
 //! TLS for real: the `bootstrap` binary talks HTTPS to the Authsignal and Auth0 stand-ins,
 //! whose certificates come from a certificate authority the test makes. The binary trusts it
-//! the way the README tells operators to trust a private CA (`SSL_CERT_FILE`), and refuses a
+//! the way docs/configuration.md tells operators to trust a private CA (`SSL_CERT_FILE`), and refuses a
 //! certificate from any other authority (502, no token, Auth0 never reached).
 
 mod support;

@@ -1,7 +1,8 @@
 """The whole bridge on loopback, for tests that speak HTTP: moto (Secrets Manager, and DynamoDB
 for the replay table), the stand-ins for Authsignal and Auth0 (scripts/demo/stand_ins.py), and
 the real `bootstrap` binary served over HTTP by `local-api` (tests/support/local_api.rs) through
-the project's Lambda Runtime API double.
+the project's Lambda Runtime API double. The function runs as the stack deploys it: credentials
+from Secrets Manager, replay protection on, passkeys only.
 
     with Stack(permissive=True) as stack:
         requests.post(stack.url + "/token", json={"token": "..."})
@@ -22,6 +23,7 @@ import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET_ID = "authsignal-auth0-bridge/http-tests"
+REPLAY_TABLE = "authsignal-auth0-bridge-http-tests-replay"
 AUTHSIGNAL_SECRET = "http-tests-authsignal-secret"
 CLIENT_ID = "http-tests-client-id"
 CLIENT_SECRET = "http-tests-client-secret"
@@ -80,6 +82,11 @@ class Stack:
             Name=SECRET_ID,
             SecretString=json.dumps({"AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET, "AUTH0_CLIENT_ID": CLIENT_ID,
                                      "AUTH0_CLIENT_SECRET": CLIENT_SECRET}))
+        boto3.client("dynamodb", endpoint_url=moto_url, **aws).create_table(
+            TableName=REPLAY_TABLE,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST")
 
         stand_in_env = dict(os.environ, DEMO_AUTHSIGNAL_SECRET=AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID=CLIENT_ID,
                             DEMO_AUTH0_CLIENT_SECRET=CLIENT_SECRET, DEMO_VALID_TOKEN=VALID_TOKEN)
@@ -94,6 +101,9 @@ class Stack:
             "AUTH0_DOMAIN": f"http://127.0.0.1:{auth0_port}",
             "AUTH0_SCOPE": "openid profile email offline_access",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+            "REPLAY_TABLE": REPLAY_TABLE,
+            "AUTHSIGNAL_VERIFICATION_METHODS": "PASSKEY",
             "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

@@ -449,7 +449,41 @@ async fn call_raw_as(
         ))
         .await
         .expect("the handler never returns an invocation error");
-    serde_json::to_value(response).unwrap()
+    let response = serde_json::to_value(response).unwrap();
+    record_status(event, &response);
+    response
+}
+
+/// With `HANDLER_STATUS_LOG` set (a directory; `make test` sets it), appends the operation the
+/// event was for and the status it got, so that scripts/check-openapi-statuses.py can compare
+/// the statuses the handler tests produce with those `openapi.yaml` documents.
+fn record_status(event: &Value, response: &Value) {
+    use authsignal_auth0_bridge::request::Endpoint;
+    use std::io::Write;
+    let Some(directory) = std::env::var_os("HANDLER_STATUS_LOG") else {
+        return;
+    };
+    let method = event["requestContext"]["http"]["method"]
+        .as_str()
+        .or(event["httpMethod"].as_str())
+        .unwrap_or_default();
+    let path = event["rawPath"].as_str().or(event["path"].as_str());
+    // The order of the function's own checks: the route, then the method.
+    let operation = match Endpoint::from_path(path) {
+        None => "other-paths",
+        Some(_) if method != "POST" => "other-methods",
+        Some(Endpoint::Token) => "POST /token",
+        Some(Endpoint::Revoke) => "POST /revoke",
+    };
+    let line = format!("{operation}\t{}\n", response["statusCode"]);
+    let file = std::path::Path::new(&directory).join(format!("{}.log", std::process::id()));
+    if let Ok(mut log) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = log.write_all(line.as_bytes());
+    }
 }
 
 impl Answer {
