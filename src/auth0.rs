@@ -17,10 +17,12 @@ use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::bridge::RefreshToken;
 use crate::budget::Deadline;
 use crate::credentials::Credentials;
-use crate::error::{BridgeError, CallError, PassthroughBody, RequestFate, Upstream};
+use crate::error::{
+    log_label, BridgeError, CallError, PassthroughBody, RequestFate, Upstream, WordCase,
+};
+use crate::operation::RefreshToken;
 use crate::settings::{endpoint, Auth0Grant, Settings};
 use crate::upstream::{self, retry_after_seconds, UpstreamResponse};
 
@@ -284,17 +286,28 @@ fn token_answer(answer: UpstreamResponse, now: SystemTime) -> Result<TokenRespon
     }
 }
 
+/// The OAuth errors that are about the token itself (RFC 6749 `invalid_grant`, RFC 6750
+/// `invalid_token`, RFC 7009 `unsupported_token_type`): an invalid, expired, already revoked or
+/// foreign token, which RFC 7009 section 2.2 does not make the app's problem. Any other error
+/// (`invalid_request`: our request was wrong; `unauthorized_client`: revocation not allowed) is
+/// not "nothing to revoke": the token may still be live, so it is not answered as a sign-out.
+const ERRORS_ABOUT_THE_TOKEN: &[&str] =
+    &["invalid_grant", "invalid_token", "unsupported_token_type"];
+
 /// `/oauth/revoke`'s answer: any 2xx (Auth0 sends 200 with an empty body) is done; a 400 or 403
-/// with an OAuth error is about the token, which RFC 7009 does not make the app's problem.
+/// whose OAuth error is about the token is nothing left to revoke; anything else is answered as
+/// on the token endpoint (Auth0's OAuth errors passed through).
 fn revocation_answer(answer: UpstreamResponse, now: SystemTime) -> Result<Revocation, CallError> {
     if answer.status.is_success() {
         return Ok(Revocation::Revoked);
     }
     let shape = shape_of(&answer.body);
     match (answer.status, oauth_error_of(&shape)) {
-        (StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN, Some(code)) => {
+        (StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN, Some(code))
+            if ERRORS_ABOUT_THE_TOKEN.contains(&code) =>
+        {
             Ok(Revocation::NotActive {
-                auth0_error: loggable_code(code),
+                auth0_error: log_label(Some(code), WordCase::Lower),
             })
         }
         _ => Err(error_answer(answer, &shape, now)),
@@ -348,21 +361,6 @@ fn error_answer(
             },
         }
         .into(),
-    }
-}
-
-/// Auth0's error code as a log label: OAuth codes are short snake_case words; anything else
-/// (which an upstream could fill with anything) is not repeated.
-fn loggable_code(code: &str) -> String {
-    let plain = !code.is_empty()
-        && code.len() <= 64
-        && code
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte == b'_');
-    if plain {
-        code.to_owned()
-    } else {
-        "unrecognised".to_owned()
     }
 }
 
@@ -523,23 +521,44 @@ mod tests {
 
     #[test]
     fn an_invalid_or_revoked_token_is_nothing_to_revoke() {
-        for status in [400, 403] {
-            let body = r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#;
+        for (status, code) in [
+            (400, "invalid_grant"),
+            (403, "invalid_grant"),
+            (400, "invalid_token"),
+            (400, "unsupported_token_type"),
+        ] {
+            let body = format!(
+                r#"{{"error":"{code}","error_description":"Unknown or invalid refresh token."}}"#
+            );
             assert_eq!(
-                revoke(status, body).unwrap(),
+                revoke(status, &body).unwrap(),
                 Revocation::NotActive {
-                    auth0_error: "invalid_grant".into()
+                    auth0_error: code.into()
                 }
             );
         }
-        // An upstream's odd code is not repeated in the log.
-        let odd = revoke(400, r#"{"error":"Bearer canary-refresh-token"}"#).unwrap();
-        assert_eq!(
-            odd,
-            Revocation::NotActive {
-                auth0_error: "unrecognised".into()
+    }
+
+    #[test]
+    fn other_oauth_errors_of_a_revocation_are_passed_through_not_called_a_sign_out() {
+        for (status, code) in [
+            (400, "invalid_request"),
+            (403, "unauthorized_client"),
+            (403, "access_denied"),
+        ] {
+            let body = format!(r#"{{"error":"{code}","error_description":"no"}}"#);
+            match bridge_error(revoke(status, &body)) {
+                BridgeError::Auth0Rejected {
+                    status: passed,
+                    body: passed_body,
+                    ..
+                } => {
+                    assert_eq!(passed.as_u16(), status);
+                    assert_eq!(passed_body.0, body.as_bytes());
+                }
+                other => panic!("{status} {code}: {other:?}"),
             }
-        );
+        }
     }
 
     #[test]

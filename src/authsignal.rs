@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Deadline;
-use crate::error::{BridgeError, CallError, ChallengeRejection, Upstream};
+use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstream, WordCase};
 use crate::settings::endpoint;
 use crate::upstream::{self, retry_after_seconds};
 
@@ -168,7 +168,11 @@ impl AuthsignalClient {
         let state = answer.state.unwrap_or_default();
         if state != CHALLENGE_SUCCEEDED {
             return Err(
-                BridgeError::ChallengeRejected(ChallengeRejection::WrongState(state)).into(),
+                BridgeError::ChallengeRejected(ChallengeRejection::WrongState(log_label(
+                    Some(&state),
+                    WordCase::Upper,
+                )))
+                .into(),
             );
         }
         let action = answer.action.or(answer.action_code);
@@ -182,7 +186,7 @@ impl AuthsignalClient {
             if !allowed.iter().any(|allowed| allowed == method) {
                 return Err(
                     BridgeError::ChallengeRejected(ChallengeRejection::MethodNotAllowed(
-                        method_label(answer.verification_method.as_deref()),
+                        log_label(answer.verification_method.as_deref(), WordCase::Upper),
                     ))
                     .into(),
                 );
@@ -198,23 +202,6 @@ impl AuthsignalClient {
             idempotency_key: answer.idempotency_key.filter(|key| !key.is_empty()),
             verification_method: answer.verification_method,
         })
-    }
-}
-
-/// A verification method as a log label: Authsignal's names are SCREAMING_SNAKE_CASE words;
-/// anything else (which an upstream could fill with anything) is not repeated.
-fn method_label(method: Option<&str>) -> String {
-    match method {
-        None | Some("") => "(none)".to_owned(),
-        Some(method)
-            if method.len() <= 40
-                && method.bytes().all(|byte| {
-                    byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_'
-                }) =>
-        {
-            method.to_owned()
-        }
-        Some(_) => "(unrecognised)".to_owned(),
     }
 }
 
@@ -342,10 +329,16 @@ mod tests {
                 ChallengeRejection::WrongState(state.into())
             );
         }
+        // A state that is not a plain word (an upstream could put anything there) is not logged.
+        let body = r#"{"isValid":true,"state":"eyJ.canary-token.sig","userId":"u"}"#;
+        assert_eq!(
+            rejection(interpret(None, 200, body)),
+            ChallengeRejection::WrongState("(unrecognised)".into())
+        );
         let body = r#"{"isValid":true,"userId":"u"}"#;
         assert_eq!(
             rejection(interpret(None, 200, body)),
-            ChallengeRejection::WrongState(String::new())
+            ChallengeRejection::WrongState("(none)".into())
         );
     }
 

@@ -67,13 +67,15 @@ pub enum SdkFailure {
         /// The HTTP status of the answer.
         status: u16,
     },
-    /// No connection could be made: the request was not sent.
-    ConnectionFailed,
+    /// The connection failed or broke off (an I/O error): before the request was sent, or after.
+    Io,
     /// The answer announced more than [`MAX_ANSWER_BYTES`].
     AnswerTooLarge,
     /// The answer could not be read or parsed.
     AnswerUnreadable,
-    /// The request could not be built or sent for another reason.
+    /// The request could not be built (no region, no credentials): our configuration.
+    NotBuilt,
+    /// The request could not be sent for another reason.
     NotSent,
 }
 
@@ -97,7 +99,8 @@ impl SdkFailure {
                 status: service.raw().status().as_u16(),
             },
             SdkError::DispatchFailure(failure) if failure.is_timeout() => SdkFailure::TimedOut,
-            SdkError::DispatchFailure(failure) if failure.is_io() => SdkFailure::ConnectionFailed,
+            SdkError::DispatchFailure(failure) if failure.is_io() => SdkFailure::Io,
+            SdkError::ConstructionFailure(_) => SdkFailure::NotBuilt,
             _ if caused_by(error, ANSWER_TOO_LARGE) => SdkFailure::AnswerTooLarge,
             SdkError::ResponseError(_) => SdkFailure::AnswerUnreadable,
             _ => SdkFailure::NotSent,
@@ -109,10 +112,13 @@ impl SdkFailure {
         match self {
             SdkFailure::TimedOut => "timed out".to_owned(),
             SdkFailure::Service { code, message, .. } => format!("{code}: {message}"),
-            SdkFailure::ConnectionFailed => "connection failed (I/O error)".to_owned(),
+            SdkFailure::Io => "connection failed or broke off (I/O error)".to_owned(),
+            SdkFailure::NotBuilt => {
+                "request could not be built (region or credentials missing?)".to_owned()
+            }
             SdkFailure::AnswerTooLarge => ANSWER_TOO_LARGE.to_owned(),
             SdkFailure::AnswerUnreadable => "answer could not be read (body withheld)".to_owned(),
-            SdkFailure::NotSent => "request could not be built or sent".to_owned(),
+            SdkFailure::NotSent => "request could not be sent".to_owned(),
         }
     }
 }

@@ -4,7 +4,6 @@
 //! request into an [`Operation`], calls [`Bridge::perform`], and turns the result into an answer.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,131 +15,10 @@ use crate::authsignal::ValidatedChallenge;
 use crate::budget::Deadline;
 use crate::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::error::{BridgeError, CallError, RequestFate, Upstream};
-use crate::replay::{ChallengeKey, ReplayGuard};
+use crate::operation::{AuthsignalToken, Invocation, Operation, RefreshToken, Success};
+use crate::replay::{ChallengeKey, Release, ReplayGuard};
 use crate::settings::Settings;
 use crate::upstream::build_http_client;
-
-/// Declares a newtype over a string the app sent that grants access: its `Debug` never prints
-/// it, and it has no `Display`, so a stray `{:?}` or `%` cannot put it in a log line.
-macro_rules! confidential_text {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps a value the request rules have already checked against the contract's limits.
-            pub fn new(value: String) -> Self {
-                $name(value)
-            }
-
-            pub fn expose(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "([REDACTED])"))
-            }
-        }
-    };
-}
-
-confidential_text!(
-    /// The token the app got from Authsignal's SDK.
-    AuthsignalToken
-);
-confidential_text!(
-    /// An Auth0 refresh token the app holds (to redeem or to revoke).
-    RefreshToken
-);
-
-/// One request, as the request rules decoded it: what the app asks the bridge to do.
-#[derive(Debug)]
-pub enum Operation {
-    /// The passkey sign-in: validate the Authsignal token, then exchange it at Auth0.
-    SignIn { token: AuthsignalToken },
-    /// The refresh grant at Auth0, with the bridge's client credentials.
-    Refresh {
-        refresh_token: RefreshToken,
-        /// Narrows the scope when sent.
-        scope: Option<String>,
-    },
-    /// RFC 7009 revocation of a refresh token at Auth0.
-    Revoke { token: RefreshToken },
-}
-
-/// Which operation a request was, for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationKind {
-    SignIn,
-    Refresh,
-    Revoke,
-}
-
-impl OperationKind {
-    /// The label in the summary line and the `Operation` metric dimension.
-    pub fn label(self) -> &'static str {
-        match self {
-            OperationKind::SignIn => "sign_in",
-            OperationKind::Refresh => "refresh",
-            OperationKind::Revoke => "revoke",
-        }
-    }
-}
-
-impl Operation {
-    pub fn kind(&self) -> OperationKind {
-        match self {
-            Operation::SignIn { .. } => OperationKind::SignIn,
-            Operation::Refresh { .. } => OperationKind::Refresh,
-            Operation::Revoke { .. } => OperationKind::Revoke,
-        }
-    }
-}
-
-/// What a successful operation gives the app.
-#[derive(Debug)]
-pub enum Success {
-    /// Auth0's token JSON (sign-in, refresh), passed through unchanged.
-    Tokens(TokenResponse),
-    /// Auth0 revoked the refresh token.
-    Revoked,
-    /// Auth0 said the token is invalid, expired or already revoked: nothing left to revoke,
-    /// which RFC 7009 section 2.2 answers as a success. Auth0's error code is for the log.
-    NothingToRevoke { auth0_error: String },
-}
-
-impl Success {
-    /// The outcome label in logs and metrics.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Success::Tokens(_) | Success::Revoked => "success",
-            Success::NothingToRevoke { .. } => "nothing_to_revoke",
-        }
-    }
-
-    /// What the operator should read in the summary line, when there is something.
-    pub fn log_detail(&self) -> Option<String> {
-        match self {
-            Success::NothingToRevoke { auth0_error } => {
-                Some(format!("auth0 did not revoke the token: {auth0_error}"))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Where the request came from and how long it may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Invocation<'a> {
-    /// The Lambda request id.
-    pub request_id: &'a str,
-    /// The caller's IP as API Gateway saw it (sent to Auth0 as `auth0-forwarded-for`).
-    pub client_ip: Option<IpAddr>,
-    pub deadline: Deadline,
-}
 
 /// What happened during one invocation, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]
@@ -151,7 +29,8 @@ pub struct ExchangeTrace {
     pub auth0_latency: Option<Duration>,
     /// Time spent on the replay record (write, and release when made).
     pub dynamodb_latency: Option<Duration>,
-    /// What became of the replay record: `written`, `released`, `release_failed`.
+    /// What became of the replay record: `written`, `released`, `not_ours` (a release found
+    /// no record of this invocation), `release_failed`.
     pub replay_record: Option<&'static str>,
     /// Authsignal's user id once the token was validated (sign-in only).
     pub user_id: Option<String>,
@@ -265,10 +144,7 @@ impl Bridge {
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
         let deadline = &invocation.deadline;
-        let mut credentials = self
-            .credentials
-            .get(deadline, &mut trace.secrets_manager_latency)
-            .await?;
+        let mut credentials = self.credentials(deadline, trace).await?;
         let challenge = self
             .call_with_credentials(
                 Upstream::Authsignal,
@@ -301,7 +177,16 @@ impl Bridge {
         let started = Instant::now();
         let claimed = replay.claim(&key, invocation.request_id, deadline).await;
         trace.add_latency(Upstream::DynamoDb, started);
-        claimed?;
+        if let Err(error) = claimed {
+            // A write whose answer never came (a timeout, a broken connection, a 5xx) may have
+            // landed: take it back, so that the app's retry is not refused as a replay. Auth0
+            // was not called, so nothing was issued for the challenge.
+            if write_may_have_landed(&error) {
+                self.release(replay, &key, invocation, deadline, trace)
+                    .await;
+            }
+            return Err(error);
+        }
         trace.replay_record = Some("written");
         // Auth0 is called only while time for the release remains after it.
         let until_release = deadline.reserving(replay.call_time(deadline));
@@ -316,21 +201,47 @@ impl Bridge {
             )
             .await;
         if result.as_ref().is_err_and(auth0_issued_nothing) {
-            let started = Instant::now();
-            let released = replay.release(&key, invocation.request_id, deadline).await;
-            trace.add_latency(Upstream::DynamoDb, started);
-            trace.replay_record = Some(match released {
-                Ok(()) => "released",
-                Err(error) => {
-                    tracing::warn!(
-                        error = %error.log_detail(),
-                        "could not release the replay record; the app must sign in again instead of retrying"
-                    );
-                    "release_failed"
-                }
-            });
+            self.release(replay, &key, invocation, deadline, trace)
+                .await;
         }
         result
+    }
+
+    /// Deletes this invocation's replay record of `key`, so that the app may use the token
+    /// again, and says what became of it in the trace.
+    async fn release(
+        &self,
+        replay: &ReplayGuard,
+        key: &ChallengeKey,
+        invocation: &Invocation<'_>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) {
+        let started = Instant::now();
+        let released = replay.release(key, invocation.request_id, deadline).await;
+        trace.add_latency(Upstream::DynamoDb, started);
+        trace.replay_record = Some(match released {
+            Ok(Release::Deleted) => "released",
+            Ok(Release::NotOurs) => "not_ours",
+            Err(error) => {
+                tracing::warn!(
+                    error = %error.log_detail(),
+                    "could not release the replay record; the app must sign in again instead of retrying"
+                );
+                "release_failed"
+            }
+        });
+    }
+
+    /// The credentials for this invocation's first call (cached, or read now).
+    async fn credentials(
+        &self,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<Arc<Credentials>, BridgeError> {
+        self.credentials
+            .get(deadline, &mut trace.secrets_manager_latency)
+            .await
     }
 
     /// The sign-in's exchange at Auth0, for the validated `challenge`. Auth0 checks client
@@ -375,10 +286,7 @@ impl Bridge {
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
         let deadline = &invocation.deadline;
-        let mut credentials = self
-            .credentials
-            .get(deadline, &mut trace.secrets_manager_latency)
-            .await?;
+        let mut credentials = self.credentials(deadline, trace).await?;
         self.call_with_credentials(
             Upstream::Auth0,
             &mut credentials,
@@ -408,10 +316,7 @@ impl Bridge {
         trace: &mut ExchangeTrace,
     ) -> Result<Success, BridgeError> {
         let deadline = &invocation.deadline;
-        let mut credentials = self
-            .credentials
-            .get(deadline, &mut trace.secrets_manager_latency)
-            .await?;
+        let mut credentials = self.credentials(deadline, trace).await?;
         let revocation = self
             .call_with_credentials(
                 Upstream::Auth0,
@@ -536,5 +441,108 @@ fn auth0_issued_nothing(error: &BridgeError) -> bool {
             upstream: Upstream::SecretsManager,
         } => true,
         _ => false,
+    }
+}
+
+/// Whether a replay record write that failed may still have landed in the table: its answer
+/// timed out, broke off, or was a 5xx (not a throttle, a refusal of our configuration, or a
+/// connection that was never made).
+fn write_may_have_landed(error: &BridgeError) -> bool {
+    match error {
+        BridgeError::UpstreamTimeout {
+            upstream: Upstream::DynamoDb,
+        } => true,
+        BridgeError::UpstreamUnavailable {
+            upstream: Upstream::DynamoDb,
+            fate,
+            ..
+        } => *fate != RequestFate::NotSent,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::PassthroughBody;
+    use reqwest::StatusCode;
+
+    fn unavailable(upstream: Upstream, fate: RequestFate) -> BridgeError {
+        BridgeError::UpstreamUnavailable {
+            upstream,
+            detail: String::new(),
+            fate,
+        }
+    }
+
+    fn rejected(status: u16) -> BridgeError {
+        BridgeError::Auth0Rejected {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: PassthroughBody(Default::default()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn the_record_is_released_only_when_auth0_certainly_issued_nothing() {
+        let released = [
+            unavailable(Upstream::Auth0, RequestFate::NotSent),
+            unavailable(Upstream::Auth0, RequestFate::ServerError),
+            BridgeError::RateLimited {
+                upstream: Upstream::Auth0,
+                retry_after: None,
+            },
+            rejected(429),
+            BridgeError::CredentialsRejected {
+                upstream: Upstream::Auth0,
+            },
+            BridgeError::BudgetExhausted {
+                upstream: Upstream::Auth0,
+            },
+            BridgeError::CredentialsUnavailable(String::new()),
+            BridgeError::UpstreamTimeout {
+                upstream: Upstream::SecretsManager,
+            },
+        ];
+        for error in &released {
+            assert!(auth0_issued_nothing(error), "{error:?}");
+        }
+        let kept = [
+            BridgeError::UpstreamTimeout {
+                upstream: Upstream::Auth0,
+            },
+            unavailable(Upstream::Auth0, RequestFate::Unknown),
+            rejected(403),
+            rejected(400),
+        ];
+        for error in &kept {
+            assert!(!auth0_issued_nothing(error), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_write_whose_answer_never_came_may_have_landed() {
+        assert!(write_may_have_landed(&BridgeError::UpstreamTimeout {
+            upstream: Upstream::DynamoDb
+        }));
+        assert!(write_may_have_landed(&unavailable(
+            Upstream::DynamoDb,
+            RequestFate::ServerError
+        )));
+        assert!(write_may_have_landed(&unavailable(
+            Upstream::DynamoDb,
+            RequestFate::Unknown
+        )));
+        for error in [
+            unavailable(Upstream::DynamoDb, RequestFate::NotSent),
+            BridgeError::Replayed,
+            BridgeError::Throttled {
+                upstream: Upstream::DynamoDb,
+                detail: String::new(),
+            },
+            BridgeError::ReplayTableUnusable(String::new()),
+        ] {
+            assert!(!write_may_have_landed(&error), "{error:?}");
+        }
     }
 }

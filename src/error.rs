@@ -34,6 +34,34 @@ impl fmt::Display for Upstream {
     }
 }
 
+/// How an upstream spells the words [`log_label`] lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordCase {
+    /// OAuth error codes: `invalid_grant`.
+    Lower,
+    /// Authsignal's states and verification methods: `CHALLENGE_SUCCEEDED`, `PASSKEY`.
+    Upper,
+}
+
+/// An upstream's word (an OAuth error code, an Authsignal state or method) as a label for the
+/// log. Such words are short identifiers in one case; anything else, which an upstream could
+/// fill with anything (a token, our own secret), is not repeated.
+pub fn log_label(word: Option<&str>, case: WordCase) -> String {
+    let allowed = |byte: u8| {
+        byte == b'_'
+            || byte.is_ascii_digit()
+            || match case {
+                WordCase::Lower => byte.is_ascii_lowercase(),
+                WordCase::Upper => byte.is_ascii_uppercase(),
+            }
+    };
+    match word {
+        None | Some("") => "(none)".to_owned(),
+        Some(word) if word.len() <= 40 && word.bytes().all(allowed) => word.to_owned(),
+        Some(_) => "(unrecognised)".to_owned(),
+    }
+}
+
 /// How far a request to an unavailable upstream got: whether the upstream can have acted on it.
 /// The replay record is released only when it cannot (see `bridge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,5 +375,35 @@ impl BridgeError {
     /// tokens (no variant ever holds one).
     pub fn log_detail(&self) -> String {
         self.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_words_of_an_upstream_reach_the_log() {
+        assert_eq!(
+            log_label(Some("invalid_grant"), WordCase::Lower),
+            "invalid_grant"
+        );
+        assert_eq!(log_label(Some("PASSKEY"), WordCase::Upper), "PASSKEY");
+        assert_eq!(log_label(None, WordCase::Upper), "(none)");
+        assert_eq!(log_label(Some(""), WordCase::Lower), "(none)");
+        for hostile in [
+            "Bearer eyJ.canary-token.sig",
+            "canary-secret",
+            "MixedCaseSecretKey123",
+            &"a".repeat(41),
+        ] {
+            for case in [WordCase::Lower, WordCase::Upper] {
+                assert_eq!(
+                    log_label(Some(hostile), case),
+                    "(unrecognised)",
+                    "{hostile}"
+                );
+            }
+        }
     }
 }

@@ -25,9 +25,10 @@ use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
 use crate::auth0::TokenResponse;
-use crate::bridge::{Bridge, ExchangeTrace, Invocation, Success};
+use crate::bridge::{Bridge, ExchangeTrace};
 use crate::budget::Deadline;
 use crate::error::BridgeError;
+use crate::operation::{Invocation, Success};
 use crate::request::{self, Endpoint, RawRequest};
 use crate::telemetry::{InvocationRecord, Telemetry};
 

@@ -7,8 +7,8 @@
 //! Where each rule of the contract lives:
 //! - routes, method, size, body encodings, fields and grants ("Request"): [`request`]
 //! - response headers, event formats, the order of the checks: [`http`]
-//! - which operation does what (sign-in, refresh, revocation), refresh-once on rejected
-//!   credentials: [`bridge`]
+//! - the operations (sign-in, refresh, revocation) and what they give: [`operation`]; which
+//!   one does what, refresh-once on rejected credentials: [`bridge`]
 //! - status codes and OAuth error bodies: [`error`]
 //! - settings and the https-only rule: [`settings`]
 //! - secret loading, caching, refresh on rejection: [`credentials`]; what the two AWS clients
@@ -29,6 +29,7 @@ pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod operation;
 pub mod replay;
 pub mod request;
 pub mod settings;

@@ -30,9 +30,9 @@ use sha2::{Digest, Sha256};
 
 use crate::authsignal::ValidatedChallenge;
 use crate::aws::{AnswerSizeLimit, SdkFailure};
-use crate::bridge::AuthsignalToken;
 use crate::budget::Deadline;
 use crate::error::{BridgeError, RequestFate, Upstream};
+use crate::operation::AuthsignalToken;
 use crate::settings::Settings;
 
 /// The most any DynamoDB call may take (the contract's "smaller of 1 s and the time left").
@@ -56,10 +56,10 @@ pub struct ChallengeKey(String);
 impl ChallengeKey {
     pub fn of(challenge: &ValidatedChallenge, token: &AuthsignalToken) -> ChallengeKey {
         match &challenge.idempotency_key {
-            Some(key) => ChallengeKey(format!("challenge#{key}")),
-            None => {
+            Some(key) if is_usable_key(key) => ChallengeKey(format!("challenge#{key}")),
+            _ => {
                 tracing::warn!(
-                    "Authsignal's answer has no idempotencyKey; the replay record is keyed by the token's hash"
+                    "Authsignal's answer has no usable idempotencyKey; the replay record is keyed by the token's hash"
                 );
                 ChallengeKey(format!(
                     "token#{}",
@@ -72,6 +72,12 @@ impl ChallengeKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Authsignal's keys are UUIDs; anything far longer (DynamoDB refuses keys over 2 KiB) or not
+/// printable is not used as a key.
+fn is_usable_key(key: &str) -> bool {
+    (1..=256).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
 impl std::fmt::Debug for ChallengeKey {
@@ -103,6 +109,15 @@ pub fn dynamodb_client(
         .interceptor(AnswerSizeLimit)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// What a release found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// This invocation's record was deleted.
+    Deleted,
+    /// There was no record of this invocation (never written, or another invocation's).
+    NotOurs,
 }
 
 /// The replay table.
@@ -220,7 +235,7 @@ impl ReplayGuard {
         key: &ChallengeKey,
         owner: &str,
         deadline: &Deadline,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<Release, BridgeError> {
         let delete = self
             .client
             .delete_item()
@@ -234,11 +249,11 @@ impl ReplayGuard {
             .capped(MAX_CALL_TIME)
             .run(Upstream::DynamoDb, async {
                 match delete.send().await {
-                    Ok(_) => Ok(()),
+                    Ok(_) => Ok(Release::Deleted),
                     Err(SdkError::ServiceError(service))
                         if service.err().is_conditional_check_failed_exception() =>
                     {
-                        Ok(())
+                        Ok(Release::NotOurs)
                     }
                     Err(error) => Err(dynamodb_error(&error)),
                 }
@@ -248,8 +263,8 @@ impl ReplayGuard {
 }
 
 /// The contract's answer to a failed DynamoDB call: throttling 503; our configuration (access
-/// denied, no such table, a request DynamoDB calls invalid: any other 4xx) 500; unreachable or
-/// 5xx 502; a timeout 504.
+/// denied, no such table, a request DynamoDB calls invalid: any other 4xx; no region or
+/// credentials) 500; unreachable, broken off, unreadable or 5xx 502; a timeout 504.
 fn dynamodb_error<E>(error: &SdkError<E>) -> BridgeError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
@@ -274,11 +289,14 @@ where
             detail,
             fate: RequestFate::ServerError,
         },
-        SdkFailure::ConnectionFailed => BridgeError::UpstreamUnavailable {
+        SdkFailure::NotBuilt => BridgeError::ReplayTableUnusable(detail),
+        SdkFailure::NotSent => BridgeError::UpstreamUnavailable {
             upstream: Upstream::DynamoDb,
             detail,
             fate: RequestFate::NotSent,
         },
+        // An I/O error may come after the request was sent; an unreadable answer after it was
+        // acted on.
         _ => BridgeError::unavailable(Upstream::DynamoDb, detail),
     }
 }
@@ -316,5 +334,15 @@ mod tests {
         );
         let printed = format!("{key:?}");
         assert_eq!(printed, "ChallengeKey(token#[REDACTED])");
+    }
+
+    #[test]
+    fn an_unusable_idempotency_key_falls_back_to_the_tokens_hash() {
+        let token = AuthsignalToken::new("abc".into());
+        let long = "k".repeat(257);
+        for key in [long.as_str(), "with space", "tab\there"] {
+            let key = ChallengeKey::of(&challenge(Some(key)), &token);
+            assert!(key.as_str().starts_with("token#"), "{key:?}");
+        }
     }
 }

@@ -17,8 +17,8 @@ use lambda_http::http::Method;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::bridge::{AuthsignalToken, Operation, OperationKind, RefreshToken};
 use crate::error::BridgeError;
+use crate::operation::{AuthsignalToken, Operation, OperationKind, RefreshToken};
 
 /// The contract's body limit, measured after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -145,6 +145,15 @@ enum Value {
 struct Parameters(HashMap<String, Value>);
 
 impl Parameters {
+    /// The parameters read, without those sent empty or `null` (which count as omitted).
+    fn sent(read: HashMap<String, Option<Value>>) -> Parameters {
+        Parameters(
+            read.into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect(),
+        )
+    }
+
     fn read(body: &[u8], content_type: Option<&str>) -> Result<Parameters, BridgeError> {
         let media_type = MediaType::parse(content_type.unwrap_or_default());
         if !media_type.charset_is_utf8 {
@@ -201,12 +210,7 @@ impl Parameters {
             };
             parameters.insert(name, value);
         }
-        Ok(Parameters(
-            parameters
-                .into_iter()
-                .filter_map(|(name, value)| Some((name, value?)))
-                .collect(),
-        ))
+        Ok(Parameters::sent(parameters))
     }
 
     /// Removes the parameter `name`: `None` when omitted, its text when a string of at most
@@ -319,12 +323,7 @@ impl<'de> Visitor<'de> for JsonObjectVisitor {
                 repeated = Some(repeated_message(&name));
             }
         }
-        let parameters = Parameters(
-            parameters
-                .into_iter()
-                .filter_map(|(name, value)| Some((name, value?)))
-                .collect(),
-        );
+        let parameters = Parameters::sent(parameters);
         Ok(JsonObject(match repeated {
             Some(message) => Err(message),
             None => Ok(parameters),

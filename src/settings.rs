@@ -270,15 +270,25 @@ impl Settings {
     }
 }
 
-/// A DynamoDB table name (3-255 of `A-Z a-z 0-9 _ . -`) or a table ARN.
+/// A DynamoDB table name (3-255 of `A-Z a-z 0-9 _ . -`) or a table ARN
+/// (`arn:<partition>:dynamodb:<region>:<account>:table/<name>`).
 fn is_table_name_or_arn(value: &str) -> bool {
-    if value.starts_with("arn:") {
-        return value.contains(":dynamodb:") && value.contains(":table/");
+    let is_name = |name: &str| {
+        (3..=255).contains(&name.len())
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
+    };
+    match value.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, "dynamodb", region, account, resource] => {
+            !partition.is_empty()
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|byte| byte.is_ascii_digit())
+                && resource.strip_prefix("table/").is_some_and(is_name)
+        }
+        _ => !value.starts_with("arn:") && is_name(value),
     }
-    (3..=255).contains(&value.len())
-        && value
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
 }
 
 /// Every problem found in the environment, for one clear start-up log line.
@@ -604,6 +614,17 @@ mod tests {
         let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/bridge-replay";
         let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("REPLAY_TABLE", arn)]).unwrap();
         assert_eq!(s.replay_table.as_deref(), Some(arn));
+        for bad in [
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/",
+            "arn:aws:s3:::bucket",
+            "arn:aws:dynamodb:eu-west-1:1234:table/bridge",
+            "ab",
+        ] {
+            assert!(
+                settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("REPLAY_TABLE", bad)]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

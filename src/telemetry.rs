@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::bridge::{ExchangeTrace, OperationKind};
+use crate::bridge::ExchangeTrace;
+use crate::operation::OperationKind;
 
 /// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";
@@ -161,7 +162,8 @@ impl Telemetry {
         Value::Object(document)
     }
 
-    /// One line per invocation, at INFO (success, 4xx), WARN (502/504) or ERROR (500).
+    /// One line per invocation, at INFO (success, 4xx), WARN (502/503/504: an upstream, which
+    /// passes) or ERROR (500: our configuration, which someone must fix).
     fn log_summary(&self, record: &InvocationRecord<'_>) {
         let trace = record.trace;
         macro_rules! summary {
@@ -188,8 +190,8 @@ impl Telemetry {
             };
         }
         match record.status {
-            500 | 501 | 503 | 505.. => summary!(tracing::Level::ERROR),
-            502 | 504 => summary!(tracing::Level::WARN),
+            500 | 501 | 505.. => summary!(tracing::Level::ERROR),
+            502..=504 => summary!(tracing::Level::WARN),
             _ => summary!(tracing::Level::INFO),
         }
     }

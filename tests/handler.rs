@@ -1396,8 +1396,9 @@ async fn a_revocation_posts_json_with_the_bridges_credentials_and_answers_200_wi
 #[tokio::test]
 async fn auth0_refusing_to_revoke_an_invalid_or_revoked_token_is_still_200_for_the_app() {
     for (status, code) in [
-        (400, "invalid_request"),
         (403, "invalid_grant"),
+        (400, "invalid_grant"),
+        (400, "invalid_token"),
         (400, "unsupported_token_type"),
     ] {
         let upstreams = Upstreams::start().await;
@@ -1413,5 +1414,18 @@ async fn auth0_refusing_to_revoke_an_invalid_or_revoked_token_is_still_200_for_t
             (200, "{}"),
             "{status} {code}"
         );
+    }
+}
+
+#[tokio::test]
+async fn auth0_refusing_a_revocation_for_another_reason_is_passed_through_not_a_sign_out() {
+    for (status, code) in [(400, "invalid_request"), (403, "unauthorized_client")] {
+        let upstreams = Upstreams::start().await;
+        let body = json!({"error": code, "error_description": "not about the token"});
+        upstreams
+            .auth0_revoke_answers(ResponseTemplate::new(status).set_body_json(&body))
+            .await;
+        let answer = call(&handler(&upstreams.vars()), &event("http-api-revoke.json")).await;
+        assert_eq!((answer.status, answer.json()), (status, body), "{code}");
     }
 }

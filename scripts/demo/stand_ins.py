@@ -8,13 +8,17 @@ the form-encoded `POST /oauth/token` with the password-realm grant and the refre
 refresh token rotation and reuse detection) and the JSON `POST /oauth/revoke`, with the real
 error bodies. Standard library only. Never part of the Lambda binary.
 
-Usage: stand_ins.py AUTHSIGNAL_PORT AUTH0_PORT [--permissive]
+Usage: stand_ins.py AUTHSIGNAL_PORT AUTH0_PORT [--any-token | --permissive]
 Environment: DEMO_AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID, DEMO_AUTH0_CLIENT_SECRET (what the
 stand-ins accept), DEMO_VALID_TOKEN (the one token whose challenge succeeded).
 
---permissive (for the API conformance run): every non-empty Authsignal token is a succeeded
-passkey challenge of its own (a new idempotencyKey per validation), and every refresh token
-Auth0 is asked about is a live one, so any well-formed request can get a 200.
+--any-token (the OAuth client library test): every non-empty Authsignal token is a succeeded
+passkey challenge, the same token always the same challenge (as in Authsignal), so each test can
+sign in with a token of its own.
+
+--permissive (the API conformance run): as --any-token, but every validation is a new challenge
+(a new idempotencyKey), and every refresh token Auth0 is asked about is a live one, so any
+well-formed request, however often repeated, can get a 200.
 """
 import base64
 import hashlib
@@ -33,6 +37,7 @@ CLIENT_ID = os.environ["DEMO_AUTH0_CLIENT_ID"]
 CLIENT_SECRET = os.environ["DEMO_AUTH0_CLIENT_SECRET"]
 VALID_TOKEN = os.environ["DEMO_VALID_TOKEN"]
 PERMISSIVE = "--permissive" in sys.argv
+ANY_TOKEN = PERMISSIVE or "--any-token" in sys.argv
 USER_ID = "demo-user-7c1f"
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
 UNKNOWN_REFRESH_TOKEN = {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
@@ -73,11 +78,12 @@ class Authsignal(Handler):
             token = json.loads(self.body())["token"]
         except (ValueError, KeyError, TypeError):
             return self.answer(400, {"error": "invalid_request", "errorDescription": "token is required"})
+        # The same token is the same challenge: its idempotencyKey does not change.
+        valid, key = token == VALID_TOKEN, str(uuid.UUID(bytes=hashlib.sha256(token.encode()).digest()[:16]))
+        if ANY_TOKEN:
+            valid = bool(token)
         if PERMISSIVE:
-            valid, key = bool(token), str(uuid.uuid4())
-        else:
-            # The same token is the same challenge: its idempotencyKey does not change.
-            valid, key = token == VALID_TOKEN, str(uuid.UUID(bytes=hashlib.sha256(token.encode()).digest()[:16]))
+            key = str(uuid.uuid4())
         if not valid:
             return self.answer(200, {"isValid": False, "error": "Token is invalid or expired."})
         return self.answer(200, {
@@ -173,7 +179,7 @@ class Auth0(Handler):
             return self.answer(403, {"error": "unauthorized_client",
                                      "error_description": "Grant type not allowed for the client."})
         # The Login script of the `authsignal` connection would ask Authsignal who owns the token.
-        valid = PERMISSIVE and form.get("password") or form.get("password") == VALID_TOKEN
+        valid = ANY_TOKEN and form.get("password") or form.get("password") == VALID_TOKEN
         if form.get("username") != USER_ID or not valid:
             return self.answer(403, {"error": "invalid_grant", "error_description": "Wrong email or password."})
         scope = form.get("scope", "openid")

@@ -51,7 +51,7 @@ def main():
     if seed != "random":
         command += ["--seed", seed]
     # Stand-ins that take any well-formed token: every valid request can succeed.
-    with Stack(permissive=True) as stack:
+    with Stack("--permissive") as stack:
         result = subprocess.run(command + ["--url", stack.url], cwd=os.path.join(ROOT, "target"))
     sys.exit(result.returncode)
 

@@ -4,8 +4,11 @@ the real `bootstrap` binary served over HTTP by `local-api` (tests/support/local
 the project's Lambda Runtime API double. The function runs as the stack deploys it: credentials
 from Secrets Manager, replay protection on, passkeys only.
 
-    with Stack(permissive=True) as stack:
+    with Stack("--any-token") as stack:
         requests.post(stack.url + "/token", json={"token": "..."})
+
+`stand_ins` is the stand-ins' mode (scripts/demo/stand_ins.py): None (only VALID_TOKEN signs
+in), "--any-token" or "--permissive".
 
 Everything started is stopped on exit. Needs `cargo build --example local-api --bin bootstrap`
 and the tools of `make tools` (moto, boto3) on PATH.
@@ -50,8 +53,8 @@ def wait_for_port(port, process, seconds):
 
 
 class Stack:
-    def __init__(self, permissive=False, extra_env=None):
-        self.permissive = permissive
+    def __init__(self, stand_ins=None, extra_env=None):
+        self.stand_ins = stand_ins
         self.extra_env = extra_env or {}
         self.processes = []
         self.logs = tempfile.mkdtemp(prefix="bridge-http-tests-")
@@ -91,7 +94,7 @@ class Stack:
         stand_in_env = dict(os.environ, DEMO_AUTHSIGNAL_SECRET=AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID=CLIENT_ID,
                             DEMO_AUTH0_CLIENT_SECRET=CLIENT_SECRET, DEMO_VALID_TOKEN=VALID_TOKEN)
         args = [sys.executable, "scripts/demo/stand_ins.py", str(authsignal_port), str(auth0_port)]
-        stand_ins = self.start("stand-ins", args + (["--permissive"] if self.permissive else []), stand_in_env)
+        stand_ins = self.start("stand-ins", args + ([self.stand_ins] if self.stand_ins else []), stand_in_env)
         wait_for_port(auth0_port, stand_ins, 10)
 
         env = {

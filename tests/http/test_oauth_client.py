@@ -8,12 +8,13 @@ refresh token rotation and reuse detection. `make test-http` runs it.
 """
 import os
 import unittest
+import uuid
 
 import requests
 from oauthlib.oauth2 import InvalidGrantError, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from stack import Stack, VALID_TOKEN
+from stack import Stack
 
 # The stack serves plain HTTP on loopback; oauthlib refuses http:// URLs unless told this.
 os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
@@ -25,7 +26,8 @@ APP_CLIENT_ID = "app-client-id"
 class OAuthClientLibrary(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack().__enter__()
+        # Any token signs in, once: replay protection is on, so each test signs in with its own.
+        cls.stack = Stack("--any-token").__enter__()
         cls.token_url = cls.stack.url + "/token"
         cls.revoke_url = cls.stack.url + "/revoke"
 
@@ -35,8 +37,12 @@ class OAuthClientLibrary(unittest.TestCase):
 
     def sign_in(self):
         # The passkey sign-in is the bridge's own request: a JSON POST with the Authsignal token.
-        answer = requests.post(self.token_url, json={"token": VALID_TOKEN}, timeout=10)
+        token = f"eyJhbGciOiJIUzI1NiJ9.{uuid.uuid4()}.signature"
+        answer = requests.post(self.token_url, json={"token": token}, timeout=10)
         self.assertEqual(answer.status_code, 200, answer.text)
+        # Its second use is refused: one token, one sign-in.
+        again = requests.post(self.token_url, json={"token": token}, timeout=10)
+        self.assertEqual((again.status_code, again.json()["error"]), (400, "invalid_grant"))
         client = WebApplicationClient(APP_CLIENT_ID)
         tokens = client.parse_request_body_response(answer.text)
         self.assertIn("refresh_token", tokens)

@@ -1,7 +1,8 @@
-//! An HTTP relay in front of an upstream that passes every request on and, for the first
-//! `lose` of them, replaces the upstream's answer with a 500: the request landed, its answer
-//! was lost on the way back, and the client's SDK retries. What a real network does now and
-//! then, and what the replay record's `owner` exists for.
+//! An HTTP relay in front of DynamoDB that passes every request on and, for the first `lose`
+//! `PutItem`s, replaces the upstream's answer with a 500: the write landed, its answer was lost
+//! on the way back, and the client's SDK retries. What a real network does now and then, and
+//! what the replay record's `owner` (and the release after an uncertain write) exists for.
+//! Other requests (the release's `DeleteItem`) get their real answers.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +19,7 @@ const LOST_ANSWER: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#Interna
 
 pub struct AnswerLosingRelay {
     pub url: String,
-    /// Requests passed on so far.
+    /// `PutItem`s passed on so far.
     pub forwarded: Arc<AtomicUsize>,
 }
 
@@ -77,8 +78,16 @@ async fn relay(
             outgoing = outgoing.header(name, value);
         }
     }
+    let is_put_item = parts
+        .headers
+        .get("x-amz-target")
+        .is_some_and(|target| target.as_bytes().ends_with(b".PutItem"));
     let answer = outgoing.body(body).send().await.expect("upstream answers");
-    let number = forwarded.fetch_add(1, Ordering::SeqCst);
+    let number = if is_put_item {
+        forwarded.fetch_add(1, Ordering::SeqCst)
+    } else {
+        usize::MAX
+    };
     if number < lose {
         return Response::builder()
             .status(500)

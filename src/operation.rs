@@ -1,0 +1,130 @@
+//! What an app asks the bridge to do, decoded from a request by the request rules
+//! ([`crate::request`]), and what it gets when it works: the domain's nouns, shared by the edge
+//! and the flow ([`crate::bridge`]).
+
+use std::net::IpAddr;
+
+use crate::auth0::TokenResponse;
+use crate::budget::Deadline;
+
+/// Declares a newtype over a string the app sent that grants access: its `Debug` never prints
+/// it, and it has no `Display`, so a stray `{:?}` or `%` cannot put it in a log line.
+macro_rules! confidential_text {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value the request rules have already checked against the contract's limits.
+            pub fn new(value: String) -> Self {
+                $name(value)
+            }
+
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([REDACTED])"))
+            }
+        }
+    };
+}
+
+confidential_text!(
+    /// The token the app got from Authsignal's SDK.
+    AuthsignalToken
+);
+confidential_text!(
+    /// An Auth0 refresh token the app holds (to redeem or to revoke).
+    RefreshToken
+);
+
+/// One request, as the request rules decoded it: what the app asks the bridge to do.
+#[derive(Debug)]
+pub enum Operation {
+    /// The passkey sign-in: validate the Authsignal token, then exchange it at Auth0.
+    SignIn { token: AuthsignalToken },
+    /// The refresh grant at Auth0, with the bridge's client credentials.
+    Refresh {
+        refresh_token: RefreshToken,
+        /// Narrows the scope when sent.
+        scope: Option<String>,
+    },
+    /// RFC 7009 revocation of a refresh token at Auth0.
+    Revoke { token: RefreshToken },
+}
+
+/// Which operation a request was, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationKind {
+    SignIn,
+    Refresh,
+    Revoke,
+}
+
+impl OperationKind {
+    /// The label in the summary line and the `Operation` metric dimension.
+    pub fn label(self) -> &'static str {
+        match self {
+            OperationKind::SignIn => "sign_in",
+            OperationKind::Refresh => "refresh",
+            OperationKind::Revoke => "revoke",
+        }
+    }
+}
+
+impl Operation {
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Operation::SignIn { .. } => OperationKind::SignIn,
+            Operation::Refresh { .. } => OperationKind::Refresh,
+            Operation::Revoke { .. } => OperationKind::Revoke,
+        }
+    }
+}
+
+/// What a successful operation gives the app.
+#[derive(Debug)]
+pub enum Success {
+    /// Auth0's token JSON (sign-in, refresh), passed through unchanged.
+    Tokens(TokenResponse),
+    /// Auth0 revoked the refresh token.
+    Revoked,
+    /// Auth0 said the token is invalid, expired or already revoked: nothing left to revoke,
+    /// which RFC 7009 section 2.2 answers as a success. Auth0's error code is for the log.
+    NothingToRevoke { auth0_error: String },
+}
+
+impl Success {
+    /// The outcome label in logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Success::Tokens(_) | Success::Revoked => "success",
+            Success::NothingToRevoke { .. } => "nothing_to_revoke",
+        }
+    }
+
+    /// What the operator should read in the summary line, when there is something.
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            Success::NothingToRevoke { auth0_error } => {
+                Some(format!("auth0 did not revoke the token: {auth0_error}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where the request came from and how long it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The Lambda request id.
+    pub request_id: &'a str,
+    /// The caller's IP as API Gateway saw it (sent to Auth0 as `auth0-forwarded-for`).
+    pub client_ip: Option<IpAddr>,
+    pub deadline: Deadline,
+}
