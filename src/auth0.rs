@@ -136,27 +136,18 @@ impl Auth0Client {
             Auth0Grant::PasswordRealm { realm } => (PASSWORD_REALM_GRANT, Some(realm.as_str())),
             Auth0Grant::Password => (PASSWORD_GRANT, None),
         };
-        let request = self
-            .http
-            .post(self.token_url.clone())
-            .form(&PasswordGrantRequest {
-                grant_type,
-                realm,
-                username: user_id,
-                password: authsignal_token,
-                client_id: &credentials.auth0_client_id,
-                client_secret: credentials.auth0_client_secret.expose_secret(),
-                scope: &self.scope,
-                audience: self.audience.as_deref(),
-            });
-        let answer = self
-            .send(
-                self.with_client_ip(request, client_ip),
-                credentials,
-                deadline,
-            )
-            .await?;
-        token_answer(answer, SystemTime::now())
+        let form = PasswordGrantRequest {
+            grant_type,
+            realm,
+            username: user_id,
+            password: authsignal_token,
+            client_id: &credentials.auth0_client_id,
+            client_secret: credentials.auth0_client_secret.expose_secret(),
+            scope: &self.scope,
+            audience: self.audience.as_deref(),
+        };
+        self.token_grant(&form, credentials, client_ip, deadline)
+            .await
     }
 
     /// Redeems a refresh token. Auth0's answer is handled exactly as the exchange's (a rotated
@@ -169,23 +160,32 @@ impl Auth0Client {
         client_ip: Option<IpAddr>,
         deadline: &Deadline,
     ) -> Result<TokenResponse, CallError> {
-        let request = self
-            .http
-            .post(self.token_url.clone())
-            .form(&RefreshGrantRequest {
-                grant_type: REFRESH_TOKEN_GRANT,
-                refresh_token: refresh_token.expose(),
-                client_id: &credentials.auth0_client_id,
-                client_secret: credentials.auth0_client_secret.expose_secret(),
-                scope,
-            });
-        let answer = self
-            .send(
-                self.with_client_ip(request, client_ip),
-                credentials,
-                deadline,
-            )
-            .await?;
+        let form = RefreshGrantRequest {
+            grant_type: REFRESH_TOKEN_GRANT,
+            refresh_token: refresh_token.expose(),
+            client_id: &credentials.auth0_client_id,
+            client_secret: credentials.auth0_client_secret.expose_secret(),
+            scope,
+        };
+        self.token_grant(&form, credentials, client_ip, deadline)
+            .await
+    }
+
+    /// A grant at `/oauth/token`: the form, the caller's IP for Auth0's brute-force protection
+    /// (needs "Trust Token Endpoint IP Header" on the application), and the answer read as
+    /// tokens or an error.
+    async fn token_grant(
+        &self,
+        form: &impl Serialize,
+        credentials: &Credentials,
+        client_ip: Option<IpAddr>,
+        deadline: &Deadline,
+    ) -> Result<TokenResponse, CallError> {
+        let mut request = self.http.post(self.token_url.clone()).form(form);
+        if let (true, Some(ip)) = (self.forward_client_ip, client_ip) {
+            request = request.header("auth0-forwarded-for", ip.to_string());
+        }
+        let answer = self.send(request, credentials, deadline).await?;
         token_answer(answer, SystemTime::now())
     }
 
@@ -206,19 +206,6 @@ impl Auth0Client {
             });
         let answer = self.send(request, credentials, deadline).await?;
         revocation_answer(answer, SystemTime::now())
-    }
-
-    /// Lets Auth0's brute-force protection see the end user instead of this function (needs
-    /// "Trust Token Endpoint IP Header" on the application).
-    fn with_client_ip(
-        &self,
-        request: reqwest::RequestBuilder,
-        client_ip: Option<IpAddr>,
-    ) -> reqwest::RequestBuilder {
-        match (self.forward_client_ip, client_ip) {
-            (true, Some(ip)) => request.header("auth0-forwarded-for", ip.to_string()),
-            _ => request,
-        }
     }
 
     /// Sends a request within the time budget and reads the answer.

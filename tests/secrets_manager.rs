@@ -350,30 +350,6 @@ async fn a_rotated_authsignal_secret_is_picked_up_by_one_refresh_and_retry() {
     );
 }
 
-/// Auth0's stand-in accepts only `client_secret`, answering 401 `access_denied` otherwise.
-async fn auth0_accepting(server: &MockServer, client_secret: &str) {
-    server.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(body_string_contains(
-            format!("client_secret={client_secret}&").as_str(),
-        ))
-        .respond_with(tokens())
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(
-                json!({"error": "access_denied", "error_description": "Unauthorized"}),
-            ),
-        )
-        .with_priority(2)
-        .mount(server)
-        .await;
-}
-
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
 async fn a_rotated_auth0_client_secret_is_picked_up_by_one_refresh_and_retry() {
@@ -439,9 +415,9 @@ async fn a_secret_that_is_still_wrong_after_the_refresh_is_500_without_a_retry()
     );
 }
 
-/// Auth0's stand-in takes refreshes and revocations only with `client_secret` (form or JSON
-/// body), answering 401 `access_denied` otherwise.
-async fn auth0_session_accepting(server: &MockServer, client_secret: &str) {
+/// Auth0's stand-in accepts only `client_secret` (in a form or a JSON body): tokens for a
+/// sign-in or a refresh, and revocations; anything else is 401 `access_denied`.
+async fn auth0_accepting(server: &MockServer, client_secret: &str) {
     server.reset().await;
     let expected = client_secret.to_owned();
     let sends_expected_secret = move |request: &wiremock::Request| {
@@ -454,7 +430,7 @@ async fn auth0_session_accepting(server: &MockServer, client_secret: &str) {
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(sends_expected_secret.clone())
-        .respond_with(refreshed_tokens())
+        .respond_with(tokens())
         .with_priority(1)
         .mount(server)
         .await;
@@ -492,7 +468,7 @@ async fn a_rotated_auth0_client_secret_is_picked_up_on_refresh_and_on_revocation
         )
         .await;
         let upstreams = Upstreams::start().await;
-        auth0_session_accepting(&upstreams.auth0, "a0-old").await;
+        auth0_accepting(&upstreams.auth0, "a0-old").await;
         // A new execution environment per operation: forced refreshes are one per 30 s.
         let handler = handler_over_secret(&moto, &upstreams, secret_id).await;
         assert_eq!(
@@ -507,7 +483,7 @@ async fn a_rotated_auth0_client_secret_is_picked_up_on_refresh_and_on_revocation
             &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, "a0-new"),
         )
         .await;
-        auth0_session_accepting(&upstreams.auth0, "a0-new").await;
+        auth0_accepting(&upstreams.auth0, "a0-new").await;
         let answer = call(&handler, &event(fixture)).await;
         assert_eq!(answer.status, 200, "{fixture}: {answer:?}");
         assert_eq!(

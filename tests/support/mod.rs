@@ -145,6 +145,16 @@ impl Upstreams {
         posts(&self.authsignal).await
     }
 
+    /// Whether no request of any method reached either stand-in.
+    pub async fn untouched(&self) -> bool {
+        self.authsignal
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+            && self.auth0.received_requests().await.unwrap().is_empty()
+    }
+
     /// The POST requests Auth0's `/oauth/token` received.
     pub async fn auth0_requests(&self) -> Vec<Request> {
         posts(&self.auth0)
