@@ -5,10 +5,10 @@
 //! The runtime hands us the raw event, deserialised by `lambda_http` into its `LambdaRequest`
 //! (an event that is not an HTTP event at all fails there, before our code runs). We read the
 //! things the bridge needs (path, method, content type, body, base64 flag, source IP) straight
-//! from it and do not build an `http::Request` with `lambda_http`'s conversion: that conversion `expect`s a
-//! valid base64 body, a query string `http` accepts and a parseable `Host` header, so a request
-//! like `POST /token?a="` would panic and become a Lambda invocation error, where the contract
-//! wants an answer for every API Gateway event.
+//! from it and do not build an `http::Request` with `lambda_http`'s conversion: that conversion
+//! `expect`s a valid base64 body, a query string `http` accepts and a parseable `Host` header,
+//! so a request like `POST /token?a="` would panic and become a Lambda invocation error, where
+//! the contract wants an answer for every API Gateway event.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -44,24 +44,16 @@ async fn build_handler() -> Handler {
     for warning in settings.warnings() {
         tracing::warn!(%warning, "check the settings");
     }
-    // One AWS SDK configuration for both clients, loaded only when one of them is needed.
-    let uses_secrets_manager = matches!(
-        settings.credentials_location,
-        CredentialsLocation::SecretsManager { .. }
-    );
-    let sdk_config = if uses_secrets_manager || settings.replay_table.is_some() {
-        Some(load_sdk_config(aws_config::from_env(), &settings).await)
-    } else {
-        None
-    };
-    let source = match (&settings.credentials_location, &sdk_config) {
-        (CredentialsLocation::SecretsManager { secret_id }, Some(sdk_config)) => {
-            CredentialsSource::SecretsManager {
-                client: secrets_manager_client(sdk_config),
-                secret_id: secret_id.clone(),
-            }
-        }
-        _ => {
+    // One AWS SDK configuration for both clients, loaded when the first of them is built (and
+    // not at all when the credentials come from the environment and replay protection is off).
+    let sdk_config = tokio::sync::OnceCell::new();
+    let aws = || sdk_config.get_or_init(|| load_sdk_config(aws_config::from_env(), &settings));
+    let source = match &settings.credentials_location {
+        CredentialsLocation::SecretsManager { secret_id } => CredentialsSource::SecretsManager {
+            client: secrets_manager_client(aws().await),
+            secret_id: secret_id.clone(),
+        },
+        CredentialsLocation::Environment => {
             let credentials = Credentials::from_lookup(|name| std::env::var(name).ok());
             if let Err(problem) = &credentials {
                 // Reported once here, like a bad setting; each request then gets the 500.
@@ -86,13 +78,13 @@ async fn build_handler() -> Handler {
         verification_methods = settings.verification_methods.as_ref().map(|methods| methods.join(",")),
         "bridge settings"
     );
-    let replay = match (&settings.replay_table, &sdk_config) {
-        (Some(table), Some(sdk_config)) => Some(ReplayGuard::new(
-            dynamodb_client(sdk_config, &settings),
+    let replay = match &settings.replay_table {
+        Some(table) => Some(ReplayGuard::new(
+            dynamodb_client(aws().await, &settings),
             table.clone(),
             settings.replay_window,
         )),
-        _ => None,
+        None => None,
     };
     match Bridge::from_settings(&settings, source, replay) {
         Ok(bridge) => Handler::new(bridge, settings.upstream_timeout, telemetry),

@@ -146,16 +146,14 @@ impl ReplayGuard {
             .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(WARM_UP_KEY.to_owned()));
-        let result = deadline
-            .capped(MAX_CALL_TIME)
-            .run(Upstream::DynamoDb, async {
-                delete
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| dynamodb_error(&error))
-            })
-            .await;
+        let result = within_call_time(deadline, async {
+            delete
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| dynamodb_error(&error))
+        })
+        .await;
         match result {
             Ok(()) => {}
             Err(error @ BridgeError::ReplayTableUnusable(_)) => tracing::warn!(
@@ -171,8 +169,7 @@ impl ReplayGuard {
 
     /// The time a call may take under `deadline`: what the flow keeps back for the release.
     pub fn call_time(&self, deadline: &Deadline) -> Duration {
-        deadline
-            .capped(MAX_CALL_TIME)
+        call_budget(deadline)
             .call_timeout(Upstream::DynamoDb)
             .unwrap_or_default()
     }
@@ -201,31 +198,29 @@ impl ReplayGuard {
             // still proves the challenge was used (the token itself expires far sooner).
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        deadline
-            .capped(MAX_CALL_TIME)
-            .run(Upstream::DynamoDb, async {
-                match write.send().await {
-                    Ok(_) => Ok(()),
-                    Err(SdkError::ServiceError(service)) => match service.err() {
-                        PutItemError::ConditionalCheckFailedException(failed) => {
-                            let holder = failed
-                                .item()
-                                .and_then(|item| item.get("owner"))
-                                .and_then(|owner| owner.as_s().ok());
-                            if holder.is_some_and(|holder| holder == owner) {
-                                // Our own earlier attempt landed; its answer was lost.
-                                tracing::debug!("the replay record was already ours: an SDK retry");
-                                Ok(())
-                            } else {
-                                Err(BridgeError::Replayed)
-                            }
+        within_call_time(deadline, async {
+            match write.send().await {
+                Ok(_) => Ok(()),
+                Err(SdkError::ServiceError(service)) => match service.err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => {
+                        let holder = failed
+                            .item()
+                            .and_then(|item| item.get("owner"))
+                            .and_then(|owner| owner.as_s().ok());
+                        if holder.is_some_and(|holder| holder == owner) {
+                            // Our own earlier attempt landed; its answer was lost.
+                            tracing::debug!("the replay record was already ours: an SDK retry");
+                            Ok(())
+                        } else {
+                            Err(BridgeError::Replayed)
                         }
-                        _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
-                    },
-                    Err(error) => Err(dynamodb_error(&error)),
-                }
-            })
-            .await
+                    }
+                    _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
+                },
+                Err(error) => Err(dynamodb_error(&error)),
+            }
+        })
+        .await
     }
 
     /// Deletes the record of `key` if `owner` holds it, so that the app may use the token again.
@@ -245,21 +240,33 @@ impl ReplayGuard {
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()));
-        deadline
-            .capped(MAX_CALL_TIME)
-            .run(Upstream::DynamoDb, async {
-                match delete.send().await {
-                    Ok(_) => Ok(Release::Deleted),
-                    Err(SdkError::ServiceError(service))
-                        if service.err().is_conditional_check_failed_exception() =>
-                    {
-                        Ok(Release::NotOurs)
-                    }
-                    Err(error) => Err(dynamodb_error(&error)),
+        within_call_time(deadline, async {
+            match delete.send().await {
+                Ok(_) => Ok(Release::Deleted),
+                Err(SdkError::ServiceError(service))
+                    if service.err().is_conditional_check_failed_exception() =>
+                {
+                    Ok(Release::NotOurs)
                 }
-            })
-            .await
+                Err(error) => Err(dynamodb_error(&error)),
+            }
+        })
+        .await
     }
+}
+
+/// Every DynamoDB call gets the smaller of [`MAX_CALL_TIME`] (and `UPSTREAM_TIMEOUT_MS`) and the
+/// time left.
+fn call_budget(deadline: &Deadline) -> Deadline {
+    deadline.capped(MAX_CALL_TIME)
+}
+
+/// Runs one DynamoDB call within [`call_budget`].
+async fn within_call_time<T>(
+    deadline: &Deadline,
+    call: impl std::future::Future<Output = Result<T, BridgeError>>,
+) -> Result<T, BridgeError> {
+    call_budget(deadline).run(Upstream::DynamoDb, call).await
 }
 
 /// The contract's answer to a failed DynamoDB call: throttling 503; our configuration (access

@@ -624,3 +624,70 @@ async fn an_unusable_replay_table_is_reported_at_start_up_and_every_sign_in_fail
         warnings[0]
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn a_release_never_deletes_another_invocations_record() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let (moto, admin, vars) = moto_with_table(&upstreams).await;
+    let first = handler_with_replay(&vars, moto.loader()).await;
+    assert_eq!(
+        call_as(&first, &http_api(), "the-winner", BUDGET)
+            .await
+            .status,
+        200
+    );
+
+    // Another invocation's write finds the winner's record, but every answer is lost, so it
+    // cannot tell that from a write of its own that landed: it tries to take it back.
+    let relay = AnswerLosingRelay::start(&moto.url, usize::MAX).await;
+    let loser = handler_with_replay(&vars, loader_for(&relay.url)).await;
+    let failed = call_as(&loser, &http_api(), "the-loser", BUDGET).await;
+    assert_eq!(failed.status, 502);
+    let records = records(&admin).await;
+    assert_eq!(records.len(), 1, "the winner's record is still there");
+    assert_eq!(records[0]["owner"].as_s().unwrap(), "the-winner");
+    assert_eq!(upstreams.auth0_requests().await.len(), 1);
+}
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn without_an_idempotency_key_a_warn_says_so_and_neither_token_nor_hash_is_logged() {
+    use sha2::{Digest, Sha256};
+    let moto = Moto::start();
+    create_replay_table(&moto.dynamodb_admin().await, TABLE).await;
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(ResponseTemplate::new(200).set_body_json(
+            json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}),
+        ))
+        .await;
+    upstreams.auth0_answers(tokens()).await;
+    let mut vars = with(
+        &upstreams.vars(),
+        &[
+            ("REPLAY_TABLE", TABLE),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ],
+    );
+    vars.extend(moto.env());
+    let mut runtime = RuntimeApi::start().await;
+    let mut function = Function::start(&runtime, &vars);
+    assert_eq!(runtime.respond(&http_api()).await["statusCode"], 200);
+    let second = runtime.respond(&http_api()).await;
+    assert_eq!(body(&second)["error"], "invalid_grant");
+    let output = function.stop();
+    let warnings = output
+        .iter()
+        .filter(|line| {
+            line.contains(r#""level":"WARN""#) && line.contains("no usable idempotencyKey")
+        })
+        .count();
+    assert_eq!(warnings, 2, "one WARN per sign-in keyed by the hash");
+    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+    for line in &output {
+        assert!(!line.contains(TOKEN) && !line.contains(&hash), "{line}");
+    }
+}
