@@ -2,16 +2,16 @@
 //! runtime loop. Nothing here can stop the function from answering: a bad setting is logged
 //! once and every request gets the contract's 500 (no crash loop).
 
-use authsignal_auth0_bridge::aws::load_sdk_config;
-use authsignal_auth0_bridge::bridge::Bridge;
-use authsignal_auth0_bridge::credentials::{
-    secrets_manager_client, Credentials, CredentialsSource,
-};
-use authsignal_auth0_bridge::http::Handler;
+use authsignal_auth0_bridge::edge::http::Handler;
+use authsignal_auth0_bridge::flow::bridge::Bridge;
 use authsignal_auth0_bridge::logging;
-use authsignal_auth0_bridge::replay::{dynamodb_client, ReplayGuard};
 use authsignal_auth0_bridge::settings::{CredentialsLocation, Settings};
 use authsignal_auth0_bridge::telemetry::Telemetry;
+use authsignal_auth0_bridge::upstream::aws::load_sdk_config;
+use authsignal_auth0_bridge::upstream::credentials::{
+    secrets_manager_client, Credentials, CredentialsSource,
+};
+use authsignal_auth0_bridge::upstream::replay::{dynamodb_client, ReplayGuard};
 use lambda_http::{service_fn, LambdaEvent};
 
 /// How long init may spend reading the secret and opening the upstream connections.

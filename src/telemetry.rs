@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::bridge::ExchangeTrace;
-use crate::operation::OperationKind;
+use crate::flow::bridge::ExchangeTrace;
+use crate::flow::operation::OperationKind;
 
 /// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";

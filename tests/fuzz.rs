@@ -30,7 +30,7 @@ const CONTRACT_STATUSES: &[u16] = &[
 struct Harness {
     runtime: tokio::runtime::Runtime,
     upstreams: Upstreams,
-    handler: authsignal_auth0_bridge::http::Handler,
+    handler: authsignal_auth0_bridge::edge::http::Handler,
 }
 
 /// One runtime, one pair of stand-ins and one handler for all cases (as a warm Lambda). The

@@ -9,12 +9,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authsignal_auth0_bridge::aws::load_sdk_config;
-use authsignal_auth0_bridge::budget::Deadline;
-use authsignal_auth0_bridge::credentials::{
+use authsignal_auth0_bridge::settings::Settings;
+use authsignal_auth0_bridge::upstream::aws::load_sdk_config;
+use authsignal_auth0_bridge::upstream::budget::Deadline;
+use authsignal_auth0_bridge::upstream::credentials::{
     secrets_manager_client, CredentialsCache, CredentialsSource,
 };
-use authsignal_auth0_bridge::settings::Settings;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use support::moto::{create_secret, put_secret, secret_json, Moto};
@@ -265,7 +265,7 @@ async fn handler_over_secret(
     moto: &Moto,
     upstreams: &Upstreams,
     secret_id: &str,
-) -> authsignal_auth0_bridge::http::Handler {
+) -> authsignal_auth0_bridge::edge::http::Handler {
     let vars = with(&upstreams.vars(), &[("SECRET_ID", secret_id)]);
     let settings = settings(&[("SECRET_ID", secret_id)]);
     handler_with_source(&vars, source(moto.loader(), &settings, secret_id).await)

@@ -12,11 +12,11 @@ pub mod tls;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authsignal_auth0_bridge::bridge::Bridge;
-use authsignal_auth0_bridge::credentials::{Credentials, CredentialsSource};
-use authsignal_auth0_bridge::http::{GatewayResponse, Handler};
+use authsignal_auth0_bridge::edge::http::{GatewayResponse, Handler};
+use authsignal_auth0_bridge::flow::bridge::Bridge;
 use authsignal_auth0_bridge::settings::Settings;
 use authsignal_auth0_bridge::telemetry::Telemetry;
+use authsignal_auth0_bridge::upstream::credentials::{Credentials, CredentialsSource};
 use connection_counter::ConnectionCounter;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent};
@@ -264,8 +264,8 @@ pub async fn handler_with_replay(
     vars: &[(String, String)],
     loader: aws_config::ConfigLoader,
 ) -> Handler {
-    use authsignal_auth0_bridge::aws::load_sdk_config;
-    use authsignal_auth0_bridge::replay::{dynamodb_client, ReplayGuard};
+    use authsignal_auth0_bridge::upstream::aws::load_sdk_config;
+    use authsignal_auth0_bridge::upstream::replay::{dynamodb_client, ReplayGuard};
     let settings = settings_of(vars);
     let map: HashMap<String, String> = vars.iter().cloned().collect();
     let source =
@@ -468,7 +468,7 @@ async fn call_raw_as(
 /// event was for and the status it got, so that scripts/check-openapi-statuses.py can compare
 /// the statuses the handler tests produce with those `openapi.yaml` documents.
 fn record_status(event: &Value, response: &Value) {
-    use authsignal_auth0_bridge::request::Endpoint;
+    use authsignal_auth0_bridge::edge::request::Endpoint;
     use std::io::Write;
     let Some(directory) = std::env::var_os("HANDLER_STATUS_LOG") else {
         return;

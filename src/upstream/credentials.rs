@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::aws::{AnswerSizeLimit, SdkFailure};
-use crate::budget::Deadline;
 use crate::error::{BridgeError, Upstream};
+use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
+use crate::upstream::budget::Deadline;
 
 /// Forced refreshes (after an upstream rejected our credentials) happen at most this often per
 /// execution environment, so a broken secret cannot turn every request into a Secrets Manager
@@ -75,7 +75,7 @@ impl Credentials {
 
 /// The Secrets Manager client, built once per execution environment from the shared SDK
 /// configuration (region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, timeouts: see
-/// [`crate::aws`]).
+/// [`crate::upstream::aws`]).
 pub fn secrets_manager_client(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::config::Builder::from(config)
         .interceptor(AnswerSizeLimit)

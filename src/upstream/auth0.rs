@@ -11,35 +11,23 @@
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::budget::Deadline;
-use crate::credentials::Credentials;
 use crate::error::{
     log_label, BridgeError, CallError, PassthroughBody, RequestFate, Upstream, WordCase,
 };
-use crate::operation::RefreshToken;
 use crate::settings::{endpoint, Auth0Grant, Settings};
-use crate::upstream::{self, retry_after_seconds, UpstreamResponse};
+use crate::tokens::{RefreshToken, TokenResponse};
+use crate::upstream::budget::Deadline;
+use crate::upstream::credentials::Credentials;
+use crate::upstream::http_client::{self, retry_after_seconds, UpstreamResponse};
 
 const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 const PASSWORD_GRANT: &str = "password";
 const REFRESH_TOKEN_GRANT: &str = "refresh_token";
-
-/// Auth0's token answer, exactly as Auth0 sent it (the app gets it unchanged).
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenResponse(pub Bytes);
-
-// Holds access/id/refresh tokens: never print them.
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenResponse([REDACTED; {} bytes])", self.0.len())
-    }
-}
 
 /// What Auth0 made of a revocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +108,7 @@ impl Auth0Client {
 
     /// Opens the connection to Auth0 ahead of the first request (see `upstream`).
     pub async fn warm_up(&self, deadline: &Deadline) {
-        upstream::open_connection(&self.http, &self.token_url, Upstream::Auth0, deadline).await;
+        http_client::open_connection(&self.http, &self.token_url, Upstream::Auth0, deadline).await;
     }
 
     /// Exchanges the validated Authsignal token for Auth0 tokens on behalf of `user_id`.
@@ -216,7 +204,7 @@ impl Auth0Client {
         deadline: &Deadline,
     ) -> Result<UpstreamResponse, BridgeError> {
         let answer = deadline
-            .run(Upstream::Auth0, upstream::send(Upstream::Auth0, request))
+            .run(Upstream::Auth0, http_client::send(Upstream::Auth0, request))
             .await?;
         if echoes_credentials(&answer.body, credentials) {
             // Whatever Auth0 (or something posing as it) sent, the app must not receive our
@@ -368,6 +356,7 @@ fn seconds_until_reset(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use reqwest::header::HeaderValue;
     use std::time::Duration;
 

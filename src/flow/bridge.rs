@@ -9,16 +9,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::auth0::{Auth0Client, Revocation, TokenResponse};
-use crate::authsignal::AuthsignalClient;
-use crate::authsignal::ValidatedChallenge;
-use crate::budget::Deadline;
-use crate::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::error::{BridgeError, CallError, RequestFate, Upstream};
-use crate::operation::{AuthsignalToken, Invocation, Operation, RefreshToken, Success};
-use crate::replay::{ChallengeKey, Release, ReplayGuard};
+use crate::flow::operation::{Invocation, Operation, Success};
 use crate::settings::Settings;
-use crate::upstream::build_http_client;
+use crate::tokens::{AuthsignalToken, RefreshToken, TokenResponse};
+use crate::upstream::auth0::{Auth0Client, Revocation};
+use crate::upstream::authsignal::AuthsignalClient;
+use crate::upstream::authsignal::ValidatedChallenge;
+use crate::upstream::budget::Deadline;
+use crate::upstream::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
+use crate::upstream::http_client::build_http_client;
+use crate::upstream::replay::{ChallengeKey, Release, ReplayGuard};
 
 /// What happened during one invocation, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]

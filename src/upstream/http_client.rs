@@ -132,7 +132,7 @@ pub async fn open_connection(
     http: &reqwest::Client,
     url: &reqwest::Url,
     upstream: Upstream,
-    deadline: &crate::budget::Deadline,
+    deadline: &crate::upstream::budget::Deadline,
 ) {
     let opened = deadline
         .run(upstream, async {

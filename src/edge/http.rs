@@ -1,6 +1,6 @@
 //! The HTTP edge: API Gateway (HTTP API 2.0, REST API 1.0) and function URL events in, the
 //! contract's answers out. The only module that sees `lambda_http` types; the request rules
-//! themselves (route, method, size, encodings, fields) are in [`crate::request`].
+//! themselves (route, method, size, encodings, fields) are in [`crate::edge::request`].
 //!
 //! The runtime hands us the raw event, deserialised by `lambda_http` into its `LambdaRequest`
 //! (an event that is not an HTTP event at all fails there, before our code runs). We read the
@@ -24,13 +24,13 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
-use crate::auth0::TokenResponse;
-use crate::bridge::{Bridge, ExchangeTrace};
-use crate::budget::Deadline;
+use crate::edge::request::{self, Endpoint, RawRequest};
 use crate::error::BridgeError;
-use crate::operation::{Invocation, Success};
-use crate::request::{self, Endpoint, RawRequest};
+use crate::flow::bridge::{Bridge, ExchangeTrace};
+use crate::flow::operation::{Invocation, Success};
 use crate::telemetry::{InvocationRecord, Telemetry};
+use crate::tokens::TokenResponse;
+use crate::upstream::budget::Deadline;
 
 /// Time budget when an event carries no Lambda deadline (direct handler calls in tests).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);

@@ -7,10 +7,10 @@ use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::budget::Deadline;
 use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstream, WordCase};
 use crate::settings::endpoint;
-use crate::upstream::{self, retry_after_seconds};
+use crate::upstream::budget::Deadline;
+use crate::upstream::http_client::{self, retry_after_seconds};
 
 /// The only state in which a token proves a passkey sign-in.
 const CHALLENGE_SUCCEEDED: &str = "CHALLENGE_SUCCEEDED";
@@ -80,7 +80,7 @@ impl AuthsignalClient {
 
     /// Opens the connection to Authsignal ahead of the first request (see `upstream`).
     pub async fn warm_up(&self, deadline: &Deadline) {
-        upstream::open_connection(
+        http_client::open_connection(
             &self.http,
             &self.validate_url,
             Upstream::Authsignal,
@@ -110,7 +110,7 @@ impl AuthsignalClient {
         let answer = deadline
             .run(
                 Upstream::Authsignal,
-                upstream::send(Upstream::Authsignal, request),
+                http_client::send(Upstream::Authsignal, request),
             )
             .await?;
         self.interpret(answer.status, &answer.headers, &answer.body)

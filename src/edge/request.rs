@@ -18,7 +18,8 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::error::BridgeError;
-use crate::operation::{AuthsignalToken, Operation, OperationKind, RefreshToken};
+use crate::flow::operation::{Operation, OperationKind};
+use crate::tokens::{AuthsignalToken, RefreshToken};
 
 /// The contract's body limit, measured after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;

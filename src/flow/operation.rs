@@ -1,47 +1,11 @@
 //! What an app asks the bridge to do, decoded from a request by the request rules
-//! ([`crate::request`]), and what it gets when it works: the domain's nouns, shared by the edge
-//! and the flow ([`crate::bridge`]).
+//! ([`crate::edge::request`]), and what it gets when it works: the domain's nouns, shared by the edge
+//! and the flow ([`crate::flow::bridge`]).
 
 use std::net::IpAddr;
 
-use crate::auth0::TokenResponse;
-use crate::budget::Deadline;
-
-/// Declares a newtype over a string the app sent that grants access: its `Debug` never prints
-/// it, and it has no `Display`, so a stray `{:?}` or `%` cannot put it in a log line.
-macro_rules! confidential_text {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps a value the request rules have already checked against the contract's limits.
-            pub fn new(value: String) -> Self {
-                $name(value)
-            }
-
-            pub fn expose(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "([REDACTED])"))
-            }
-        }
-    };
-}
-
-confidential_text!(
-    /// The token the app got from Authsignal's SDK.
-    AuthsignalToken
-);
-confidential_text!(
-    /// An Auth0 refresh token the app holds (to redeem or to revoke).
-    RefreshToken
-);
+use crate::tokens::{AuthsignalToken, RefreshToken, TokenResponse};
+use crate::upstream::budget::Deadline;
 
 /// One request, as the request rules decoded it: what the app asks the bridge to do.
 #[derive(Debug)]

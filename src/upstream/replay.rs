@@ -28,12 +28,12 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use sha2::{Digest, Sha256};
 
-use crate::authsignal::ValidatedChallenge;
-use crate::aws::{AnswerSizeLimit, SdkFailure};
-use crate::budget::Deadline;
 use crate::error::{BridgeError, RequestFate, Upstream};
-use crate::operation::AuthsignalToken;
 use crate::settings::Settings;
+use crate::tokens::AuthsignalToken;
+use crate::upstream::authsignal::ValidatedChallenge;
+use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
+use crate::upstream::budget::Deadline;
 
 /// The most any DynamoDB call may take (the contract's "smaller of 1 s and the time left").
 pub const MAX_CALL_TIME: Duration = Duration::from_secs(1);
@@ -88,7 +88,7 @@ impl std::fmt::Debug for ChallengeKey {
 }
 
 /// The DynamoDB client of the replay table, built once per execution environment from the
-/// shared SDK configuration ([`crate::aws`]): each attempt within [`MAX_CALL_TIME`], and
+/// shared SDK configuration ([`crate::upstream::aws`]): each attempt within [`MAX_CALL_TIME`], and
 /// retries close together, so that throttling still ends in its own answer (503) within the
 /// second rather than in a timeout.
 pub fn dynamodb_client(

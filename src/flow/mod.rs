@@ -1,0 +1,6 @@
+//! The flow: what each operation does, in which order, and what it gives. Knows nothing about
+//! API Gateway (the edge decodes requests into an [`operation::Operation`]) nor about the wire
+//! formats of the upstreams (their clients in [`crate::upstream`]).
+
+pub mod bridge;
+pub mod operation;
