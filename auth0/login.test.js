@@ -1,36 +1,18 @@
 // Tests of the Login script with Node's built-in test runner, against a loopback stand-in for
-// Authsignal's connect host. The script is loaded the way Auth0 runs it: one function, with
-// `configuration` and `WrongUsernameOrPasswordError` provided by the sandbox.
+// Authsignal's connect host. The script is loaded the way Auth0 runs it (support/sandbox.js).
+// Without BRIDGE_PUBLIC_KEYS (the bridge's AUTH0_SIGN_IN_PROOF=authsignal-token) the password is
+// the Authsignal token and the script asks Authsignal who owns it.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const http = require('node:http');
-const path = require('node:path');
-const vm = require('node:vm');
+const { loadLogin: load, WrongUsernameOrPasswordError } = require('./support/sandbox.js');
 
 const SECRET = 'connection-secret-key';
 const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.login-script-token.sig';
 
-class WrongUsernameOrPasswordError extends Error {
-  constructor(identifier, message) {
-    super(message);
-    this.name = 'WrongUsernameOrPasswordError';
-    this.identifier = identifier;
-  }
-}
-
 function loadLogin(configuration) {
-  const source = fs.readFileSync(path.join(__dirname, 'login.js'), 'utf8');
-  const sandbox = {
-    configuration,
-    WrongUsernameOrPasswordError,
-    // The outer realm's Error, so `instanceof Error` works on what the script creates.
-    Error, fetch, AbortController, Buffer, setTimeout, clearTimeout
-  };
-  vm.createContext(sandbox);
-  vm.runInContext(source, sandbox);
-  return sandbox.login;
+  return load(configuration).login;
 }
 
 // A stand-in that answers each request with `answer(request, body)` -> [status, body] or 'hang'.
@@ -68,7 +50,7 @@ async function run(login, identifier, password) {
   return calls[0];
 }
 
-test('a valid token returns the profile of its user', async () => {
+test('a valid token returns the profile of its user, the provider prefix dropped as before', async () => {
   const server = await standIn(() => [200, { userId: 'auth0|abc123', email: 'ada@example.com', emailVerified: true }]);
   try {
     const login = loadLogin({ AUTHSIGNAL_SECRET: SECRET, AUTHSIGNAL_CONNECT_URL: server.url });
@@ -80,6 +62,16 @@ test('a valid token returns the profile of its user', async () => {
     assert.equal(request.url, '/get-user');
     assert.equal(request.headers.authorization, 'Basic ' + Buffer.from(SECRET + ':').toString('base64'));
     assert.deepEqual(JSON.parse(request.body), { token: TOKEN });
+  } finally { server.close(); }
+});
+
+test('STRIP_PROVIDER_PREFIX=false keeps the user id whole', async () => {
+  const server = await standIn(() => [200, { userId: 'google-oauth2|108' }]);
+  try {
+    const login = loadLogin({ AUTHSIGNAL_SECRET: SECRET, AUTHSIGNAL_CONNECT_URL: server.url, STRIP_PROVIDER_PREFIX: 'false' });
+    const { error, profile } = await run(login, 'google-oauth2|108', TOKEN);
+    assert.equal(error, null);
+    assert.equal(profile.user_id, 'google-oauth2|108');
   } finally { server.close(); }
 });
 

@@ -112,12 +112,8 @@ mod tempfile_path {
 }
 
 fn secrets_manager_answer() -> String {
-    let secret = json!({
-        "AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET,
-        "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
-        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET,
-    })
-    .to_string();
+    let secret =
+        support::moto::secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET);
     json!({
         "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/bench-AbCdEf",
         "Name": "bridge/bench",

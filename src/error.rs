@@ -85,6 +85,9 @@ pub enum ChallengeRejection {
     WrongAction,
     /// Authsignal refused the token itself with a 4xx (other than 401/403/429).
     TokenRefused(u16),
+    /// Authsignal refused to read the user it had just named (`GET /users/{userId}`) with a
+    /// 4xx (other than 401/403/429): answered like a refused token.
+    UserLookupRefused(u16),
     /// `AUTHSIGNAL_VERIFICATION_METHODS` is set and the challenge was passed with another
     /// method (or Authsignal named none): the method as a log label.
     MethodNotAllowed(String),
@@ -100,6 +103,9 @@ impl fmt::Display for ChallengeRejection {
             ChallengeRejection::WrongAction => f.write_str("the token is for another action"),
             ChallengeRejection::TokenRefused(status) => {
                 write!(f, "Authsignal refused the token with HTTP {status}")
+            }
+            ChallengeRejection::UserLookupRefused(status) => {
+                write!(f, "Authsignal refused the user lookup with HTTP {status}")
             }
             ChallengeRejection::MethodNotAllowed(method) => {
                 write!(f, "verification method {method} is not allowed")

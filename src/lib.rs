@@ -31,6 +31,7 @@ pub mod error;
 pub mod flow;
 pub mod logging;
 pub mod settings;
+pub mod signing_key;
 pub mod telemetry;
 pub mod tokens;
 pub mod upstream;

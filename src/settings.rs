@@ -12,6 +12,10 @@ pub const DEFAULT_AUTH0_REALM: &str = "authsignal";
 pub const DEFAULT_SECRET_CACHE_TTL_SECONDS: u64 = 300;
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u64 = 86_400;
+pub const DEFAULT_ASSERTION_ISSUER: &str = "authsignal-auth0-bridge";
+/// Longest `ASSERTION_ISSUER`: it is in every assertion, which must stay within the 4096 bytes
+/// the Login script accepts.
+const MAX_ASSERTION_ISSUER_BYTES: usize = 256;
 
 /// The `verificationMethod` values Authsignal documents. Others are accepted with a WARN at
 /// start-up (Authsignal adds methods; a typo should still be visible).
@@ -55,6 +59,57 @@ pub enum Auth0Grant {
     Password,
 }
 
+/// What the sign-in sends Auth0 as the password (`AUTH0_SIGN_IN_PROOF`), decided once here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInProof {
+    /// The bridge's signed assertion (the default): Auth0's connection accepts nothing else, so
+    /// every sign-in goes through the bridge's checks.
+    Assertion {
+        parties: AssertionParties,
+        /// `AUTHSIGNAL_PROFILE`: read the user at Authsignal for the assertion's profile claims.
+        look_up_profile: bool,
+    },
+    /// The Authsignal token itself, for connections that still run the guide's Login script.
+    AuthsignalToken,
+}
+
+impl SignInProof {
+    /// The `AUTH0_SIGN_IN_PROOF` value, for the start-up line.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SignInProof::Assertion { .. } => "assertion",
+            SignInProof::AuthsignalToken => "authsignal-token",
+        }
+    }
+
+    /// The assertions' issuer and audience, when the proof is an assertion.
+    pub fn parties(&self) -> Option<&AssertionParties> {
+        match self {
+            SignInProof::Assertion { parties, .. } => Some(parties),
+            SignInProof::AuthsignalToken => None,
+        }
+    }
+
+    /// Whether a sign-in reads the user's profile at Authsignal (for the assertion).
+    pub fn looks_up_profile(&self) -> bool {
+        matches!(
+            self,
+            SignInProof::Assertion {
+                look_up_profile: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Who signs the assertions and who verifies them: their `iss` (`ASSERTION_ISSUER`) and `aud`
+/// (`AUTH0_REALM`, the connection whose Login script checks them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionParties {
+    pub issuer: String,
+    pub audience: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub credentials_location: CredentialsLocation,
@@ -66,6 +121,7 @@ pub struct Settings {
     pub auth0_audience: Option<String>,
     pub auth0_scope: String,
     pub auth0_grant: Auth0Grant,
+    pub sign_in_proof: SignInProof,
     pub auth0_forward_client_ip: bool,
     pub secret_cache_ttl: Duration,
     pub upstream_timeout: Duration,
@@ -75,6 +131,8 @@ pub struct Settings {
     pub replay_window: Duration,
     /// The allow-list of Authsignal verification methods; `None`: any method.
     pub verification_methods: Option<Vec<String>>,
+    /// Settings that are set but have no effect with the others (for WARN lines at start-up).
+    ignored_settings: Vec<String>,
 }
 
 impl Settings {
@@ -145,19 +203,40 @@ impl Settings {
             }
         };
 
-        let auth0_forward_client_ip = match get("AUTH0_FORWARD_CLIENT_IP") {
-            None => true,
-            Some(value) => match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
+        let auth0_forward_client_ip =
+            parse_flag(&get, "AUTH0_FORWARD_CLIENT_IP", true, &mut problems);
+
+        let sign_in_proof = match get("AUTH0_SIGN_IN_PROOF").as_deref() {
+            None | Some("assertion") => {
+                let issuer =
+                    get("ASSERTION_ISSUER").unwrap_or_else(|| DEFAULT_ASSERTION_ISSUER.to_owned());
+                if issuer.len() > MAX_ASSERTION_ISSUER_BYTES || issuer.chars().any(char::is_control)
+                {
                     problems.push(format!(
-                        "AUTH0_FORWARD_CLIENT_IP must be `true` or `false`, not `{value}`"
+                        "ASSERTION_ISSUER must be at most {MAX_ASSERTION_ISSUER_BYTES} bytes of printable text"
                     ));
-                    true
                 }
-            },
+                SignInProof::Assertion {
+                    parties: AssertionParties {
+                        issuer,
+                        audience: get("AUTH0_REALM")
+                            .unwrap_or_else(|| DEFAULT_AUTH0_REALM.to_owned()),
+                    },
+                    look_up_profile: parse_flag(&get, "AUTHSIGNAL_PROFILE", true, &mut problems),
+                }
+            }
+            Some("authsignal-token") => SignInProof::AuthsignalToken,
+            Some(other) => {
+                problems.push(format!(
+                    "AUTH0_SIGN_IN_PROOF must be `assertion` or `authsignal-token`, not `{other}`"
+                ));
+                SignInProof::AuthsignalToken
+            }
         };
+        let ignored_with_token_proof: Vec<&str> = ["ASSERTION_ISSUER", "AUTHSIGNAL_PROFILE"]
+            .into_iter()
+            .filter(|name| get(name).is_some())
+            .collect();
 
         let secret_cache_ttl = parse_number(
             &get,
@@ -232,6 +311,16 @@ impl Settings {
                 auth0_audience: get("AUTH0_AUDIENCE"),
                 auth0_scope: get("AUTH0_SCOPE").unwrap_or_else(|| DEFAULT_AUTH0_SCOPE.to_owned()),
                 auth0_grant,
+                ignored_settings: match sign_in_proof {
+                    SignInProof::AuthsignalToken => ignored_with_token_proof
+                        .into_iter()
+                        .map(|name| {
+                            format!("{name} is ignored with AUTH0_SIGN_IN_PROOF=authsignal-token")
+                        })
+                        .collect(),
+                    SignInProof::Assertion { .. } => Vec::new(),
+                },
+                sign_in_proof,
                 auth0_forward_client_ip,
                 secret_cache_ttl,
                 upstream_timeout,
@@ -254,9 +343,11 @@ impl Settings {
     }
 
     /// Settings that are valid but probably not what the operator meant, for WARN lines at
-    /// start-up: verification methods Authsignal does not document.
+    /// start-up: settings the chosen sign-in proof ignores, verification methods Authsignal does
+    /// not document.
     pub fn warnings(&self) -> Vec<String> {
-        self.verification_methods
+        let unknown_methods = self
+            .verification_methods
             .iter()
             .flatten()
             .filter(|method| !KNOWN_VERIFICATION_METHODS.contains(&method.as_str()))
@@ -265,7 +356,11 @@ impl Settings {
                     "AUTHSIGNAL_VERIFICATION_METHODS names `{method}`, which Authsignal does not document (known: {})",
                     KNOWN_VERIFICATION_METHODS.join(", ")
                 )
-            })
+            });
+        self.ignored_settings
+            .iter()
+            .cloned()
+            .chain(unknown_methods)
             .collect()
     }
 }
@@ -296,6 +391,26 @@ fn is_table_name_or_arn(value: &str) -> bool {
 #[error("invalid configuration: {}", problems.join("; "))]
 pub struct SettingsError {
     pub problems: Vec<String>,
+}
+
+/// A `true`/`false` setting (`1`/`0` and `yes`/`no` are accepted too).
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+    problems: &mut Vec<String>,
+) -> bool {
+    let Some(value) = get(name) else {
+        return default;
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => true,
+        "false" | "0" | "no" => false,
+        _ => {
+            problems.push(format!("{name} must be `true` or `false`, not `{value}`"));
+            default
+        }
+    }
 }
 
 fn parse_number(
@@ -663,5 +778,86 @@ mod tests {
         let warnings = s.warnings();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("`PASSKEYS`"), "{}", warnings[0]);
+    }
+
+    #[test]
+    fn the_sign_in_proof_is_an_assertion_with_a_profile_by_default() {
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_REALM", "passkeys")]).unwrap();
+        assert_eq!(
+            s.sign_in_proof,
+            SignInProof::Assertion {
+                parties: AssertionParties {
+                    issuer: "authsignal-auth0-bridge".into(),
+                    audience: "passkeys".into(),
+                },
+                look_up_profile: true,
+            }
+        );
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_SIGN_IN_PROOF", "assertion"),
+            ("ASSERTION_ISSUER", "https://bridge.example.com"),
+            ("AUTHSIGNAL_PROFILE", "false"),
+            ("AUTH0_GRANT_TYPE", "password"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.sign_in_proof,
+            SignInProof::Assertion {
+                parties: AssertionParties {
+                    issuer: "https://bridge.example.com".into(),
+                    audience: "authsignal".into(),
+                },
+                look_up_profile: false,
+            }
+        );
+        assert!(s.warnings().is_empty());
+    }
+
+    #[test]
+    fn the_authsignal_token_proof_ignores_the_assertion_settings_with_a_warning() {
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_SIGN_IN_PROOF", "authsignal-token"),
+            ("AUTHSIGNAL_PROFILE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(s.sign_in_proof, SignInProof::AuthsignalToken);
+        assert_eq!(
+            s.warnings(),
+            ["AUTHSIGNAL_PROFILE is ignored with AUTH0_SIGN_IN_PROOF=authsignal-token"]
+        );
+    }
+
+    #[test]
+    fn bad_sign_in_proof_settings_are_reported() {
+        for (name, value, expected) in [
+            (
+                "AUTH0_SIGN_IN_PROOF",
+                "token",
+                "AUTH0_SIGN_IN_PROOF must be `assertion` or `authsignal-token`, not `token`",
+            ),
+            (
+                "AUTHSIGNAL_PROFILE",
+                "maybe",
+                "AUTHSIGNAL_PROFILE must be `true` or `false`, not `maybe`",
+            ),
+            (
+                "ASSERTION_ISSUER",
+                &"i".repeat(257),
+                "ASSERTION_ISSUER must be at most 256 bytes",
+            ),
+            (
+                "ASSERTION_ISSUER",
+                "a\u{7}b",
+                "ASSERTION_ISSUER must be at most 256 bytes",
+            ),
+        ] {
+            let err = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), (name, value)]).unwrap_err();
+            assert!(
+                err.problems[0].starts_with(expected),
+                "{name}={value}: {err}"
+            );
+        }
     }
 }

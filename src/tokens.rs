@@ -13,7 +13,7 @@ macro_rules! confidential_text {
         pub struct $name(String);
 
         impl $name {
-            /// Wraps a value the request rules have already checked against the contract's limits.
+            /// Wraps a value (one from the app is checked against the request rules' limits first).
             pub fn new(value: String) -> Self {
                 $name(value)
             }
@@ -38,6 +38,11 @@ confidential_text!(
 confidential_text!(
     /// An Auth0 refresh token the app holds (to redeem or to revoke).
     RefreshToken
+);
+confidential_text!(
+    /// The assertion the bridge signed for one sign-in (see `crate::flow::assertion`): a
+    /// credential Auth0 accepts for 60 s.
+    BridgeAssertion
 );
 
 /// Auth0's token answer, exactly as Auth0 sent it (the app gets it unchanged).

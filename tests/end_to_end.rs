@@ -313,6 +313,59 @@ async fn a_bad_setting_is_logged_once_and_every_request_gets_500() {
 }
 
 #[tokio::test]
+async fn the_signing_key_is_named_at_start_up_or_its_problem_reported_once() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    upstreams.auth0_answers(refreshed_tokens()).await;
+    let json_logs = [("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+
+    // A usable key: its kid, for the operator to find in the connection's BRIDGE_PUBLIC_KEYS.
+    let mut runtime = RuntimeApi::start().await;
+    let mut function = Function::start(&runtime, &with(&upstreams.vars(), &json_logs));
+    assert_eq!(
+        runtime.respond(&event("http-api-token.json")).await["statusCode"],
+        200
+    );
+    let output = function.stop();
+    let named = output
+        .iter()
+        .filter(|line| line.contains(SIGNING_KEY_ID) && line.contains("BRIDGE_PUBLIC_KEYS"))
+        .count();
+    assert_eq!(named, 1, "{output:#?}");
+
+    // A key that is not one: one ERROR at start-up, then every sign-in the configuration 500
+    // without a call to Authsignal; refreshes still work.
+    let mut runtime = RuntimeApi::start().await;
+    let broken = with(
+        &upstreams.vars(),
+        &[("BRIDGE_SIGNING_KEY", "REPLACE_ME"), json_logs[0]],
+    );
+    let mut function = Function::start(&runtime, &broken);
+    let validations = upstreams.authsignal_requests().await.len();
+    for _ in 0..2 {
+        let response = runtime.respond(&event("http-api-token.json")).await;
+        assert_eq!(response["statusCode"], 500);
+        assert_eq!(body(&response)["error"], "server_error");
+    }
+    assert_eq!(upstreams.authsignal_requests().await.len(), validations);
+    assert_eq!(
+        runtime.respond(&event("http-api-refresh.json")).await["statusCode"],
+        200
+    );
+    assert!(function.is_running(), "no crash loop");
+    let output = function.stop();
+    let errors: Vec<&String> = output
+        .iter()
+        .filter(|line| {
+            line.contains(r#""level":"ERROR""#) && line.contains("no usable BRIDGE_SIGNING_KEY")
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{output:#?}");
+    assert!(errors[0].contains("BRIDGE_SIGNING_KEY in the environment is not a PEM"));
+    assert!(output.iter().all(|line| !line.contains("REPLACE_ME")));
+}
+
+#[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
 async fn credentials_come_from_secrets_manager_and_a_failing_cold_start_recovers() {
     let moto = Moto::start();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::faulty::{Fault, FaultyUpstream, ALL_FAULTS};
+use support::moto::secret_json;
 use support::runtime_api::{body, Function, RuntimeApi};
 use support::*;
 
@@ -28,12 +29,7 @@ fn secrets_manager_answer(secret: &str) -> String {
 }
 
 fn good_secret() -> String {
-    json!({
-        "AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET,
-        "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
-        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET,
-    })
-    .to_string()
+    secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET)
 }
 
 struct Stage {

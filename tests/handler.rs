@@ -77,7 +77,7 @@ async fn authsignal_gets_the_action_when_one_is_configured() {
 }
 
 #[tokio::test]
-async fn auth0_gets_the_password_realm_grant_with_the_user_and_token() {
+async fn auth0_gets_the_password_realm_grant_with_the_user_and_the_bridges_assertion() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let vars = with(
@@ -100,7 +100,6 @@ async fn auth0_gets_the_password_realm_grant_with_the_user_and_token() {
         ),
         ("realm", "authsignal"),
         ("username", USER_ID),
-        ("password", TOKEN),
         ("client_id", AUTH0_CLIENT_ID),
         ("client_secret", AUTH0_CLIENT_SECRET),
         ("scope", "openid profile email"),
@@ -109,7 +108,9 @@ async fn auth0_gets_the_password_realm_grant_with_the_user_and_token() {
     for (name, value) in &expected {
         assert_eq!(form.get(*name).map(String::as_str), Some(*value), "{name}");
     }
-    assert_eq!(form.len(), expected.len());
+    // The password is the assertion the bridge signed for this user (tests/sign_in_proof.rs).
+    assert_eq!(assertion_claims(&requests[0])["sub"], USER_ID);
+    assert_eq!(form.len(), expected.len() + 1);
 }
 
 #[tokio::test]

@@ -271,7 +271,8 @@ async fn handler_over_secret(
     handler_with_source(&vars, source(moto.loader(), &settings, secret_id).await)
 }
 
-/// Authsignal's stand-in accepts only `secret`, rejecting anything else with 401.
+/// Authsignal's stand-in accepts only `secret` (on `/validate` and the user lookup), rejecting
+/// anything else with 401.
 async fn authsignal_accepting(server: &MockServer, secret: &str) {
     use base64::Engine;
     server.reset().await;
@@ -283,8 +284,14 @@ async fn authsignal_accepting(server: &MockServer, secret: &str) {
         .with_priority(1)
         .mount(server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/validate"))
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/users/{USER_ID}")))
+        .and(header("authorization", format!("Basic {basic}").as_str()))
+        .respond_with(user())
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(401).set_body_json(
             json!({"error": "unauthorized", "errorDescription": "The request is unauthorized."}),
         ))
@@ -492,4 +499,84 @@ async fn a_rotated_auth0_client_secret_is_picked_up_on_refresh_and_on_revocation
             "{fixture}: one rejected call, one retry"
         );
     }
+}
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn the_signing_key_is_read_cached_and_rotated_with_the_secret() {
+    let moto = Moto::start();
+    let admin = moto.admin().await;
+    let secret_id = "bridge/signing-key";
+    create_secret(
+        &admin,
+        secret_id,
+        &secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
+    .await;
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    upstreams.auth0_answers(refreshed_tokens()).await;
+    let ttl = [("SECRET_ID", secret_id), ("SECRET_CACHE_TTL_SECONDS", "1")];
+    let vars = with(&without(&upstreams.vars(), "BRIDGE_SIGNING_KEY"), &ttl);
+    let handler = handler_with_source(
+        &vars,
+        source(moto.loader(), &settings(&ttl), secret_id).await,
+    );
+    let kid_of_last_sign_in = || async {
+        let requests = upstreams.auth0_requests().await;
+        let request = requests.last().unwrap();
+        let header = form(request)["password"]
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        use base64::Engine;
+        let header: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        call(&handler, &event("http-api-token.json")).await.status,
+        200
+    );
+    assert_eq!(kid_of_last_sign_in().await, SIGNING_KEY_ID);
+
+    // Step 2 of a rotation: the secret gets the new key; the bridge signs with it once its
+    // cache expires.
+    let mut rotated: serde_json::Value = serde_json::from_str(&secret_json(
+        AUTHSIGNAL_SECRET,
+        AUTH0_CLIENT_ID,
+        AUTH0_CLIENT_SECRET,
+    ))
+    .unwrap();
+    rotated["BRIDGE_SIGNING_KEY"] = json!(NEXT_SIGNING_KEY);
+    put_secret(&admin, secret_id, &rotated.to_string()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        call(&handler, &event("http-api-token.json")).await.status,
+        200
+    );
+    assert_eq!(kid_of_last_sign_in().await, NEXT_SIGNING_KEY_ID);
+
+    // A secret whose key is broken: sign-ins get the configuration 500 (Authsignal not asked),
+    // sessions go on.
+    rotated["BRIDGE_SIGNING_KEY"] =
+        json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----");
+    put_secret(&admin, secret_id, &rotated.to_string()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let validations = upstreams.authsignal_requests().await.len();
+    let answer = call(&handler, &event("http-api-token.json")).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (500, "server_error")
+    );
+    assert_eq!(upstreams.authsignal_requests().await.len(), validations);
+    assert_eq!(
+        call(&handler, &event("http-api-refresh.json")).await.status,
+        200
+    );
 }

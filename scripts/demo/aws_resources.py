@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Creates what the demo function needs in moto (Secrets Manager and DynamoDB at
 AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_DYNAMODB), through the real AWS API (boto3
-comes with moto): the credentials secret, and the replay table as template.yaml defines it (key
+comes with moto): the credentials secret (with the signing key in DEMO_BRIDGE_SIGNING_KEY), and the replay table as template.yaml defines it (key
 `pk`, on-demand, TTL on `expires_at`).
 
 Usage: aws_resources.py SECRET_NAME TABLE_NAME
@@ -23,6 +23,7 @@ secrets.create_secret(
         "AUTHSIGNAL_SECRET": os.environ["DEMO_AUTHSIGNAL_SECRET"],
         "AUTH0_CLIENT_ID": os.environ["DEMO_AUTH0_CLIENT_ID"],
         "AUTH0_CLIENT_SECRET": os.environ["DEMO_AUTH0_CLIENT_SECRET"],
+        "BRIDGE_SIGNING_KEY": os.environ["DEMO_BRIDGE_SIGNING_KEY"],
     }),
 )
 print(f"secret {secret_name} created")

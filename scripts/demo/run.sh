@@ -2,11 +2,13 @@
 # `make demo`: the real function under `cargo lambda watch`, configured through the same
 # variables as production (SECRET_ID, AUTH0_DOMAIN, AUTHSIGNAL_API_URL, REPLAY_TABLE,
 # AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_DYNAMODB), against loopback stand-ins:
-# moto's server (Secrets Manager and the replay table in DynamoDB) and scripts/demo/stand_ins.py
-# for Authsignal and Auth0. Invokes it with `cargo lambda invoke`
-# for a whole session (sign-in, the same token again, two refreshes, sign-out, a refresh after
-# sign-out) and two failures, prints the API Gateway responses, and stops everything it started, also on Ctrl-C
-# or failure.
+# moto's server (Secrets Manager and the replay table in DynamoDB) and scripts/stand-ins/ for
+# Authsignal and Auth0 (whose custom database connection runs the shipped auth0/login.js with a
+# fresh key from `make signing-key`). Invokes it with `cargo lambda invoke` for a whole session
+# (sign-in with the bridge's assertion, the same token again, two refreshes, sign-out, a refresh
+# after sign-out), shows the same Authsignal token refused when sent straight to "Auth0" and the
+# profile Auth0 made from Authsignal's, then two failures; prints the API Gateway responses, and
+# stops everything it started, also on Ctrl-C or failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=.venv
@@ -66,6 +68,12 @@ export DEMO_AUTHSIGNAL_SECRET="demo-authsignal-secret"
 export DEMO_AUTH0_CLIENT_ID="demo-client-id"
 export DEMO_AUTH0_CLIENT_SECRET="demo-client-secret"
 export DEMO_VALID_TOKEN="eyJhbGciOiJIUzI1NiJ9.demo-authsignal-token.signature"
+# The bridge's signing key, made as an operator makes one: the private key goes into the secret,
+# the public key into the connection's BRIDGE_PUBLIC_KEYS.
+node scripts/signing-key.js --json >"$work/signing-key.json"
+DEMO_BRIDGE_SIGNING_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["BRIDGE_SIGNING_KEY"])' "$work/signing-key.json")
+BRIDGE_PUBLIC_KEYS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["BRIDGE_PUBLIC_KEYS"])' "$work/signing-key.json")
+export DEMO_BRIDGE_SIGNING_KEY BRIDGE_PUBLIC_KEYS
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
@@ -73,7 +81,7 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 echo "==> starting moto (Secrets Manager, DynamoDB) on :$moto_port, Authsignal and Auth0 stand-ins on :$authsignal_port and :$auth0_port"
 start moto.log moto_server -H 127.0.0.1 -p "$moto_port"
 wait_for_port moto "$moto_port" 30
-start stand-ins.log python3 scripts/demo/stand_ins.py "$authsignal_port" "$auth0_port"
+start stand-ins.log node scripts/stand-ins/run.js "$authsignal_port" "$auth0_port"
 wait_for_port stand-ins "$auth0_port" 10
 python3 scripts/demo/aws_resources.py authsignal-auth0-bridge/demo authsignal-auth0-bridge-demo-replay
 
@@ -130,9 +138,30 @@ PY
 # The refresh token of the last answer (the stand-in for Auth0 rotates it on every refresh).
 refresh_token() { answer refresh_token; }
 
-invoke "sign-in with a valid Authsignal token (AUTH0_SCOPE has offline_access)" events/http-api-token.json
+invoke "sign-in: the bridge validates the Authsignal token, then signs in at Auth0 with its own assertion (AUTH0_SCOPE has offline_access)" events/http-api-token.json
 expect refresh_token
 signed_in=$(refresh_token)
+echo "(what Auth0's stand-in received as the password, decoded: the bridge's assertion, not the Authsignal token)"
+curl -sS "http://127.0.0.1:$auth0_port/__requests" | python3 -c '
+import base64, json, sys
+for request in json.load(sys.stdin):
+    password = request["form"].get("password", "")
+    if request["path"] == "/oauth/token" and password:
+        header, claims, _ = (password.split(".") + ["", "", ""])[:3]
+        decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        print(json.dumps({"header": decode(header), "claims": decode(claims)}, indent=2))'
+echo "(the user Auth0 created from the Login script's profile: the email is Authsignal's)"
+curl -sS "http://127.0.0.1:$auth0_port/__users" | python3 -m json.tool
+
+echo
+echo "==> the same Authsignal token sent straight to Auth0, past the bridge: the Login script refuses it"
+curl -sS "http://127.0.0.1:$auth0_port/oauth/token" \
+  -d grant_type=http://auth0.com/oauth/grant-type/password-realm -d realm=authsignal \
+  -d username=demo-user-7c1f --data-urlencode "password=$DEMO_VALID_TOKEN" \
+  -d client_id="$DEMO_AUTH0_CLIENT_ID" -d client_secret="$DEMO_AUTH0_CLIENT_SECRET" -d scope=openid \
+  | tee "$work/direct.json"
+echo
+grep -q '"invalid_grant"' "$work/direct.json" || { echo "expected the direct use to be refused" >&2; exit 1; }
 invoke "the same Authsignal token again: its challenge already finished a sign-in (replay protection)" events/http-api-token.json
 expect invalid_grant
 echo "(the replay table in moto now holds:)"

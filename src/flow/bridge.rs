@@ -1,7 +1,8 @@
-//! The flow, one function per operation: the passkey sign-in (validate the Authsignal token,
-//! then exchange it at Auth0), the refresh and the revocation (at Auth0, with the client
-//! credentials only the bridge holds). Knows nothing about API Gateway: the HTTP edge decodes a
-//! request into an [`Operation`], calls [`Bridge::perform`], and turns the result into an answer.
+//! The flow, one function per operation: the passkey sign-in (in [`crate::flow::sign_in`]), the
+//! refresh and the revocation (at Auth0, with the client credentials only the bridge holds),
+//! and what they share: the credentials, and the refresh-once rule when an upstream rejects
+//! them. Knows nothing about API Gateway: the HTTP edge decodes a request into an
+//! [`Operation`], calls [`Bridge::perform`], and turns the result into an answer.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,17 +10,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{BridgeError, CallError, RequestFate, Upstream};
+use crate::error::{BridgeError, CallError, Upstream};
 use crate::flow::operation::{Invocation, Operation, Success};
-use crate::settings::Settings;
-use crate::tokens::{AuthsignalToken, RefreshToken, TokenResponse};
+use crate::settings::{Settings, SignInProof};
+use crate::tokens::{RefreshToken, TokenResponse};
 use crate::upstream::auth0::{Auth0Client, Revocation};
 use crate::upstream::authsignal::AuthsignalClient;
-use crate::upstream::authsignal::ValidatedChallenge;
 use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::upstream::http_client::build_http_client;
-use crate::upstream::replay::{ChallengeKey, Release, ReplayGuard};
+use crate::upstream::replay::ReplayGuard;
 
 /// What happened during one invocation, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]
@@ -43,23 +43,30 @@ pub struct ExchangeTrace {
 }
 
 impl ExchangeTrace {
-    fn add_latency(&mut self, upstream: Upstream, started: Instant) {
+    /// Adds the time since `started` to `upstream`'s latency.
+    pub(crate) fn add_latency(&mut self, upstream: Upstream, started: Instant) {
+        self.add_elapsed(upstream, started.elapsed());
+    }
+
+    pub(crate) fn add_elapsed(&mut self, upstream: Upstream, elapsed: Duration) {
         let total = match upstream {
             Upstream::Authsignal => &mut self.authsignal_latency,
             Upstream::Auth0 => &mut self.auth0_latency,
             Upstream::SecretsManager => &mut self.secrets_manager_latency,
             Upstream::DynamoDb => &mut self.dynamodb_latency,
         };
-        *total = Some(total.unwrap_or_default() + started.elapsed());
+        *total = Some(total.unwrap_or_default() + elapsed);
     }
 }
 
 pub struct Bridge {
     credentials: CredentialsCache,
-    authsignal: AuthsignalClient,
-    auth0: Auth0Client,
+    pub(super) authsignal: AuthsignalClient,
+    pub(super) auth0: Auth0Client,
     /// The replay table, when `REPLAY_TABLE` is set.
-    replay: Option<ReplayGuard>,
+    pub(super) replay: Option<ReplayGuard>,
+    /// What a sign-in sends Auth0 as the password.
+    pub(super) sign_in_proof: SignInProof,
 }
 
 impl Bridge {
@@ -83,6 +90,7 @@ impl Bridge {
             ),
             auth0: Auth0Client::new(http, settings),
             replay,
+            sign_in_proof: settings.sign_in_proof.clone(),
         })
     }
 
@@ -94,11 +102,12 @@ impl Bridge {
     pub async fn warm_up(&self, deadline: &Deadline) {
         // With a TTL of 0 nothing fetched now could serve the first request.
         if self.credentials.caches() {
-            if let Err(error) = self.credentials.get(deadline, &mut None).await {
-                tracing::warn!(
+            match self.credentials.get(deadline, &mut None).await {
+                Ok(credentials) => self.report_signing_key(&credentials),
+                Err(error) => tracing::warn!(
                     error = %error.log_detail(),
                     "could not read the credentials during init; the first request will try again"
-                );
+                ),
             }
         }
         let replay = async {
@@ -111,6 +120,24 @@ impl Bridge {
             self.auth0.warm_up(deadline),
             replay
         );
+    }
+
+    /// Says at start-up which key signs the assertions (the connection's `BRIDGE_PUBLIC_KEYS`
+    /// must list its `kid`), or why none can: then every sign-in answers 500 until the secret
+    /// is fixed.
+    fn report_signing_key(&self, credentials: &Credentials) {
+        if let SignInProof::Assertion { .. } = self.sign_in_proof {
+            match &credentials.signing_key {
+                Ok(key) => tracing::info!(
+                    kid = key.key_id(),
+                    "assertions are signed with this key; the Auth0 connection's BRIDGE_PUBLIC_KEYS must list it"
+                ),
+                Err(problem) => tracing::error!(
+                    %problem,
+                    "no usable BRIDGE_SIGNING_KEY; every sign-in will get a 500 (refresh and revocation still work)"
+                ),
+            }
+        }
     }
 
     /// Carries out one operation: the only place that tells them apart.
@@ -136,106 +163,8 @@ impl Bridge {
         }
     }
 
-    /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
-    /// protection on, was not used before), exchanges it at Auth0 (the password-realm grant).
-    pub async fn sign_in(
-        &self,
-        token: &AuthsignalToken,
-        invocation: &Invocation<'_>,
-        trace: &mut ExchangeTrace,
-    ) -> Result<TokenResponse, BridgeError> {
-        let deadline = &invocation.deadline;
-        let mut credentials = self.credentials(deadline, trace).await?;
-        let challenge = self
-            .call_with_credentials(
-                Upstream::Authsignal,
-                &mut credentials,
-                deadline,
-                trace,
-                |credentials| async move {
-                    self.authsignal
-                        .validate(token.expose(), &credentials.authsignal_secret, deadline)
-                        .await
-                },
-            )
-            .await?;
-        tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
-        trace.user_id = Some(challenge.user_id.clone());
-        let Some(replay) = &self.replay else {
-            return self
-                .exchange(
-                    &challenge,
-                    token,
-                    &mut credentials,
-                    invocation,
-                    deadline,
-                    trace,
-                )
-                .await;
-        };
-
-        let key = ChallengeKey::of(&challenge, token);
-        let started = Instant::now();
-        let claimed = replay.claim(&key, invocation.request_id, deadline).await;
-        trace.add_latency(Upstream::DynamoDb, started);
-        if let Err(error) = claimed {
-            // A write whose answer never came (a timeout, a broken connection, a 5xx) may have
-            // landed: take it back, so that the app's retry is not refused as a replay. Auth0
-            // was not called, so nothing was issued for the challenge.
-            if write_may_have_landed(&error) {
-                self.release(replay, &key, invocation, deadline, trace)
-                    .await;
-            }
-            return Err(error);
-        }
-        trace.replay_record = Some("written");
-        // Auth0 is called only while time for the release remains after it.
-        let until_release = deadline.reserving(replay.call_time(deadline));
-        let result = self
-            .exchange(
-                &challenge,
-                token,
-                &mut credentials,
-                invocation,
-                &until_release,
-                trace,
-            )
-            .await;
-        if result.as_ref().is_err_and(auth0_issued_nothing) {
-            self.release(replay, &key, invocation, deadline, trace)
-                .await;
-        }
-        result
-    }
-
-    /// Deletes this invocation's replay record of `key`, so that the app may use the token
-    /// again, and says what became of it in the trace.
-    async fn release(
-        &self,
-        replay: &ReplayGuard,
-        key: &ChallengeKey,
-        invocation: &Invocation<'_>,
-        deadline: &Deadline,
-        trace: &mut ExchangeTrace,
-    ) {
-        let started = Instant::now();
-        let released = replay.release(key, invocation.request_id, deadline).await;
-        trace.add_latency(Upstream::DynamoDb, started);
-        trace.replay_record = Some(match released {
-            Ok(Release::Deleted) => "released",
-            Ok(Release::NotOurs) => "not_ours",
-            Err(error) => {
-                tracing::warn!(
-                    error = %error.log_detail(),
-                    "could not release the replay record; the app must sign in again instead of retrying"
-                );
-                "release_failed"
-            }
-        });
-    }
-
     /// The credentials for this invocation's first call (cached, or read now).
-    async fn credentials(
+    pub(super) async fn credentials(
         &self,
         deadline: &Deadline,
         trace: &mut ExchangeTrace,
@@ -243,38 +172,6 @@ impl Bridge {
         self.credentials
             .get(deadline, &mut trace.secrets_manager_latency)
             .await
-    }
-
-    /// The sign-in's exchange at Auth0, for the validated `challenge`. Auth0 checks client
-    /// credentials before running the connection's Login script, so after a 401 the Authsignal
-    /// token is still unused and the retry is safe.
-    async fn exchange(
-        &self,
-        challenge: &ValidatedChallenge,
-        token: &AuthsignalToken,
-        credentials: &mut Arc<Credentials>,
-        invocation: &Invocation<'_>,
-        deadline: &Deadline,
-        trace: &mut ExchangeTrace,
-    ) -> Result<TokenResponse, BridgeError> {
-        self.call_with_credentials(
-            Upstream::Auth0,
-            credentials,
-            deadline,
-            trace,
-            |credentials| async move {
-                self.auth0
-                    .exchange(
-                        &challenge.user_id,
-                        token.expose(),
-                        &credentials,
-                        invocation.client_ip,
-                        deadline,
-                    )
-                    .await
-            },
-        )
-        .await
     }
 
     /// Redeems `refresh_token` at Auth0 with the bridge's client credentials. Authsignal is not
@@ -341,7 +238,7 @@ impl Bridge {
 
     /// Makes `call` with `credentials`; when the upstream rejects them, refreshes them and
     /// makes it once more (at most one refresh per invocation, whichever upstream asked).
-    async fn call_with_credentials<T, Call, Answer>(
+    pub(super) async fn call_with_credentials<T, Call, Answer>(
         &self,
         upstream: Upstream,
         credentials: &mut Arc<Credentials>,
@@ -398,152 +295,6 @@ impl Bridge {
                 Err(BridgeError::CredentialsRejected { upstream })
             }
             Refresh::TooSoon => Err(BridgeError::CredentialsRejected { upstream }),
-        }
-    }
-}
-
-/// Whether a failed exchange shows that Auth0 issued no tokens for the challenge, for a reason
-/// outside the app's control, so that its replay record may be released and the app may retry
-/// with the same token: the request could not be sent, Auth0 answered 5xx or 429, it rejected
-/// the bridge's client credentials (even after a refresh, or the refresh itself failed), or
-/// there was no time to call it. Releasing after a 5xx is a deliberate trade-off for
-/// availability (a 5xx after the Login script ran is possible, if unlikely). After a timeout or
-/// any other answer, Auth0 may have issued tokens: the record stays.
-fn auth0_issued_nothing(error: &BridgeError) -> bool {
-    match error {
-        BridgeError::UpstreamUnavailable {
-            upstream: Upstream::Auth0,
-            fate,
-            ..
-        } => matches!(fate, RequestFate::NotSent | RequestFate::ServerError),
-        BridgeError::RateLimited {
-            upstream: Upstream::Auth0,
-            ..
-        }
-        | BridgeError::CredentialsRejected {
-            upstream: Upstream::Auth0,
-        }
-        | BridgeError::BudgetExhausted {
-            upstream: Upstream::Auth0,
-        } => true,
-        BridgeError::Auth0Rejected { status, .. } => {
-            *status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        }
-        // After the claim, the secret is read only to refresh credentials Auth0 rejected.
-        BridgeError::CredentialsUnavailable(_)
-        | BridgeError::UpstreamUnavailable {
-            upstream: Upstream::SecretsManager,
-            ..
-        }
-        | BridgeError::UpstreamTimeout {
-            upstream: Upstream::SecretsManager,
-        }
-        | BridgeError::BudgetExhausted {
-            upstream: Upstream::SecretsManager,
-        } => true,
-        _ => false,
-    }
-}
-
-/// Whether a replay record write that failed may still have landed in the table: its answer
-/// timed out, broke off, or was a 5xx (not a throttle, a refusal of our configuration, or a
-/// connection that was never made).
-fn write_may_have_landed(error: &BridgeError) -> bool {
-    match error {
-        BridgeError::UpstreamTimeout {
-            upstream: Upstream::DynamoDb,
-        } => true,
-        BridgeError::UpstreamUnavailable {
-            upstream: Upstream::DynamoDb,
-            fate,
-            ..
-        } => *fate != RequestFate::NotSent,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::PassthroughBody;
-    use reqwest::StatusCode;
-
-    fn unavailable(upstream: Upstream, fate: RequestFate) -> BridgeError {
-        BridgeError::UpstreamUnavailable {
-            upstream,
-            detail: String::new(),
-            fate,
-        }
-    }
-
-    fn rejected(status: u16) -> BridgeError {
-        BridgeError::Auth0Rejected {
-            status: StatusCode::from_u16(status).unwrap(),
-            body: PassthroughBody(Default::default()),
-            retry_after: None,
-        }
-    }
-
-    #[test]
-    fn the_record_is_released_only_when_auth0_certainly_issued_nothing() {
-        let released = [
-            unavailable(Upstream::Auth0, RequestFate::NotSent),
-            unavailable(Upstream::Auth0, RequestFate::ServerError),
-            BridgeError::RateLimited {
-                upstream: Upstream::Auth0,
-                retry_after: None,
-            },
-            rejected(429),
-            BridgeError::CredentialsRejected {
-                upstream: Upstream::Auth0,
-            },
-            BridgeError::BudgetExhausted {
-                upstream: Upstream::Auth0,
-            },
-            BridgeError::CredentialsUnavailable(String::new()),
-            BridgeError::UpstreamTimeout {
-                upstream: Upstream::SecretsManager,
-            },
-        ];
-        for error in &released {
-            assert!(auth0_issued_nothing(error), "{error:?}");
-        }
-        let kept = [
-            BridgeError::UpstreamTimeout {
-                upstream: Upstream::Auth0,
-            },
-            unavailable(Upstream::Auth0, RequestFate::Unknown),
-            rejected(403),
-            rejected(400),
-        ];
-        for error in &kept {
-            assert!(!auth0_issued_nothing(error), "{error:?}");
-        }
-    }
-
-    #[test]
-    fn a_write_whose_answer_never_came_may_have_landed() {
-        assert!(write_may_have_landed(&BridgeError::UpstreamTimeout {
-            upstream: Upstream::DynamoDb
-        }));
-        assert!(write_may_have_landed(&unavailable(
-            Upstream::DynamoDb,
-            RequestFate::ServerError
-        )));
-        assert!(write_may_have_landed(&unavailable(
-            Upstream::DynamoDb,
-            RequestFate::Unknown
-        )));
-        for error in [
-            unavailable(Upstream::DynamoDb, RequestFate::NotSent),
-            BridgeError::Replayed,
-            BridgeError::Throttled {
-                upstream: Upstream::DynamoDb,
-                detail: String::new(),
-            },
-            BridgeError::ReplayTableUnusable(String::new()),
-        ] {
-            assert!(!write_may_have_landed(&error), "{error:?}");
         }
     }
 }

@@ -2,5 +2,7 @@
 //! API Gateway (the edge decodes requests into an [`operation::Operation`]) nor about the wire
 //! formats of the upstreams (their clients in [`crate::upstream`]).
 
+pub mod assertion;
 pub mod bridge;
 pub mod operation;
+pub mod sign_in;

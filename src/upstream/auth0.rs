@@ -1,8 +1,9 @@
 //! The Auth0 client: the three calls the bridge makes with its client credentials, which the
 //! app must never hold:
-//! - the password-realm exchange at `/oauth/token` (sign-in): the Authsignal token goes in as
-//!   the password, and the custom database connection's Login script asks Authsignal who it
-//!   belongs to (<https://auth0.com/docs/api/authentication#resource-owner-password>);
+//! - the password-realm exchange at `/oauth/token` (sign-in): the sign-in proof (the bridge's
+//!   assertion, or the Authsignal token) goes in as the password, and the custom database
+//!   connection's Login script checks it
+//!   (<https://auth0.com/docs/api/authentication#resource-owner-password>);
 //! - the refresh grant at `/oauth/token`
 //!   (<https://auth0.com/docs/api/authentication#refresh-token>);
 //! - revocation at `/oauth/revoke`, with a JSON body, the form Auth0's SDKs use
@@ -111,11 +112,11 @@ impl Auth0Client {
         http_client::open_connection(&self.http, &self.token_url, Upstream::Auth0, deadline).await;
     }
 
-    /// Exchanges the validated Authsignal token for Auth0 tokens on behalf of `user_id`.
+    /// Signs `user_id` in at Auth0 with `proof` as the password.
     pub async fn exchange(
         &self,
         user_id: &str,
-        authsignal_token: &str,
+        proof: &str,
         credentials: &Credentials,
         client_ip: Option<IpAddr>,
         deadline: &Deadline,
@@ -128,7 +129,7 @@ impl Auth0Client {
             grant_type,
             realm,
             username: user_id,
-            password: authsignal_token,
+            password: proof,
             client_id: &credentials.auth0_client_id,
             client_secret: credentials.auth0_client_secret.expose_secret(),
             scope: &self.scope,

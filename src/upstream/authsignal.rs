@@ -1,8 +1,12 @@
-//! The Authsignal client: `POST {AUTHSIGNAL_API_URL}/validate` and what its answer means.
+//! The Authsignal client: `POST {AUTHSIGNAL_API_URL}/validate` and what its answer means, and
+//! `GET {AUTHSIGNAL_API_URL}/users/{userId}` for the profile the bridge's assertion carries.
 //!
-//! API: <https://docs.authsignal.com/api/server-api#validate-challenge>. HTTP Basic auth with the
-//! secret key as the username and an empty password.
+//! API: <https://docs.authsignal.com/api/server-api#validate-challenge> and
+//! <https://docs.authsignal.com/api/server-api#get-user>. HTTP Basic auth with the secret key as
+//! the username and an empty password. Both calls answer by the same rules: 401/403 is our
+//! secret key, 429 is a rate limit, any other 4xx refuses the sign-in, 5xx is a bad gateway.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -11,6 +15,19 @@ use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstre
 use crate::settings::endpoint;
 use crate::upstream::budget::Deadline;
 use crate::upstream::http_client::{self, retry_after_seconds};
+
+/// What is escaped in the `{userId}` path segment: everything but RFC 3986's unreserved
+/// characters, so an id like `google-oauth2|123` or one holding `/` stays one segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Profile values longer than this are left out of the assertion (with a WARN), so that the
+/// assertion stays within the 4096 bytes the Login script accepts. An email address is at most
+/// 254 bytes (RFC 5321).
+pub const MAX_PROFILE_VALUE_BYTES: usize = 256;
 
 /// The only state in which a token proves a passkey sign-in.
 const CHALLENGE_SUCCEEDED: &str = "CHALLENGE_SUCCEEDED";
@@ -27,8 +44,50 @@ pub struct ValidatedChallenge {
     pub verification_method: Option<String>,
 }
 
+/// What Authsignal knows of a user, as the assertion's profile claims (OpenID Connect names):
+/// each only when Authsignal has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserProfile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Only with `email`: it says whether that address was verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Authsignal's `displayName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The fields of `GET /users/{userId}` the bridge reads; everything else is ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserAnswer {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+    #[serde(default)]
+    phone_number: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// Which of the two calls an answer belongs to (their failures read differently in the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Validate,
+    UserLookup,
+}
+
 pub struct AuthsignalClient {
     http: reqwest::Client,
+    api_url: Url,
     validate_url: Url,
     expected_action: Option<String>,
     /// `AUTHSIGNAL_VERIFICATION_METHODS`: when set, the only methods a challenge may have been
@@ -72,6 +131,7 @@ impl AuthsignalClient {
     ) -> Self {
         AuthsignalClient {
             http,
+            api_url: api_url.clone(),
             validate_url: endpoint(api_url, "validate"),
             expected_action,
             allowed_methods,
@@ -107,13 +167,33 @@ impl AuthsignalClient {
                 token,
                 action: self.expected_action.as_deref(),
             });
-        let answer = deadline
-            .run(
-                Upstream::Authsignal,
-                http_client::send(Upstream::Authsignal, request),
-            )
-            .await?;
+        let answer = send(request, deadline).await?;
         self.interpret(answer.status, &answer.headers, &answer.body)
+    }
+
+    /// Reads the user `user_id` (whom `/validate` just named) for the assertion's profile claims.
+    /// Its failures are answered as `/validate`'s are.
+    pub async fn user_profile(
+        &self,
+        user_id: &str,
+        secret_key: &SecretString,
+        deadline: &Deadline,
+    ) -> Result<UserProfile, CallError> {
+        let request = self
+            .http
+            .get(self.user_url(user_id))
+            .basic_auth(secret_key.expose_secret(), Some(""));
+        let answer = send(request, deadline).await?;
+        read_status(Call::UserLookup, answer.status, &answer.headers)?;
+        read_user(&answer.body)
+    }
+
+    /// `{AUTHSIGNAL_API_URL}/users/{userId}`, the id percent-encoded as one path segment.
+    fn user_url(&self, user_id: &str) -> Url {
+        endpoint(
+            &self.api_url,
+            &format!("users/{}", utf8_percent_encode(user_id, PATH_SEGMENT)),
+        )
     }
 
     fn interpret(
@@ -125,41 +205,7 @@ impl AuthsignalClient {
         let unavailable = |detail: String| {
             CallError::Failed(BridgeError::unavailable(Upstream::Authsignal, detail))
         };
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(CallError::CredentialsRejected)
-            }
-            StatusCode::TOO_MANY_REQUESTS => {
-                return Err(BridgeError::RateLimited {
-                    upstream: Upstream::Authsignal,
-                    retry_after: retry_after_seconds(headers),
-                }
-                .into())
-            }
-            status if status.is_client_error() => {
-                if matches!(
-                    status,
-                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-                ) {
-                    // Still invalid_grant for the app (the contract's row), but a 404 for every
-                    // user usually means AUTHSIGNAL_API_URL lacks its `/v1`: say so loudly.
-                    tracing::error!(
-                        status = status.as_u16(),
-                        "Authsignal did not recognise /validate; check AUTHSIGNAL_API_URL (it ends in /v1)"
-                    );
-                }
-                return Err(
-                    BridgeError::ChallengeRejected(ChallengeRejection::TokenRefused(
-                        status.as_u16(),
-                    ))
-                    .into(),
-                );
-            }
-            status if !status.is_success() => {
-                return Err(unavailable(format!("answered HTTP {}", status.as_u16())))
-            }
-            _ => {}
-        }
+        read_status(Call::Validate, status, headers)?;
         let answer: ValidateAnswer = serde_json::from_slice(body)
             .map_err(|_| unavailable("answer is not a validate result".to_owned()))?;
         if !answer.is_valid {
@@ -203,6 +249,99 @@ impl AuthsignalClient {
             verification_method: answer.verification_method,
         })
     }
+}
+
+/// Sends one request to Authsignal within the time budget.
+async fn send(
+    request: reqwest::RequestBuilder,
+    deadline: &Deadline,
+) -> Result<http_client::UpstreamResponse, BridgeError> {
+    deadline
+        .run(
+            Upstream::Authsignal,
+            http_client::send(Upstream::Authsignal, request),
+        )
+        .await
+}
+
+/// The rules both calls answer by, for any status but a 2xx: 401/403 is our secret key (worth a
+/// credentials refresh), 429 a rate limit, another 4xx refuses the sign-in (`invalid_grant`),
+/// anything else a bad gateway.
+fn read_status(
+    call: Call,
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> Result<(), CallError> {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(CallError::CredentialsRejected),
+        StatusCode::TOO_MANY_REQUESTS => Err(BridgeError::RateLimited {
+            upstream: Upstream::Authsignal,
+            retry_after: retry_after_seconds(headers),
+        }
+        .into()),
+        status if status.is_client_error() => {
+            let refusal = match call {
+                Call::Validate => {
+                    if matches!(
+                        status,
+                        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+                    ) {
+                        // Still invalid_grant for the app (the contract's row), but a 404 for
+                        // every user usually means AUTHSIGNAL_API_URL lacks its `/v1`: say so
+                        // loudly.
+                        tracing::error!(
+                            status = status.as_u16(),
+                            "Authsignal did not recognise /validate; check AUTHSIGNAL_API_URL (it ends in /v1)"
+                        );
+                    }
+                    ChallengeRejection::TokenRefused(status.as_u16())
+                }
+                Call::UserLookup => ChallengeRejection::UserLookupRefused(status.as_u16()),
+            };
+            Err(BridgeError::ChallengeRejected(refusal).into())
+        }
+        status if !status.is_success() => Err(CallError::Failed(BridgeError::unavailable(
+            Upstream::Authsignal,
+            format!("answered HTTP {}", status.as_u16()),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A user answer as profile claims: empty values count as absent, and values over
+/// [`MAX_PROFILE_VALUE_BYTES`] are left out (named in a WARN, never quoted).
+fn read_user(body: &[u8]) -> Result<UserProfile, CallError> {
+    // An object only: serde would also read a JSON array into the struct, field by field.
+    let answer: UserAnswer = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .and_then(|value| serde_json::from_value(value).ok())
+        .ok_or_else(|| {
+            CallError::Failed(BridgeError::unavailable(
+                Upstream::Authsignal,
+                "answer is not a user",
+            ))
+        })?;
+    let usable = |claim: &'static str, value: Option<String>| {
+        let value = value.filter(|value| !value.is_empty())?;
+        if value.len() > MAX_PROFILE_VALUE_BYTES {
+            tracing::warn!(
+                claim,
+                bytes = value.len(),
+                "Authsignal's profile value is too long for the assertion; left out"
+            );
+            return None;
+        }
+        Some(value)
+    };
+    let email = usable("email", answer.email);
+    Ok(UserProfile {
+        email_verified: email.as_ref().and(answer.email_verified),
+        email,
+        phone_number: usable("phone_number", answer.phone_number),
+        username: usable("username", answer.username),
+        name: usable("name", answer.display_name),
+    })
 }
 
 #[cfg(test)]
@@ -457,5 +596,99 @@ mod tests {
             "challenge not accepted: verification method SMS is not allowed"
         );
         assert_eq!(error.oauth_error(), Some("invalid_grant"));
+    }
+
+    #[test]
+    fn the_user_id_is_one_percent_encoded_path_segment_under_the_region_base() {
+        let client = client(None);
+        for (user_id, path) in [
+            ("user-4f1c", "/v1/users/user-4f1c"),
+            ("google-oauth2|123", "/v1/users/google-oauth2%7C123"),
+            ("a/../b c", "/v1/users/a%2F..%2Fb%20c"),
+            ("ü@x.y", "/v1/users/%C3%BC%40x.y"),
+        ] {
+            assert_eq!(client.user_url(user_id).path(), path, "{user_id}");
+        }
+    }
+
+    #[test]
+    fn a_user_answer_becomes_the_profile_claims() {
+        let body = r#"{"isEnrolled":true,"email":"ada@example.com","emailVerified":true,"phoneNumber":"+64211234567","phoneNumberVerified":false,"username":"ada","displayName":"Ada Lovelace","custom":{"x":1}}"#;
+        assert_eq!(
+            read_user(body.as_bytes()).unwrap(),
+            UserProfile {
+                email: Some("ada@example.com".into()),
+                email_verified: Some(true),
+                phone_number: Some("+64211234567".into()),
+                username: Some("ada".into()),
+                name: Some("Ada Lovelace".into()),
+            }
+        );
+        // Nothing known, empty values, and a verification flag without an address.
+        for body in [
+            r#"{"isEnrolled":true}"#,
+            r#"{"email":"","username":"","emailVerified":true}"#,
+            r#"{"email":null,"displayName":null}"#,
+        ] {
+            assert_eq!(
+                read_user(body.as_bytes()).unwrap(),
+                UserProfile::default(),
+                "{body}"
+            );
+        }
+        let long = format!(r#"{{"email":"a@b.c","displayName":"{}"}}"#, "n".repeat(300));
+        let profile = read_user(long.as_bytes()).unwrap();
+        assert_eq!(
+            (profile.email.as_deref(), profile.name),
+            (Some("a@b.c"), None)
+        );
+    }
+
+    #[test]
+    fn a_user_answer_of_the_wrong_shape_is_a_bad_gateway() {
+        for body in [
+            "<html/>",
+            "[]",
+            r#"{"email":5}"#,
+            r#"{"emailVerified":"yes"}"#,
+            "",
+        ] {
+            match read_user(body.as_bytes()) {
+                Err(CallError::Failed(error)) => assert_eq!(error.status(), 502, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_user_lookup_is_answered_as_a_failed_validation() {
+        let headers = HeaderMap::new();
+        let status = |code: u16| StatusCode::from_u16(code).unwrap();
+        for code in [401, 403] {
+            assert!(matches!(
+                read_status(Call::UserLookup, status(code), &headers),
+                Err(CallError::CredentialsRejected)
+            ));
+        }
+        for (code, expected) in [
+            (429, 429),
+            (404, 400),
+            (400, 400),
+            (500, 502),
+            (503, 502),
+            (302, 502),
+        ] {
+            match read_status(Call::UserLookup, status(code), &headers) {
+                Err(CallError::Failed(error)) => assert_eq!(error.status(), expected, "{code}"),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        match read_status(Call::UserLookup, status(404), &headers) {
+            Err(CallError::Failed(error)) => assert_eq!(
+                error.log_detail(),
+                "challenge not accepted: Authsignal refused the user lookup with HTTP 404"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

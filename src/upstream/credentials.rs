@@ -1,5 +1,6 @@
-//! Where the three secrets come from (Secrets Manager, or the environment for local runs), and
-//! the per-execution-environment cache with its refresh-on-rejection rule (secret rotation).
+//! Where the secrets come from (Secrets Manager, or the environment for local runs), and the
+//! per-execution-environment cache with its refresh-on-rejection rule (secret rotation): the
+//! Authsignal secret key, the Auth0 client credentials, and the bridge's signing key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::{BridgeError, Upstream};
+use crate::signing_key::SigningKey;
 use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
 use crate::upstream::budget::Deadline;
 
@@ -24,6 +26,7 @@ pub const MIN_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 pub const AUTHSIGNAL_SECRET_KEY: &str = "AUTHSIGNAL_SECRET";
 pub const AUTH0_CLIENT_ID_KEY: &str = "AUTH0_CLIENT_ID";
 pub const AUTH0_CLIENT_SECRET_KEY: &str = "AUTH0_CLIENT_SECRET";
+pub const BRIDGE_SIGNING_KEY_KEY: &str = "BRIDGE_SIGNING_KEY";
 
 /// The bridge's credentials. `Debug` prints the secrets as `[REDACTED]` (secrecy), and there is
 /// no `Display`, so a stray `{:?}` cannot leak them.
@@ -33,43 +36,73 @@ pub struct Credentials {
     /// Not a secret (it is in every app's Auth0 configuration), but only sent to Auth0.
     pub auth0_client_id: String,
     pub auth0_client_secret: SecretString,
+    /// `BRIDGE_SIGNING_KEY`, parsed once per read of the secret; or why it cannot be used
+    /// (absent, not an Ed25519 PKCS#8 PEM: never any part of the key). Only sign-ins with
+    /// assertions need it, so refresh and revocation keep working without it.
+    pub signing_key: Result<Arc<SigningKey>, String>,
 }
 
 impl Credentials {
-    /// Reads the three values from a JSON object (the secret's `SecretString`). Error texts name
-    /// the key at fault, never a value.
+    /// Reads the values from a JSON object (the secret's `SecretString`). Error texts name the
+    /// key at fault, never a value.
     pub fn from_secret_json(text: &str) -> Result<Credentials, String> {
         let object: Map<String, Value> =
             serde_json::from_str(text).map_err(|_| "the secret is not a JSON object".to_owned())?;
-        Credentials::from_fields(|key| match object.get(key) {
-            Some(Value::String(value)) => Some(value.clone()),
-            _ => None,
-        })
-        .map_err(|missing| format!("the secret's JSON {missing}"))
+        Credentials::from_fields(
+            |key| match object.get(key) {
+                Some(Value::String(value)) => Some(value.clone()),
+                _ => None,
+            },
+            "the secret's JSON",
+        )
     }
 
-    /// Reads the three values from the environment (local development without `SECRET_ID`).
+    /// Reads the values from the environment (local development without `SECRET_ID`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
-        Credentials::from_fields(lookup).map_err(|missing| format!("the environment {missing}"))
+        Credentials::from_fields(lookup, "the environment")
     }
 
-    fn from_fields(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
+    /// The three credentials are required; the signing key is read when present. `source`
+    /// names where they came from in error texts.
+    fn from_fields(
+        get: impl Fn(&str) -> Option<String>,
+        source: &str,
+    ) -> Result<Credentials, String> {
         let field = |key: &str| {
             get(key)
                 .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| format!("lacks a non-empty string {key}"))
+                .ok_or_else(|| format!("{source} lacks a non-empty string {key}"))
         };
         Ok(Credentials {
             authsignal_secret: SecretString::from(field(AUTHSIGNAL_SECRET_KEY)?),
             auth0_client_id: field(AUTH0_CLIENT_ID_KEY)?,
             auth0_client_secret: SecretString::from(field(AUTH0_CLIENT_SECRET_KEY)?),
+            signing_key: field(BRIDGE_SIGNING_KEY_KEY).and_then(|pem| {
+                let pem = SecretString::from(pem);
+                SigningKey::from_pem(pem.expose_secret())
+                    .map(Arc::new)
+                    .map_err(|problem| format!("{BRIDGE_SIGNING_KEY_KEY} in {source} {problem}"))
+            }),
         })
+    }
+
+    /// The signing key for an assertion, or the configuration 500 that says what is wrong.
+    pub fn usable_signing_key(&self) -> Result<&SigningKey, BridgeError> {
+        self.signing_key
+            .as_deref()
+            .map_err(|problem| BridgeError::CredentialsUnavailable(problem.clone()))
     }
 
     fn same_values_as(&self, other: &Credentials) -> bool {
         self.authsignal_secret.expose_secret() == other.authsignal_secret.expose_secret()
             && self.auth0_client_id == other.auth0_client_id
             && self.auth0_client_secret.expose_secret() == other.auth0_client_secret.expose_secret()
+            && match (&self.signing_key, &other.signing_key) {
+                // The key id is the public key's thumbprint: the same id is the same key.
+                (Ok(key), Ok(other)) => key.key_id() == other.key_id(),
+                (Err(problem), Err(other)) => problem == other,
+                _ => false,
+            }
     }
 }
 

@@ -56,7 +56,7 @@ pub struct ChallengeKey(String);
 impl ChallengeKey {
     pub fn of(challenge: &ValidatedChallenge, token: &AuthsignalToken) -> ChallengeKey {
         match &challenge.idempotency_key {
-            Some(key) if is_usable_key(key) => ChallengeKey(format!("challenge#{key}")),
+            Some(key) if is_usable_key(key) => ChallengeKey(format!("{CHALLENGE_PREFIX}{key}")),
             _ => {
                 tracing::warn!(
                     "Authsignal's answer has no usable idempotencyKey; the replay record is keyed by the token's hash"
@@ -72,7 +72,14 @@ impl ChallengeKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the key is the challenge's (`challenge#...`), not the token's hash.
+    pub fn names_the_challenge(&self) -> bool {
+        self.0.starts_with(CHALLENGE_PREFIX)
+    }
 }
+
+const CHALLENGE_PREFIX: &str = "challenge#";
 
 /// Authsignal's keys are UUIDs; anything far longer (DynamoDB refuses keys over 2 KiB) or not
 /// printable is not used as a key.

@@ -1,5 +1,6 @@
 """The whole bridge on loopback, for tests that speak HTTP: moto (Secrets Manager, and DynamoDB
-for the replay table), the stand-ins for Authsignal and Auth0 (scripts/demo/stand_ins.py), and
+for the replay table), the stand-ins for Authsignal and Auth0 (scripts/stand-ins/run.js; Auth0's
+runs the shipped Login script, which accepts only the bridge's assertions), and
 the real `bootstrap` binary served over HTTP by `local-api` (tests/support/local_api.rs) through
 the project's Lambda Runtime API double. The function runs as the stack deploys it: credentials
 from Secrets Manager, replay protection on, passkeys only.
@@ -7,7 +8,7 @@ from Secrets Manager, replay protection on, passkeys only.
     with Stack("--any-token") as stack:
         requests.post(stack.url + "/token", json={"token": "..."})
 
-`stand_ins` is the stand-ins' mode (scripts/demo/stand_ins.py): None (only VALID_TOKEN signs
+`stand_ins` is the stand-ins' mode (scripts/stand-ins/run.js): None (only VALID_TOKEN signs
 in), "--any-token" or "--permissive".
 
 Everything started is stopped on exit. Needs `cargo build --example local-api --bin bootstrap`
@@ -81,10 +82,14 @@ class Stack:
         moto = self.start("moto", [sys.executable, "tests/support/moto_serialized.py", "-p", str(moto_port)])
         wait_for_port(moto_port, moto, 30)
         aws = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        # A signing key made as an operator makes one (`make signing-key`).
+        key = json.loads(subprocess.run(["node", "scripts/signing-key.js", "--json"], cwd=ROOT, check=True,
+                                        capture_output=True, text=True).stdout)
         boto3.client("secretsmanager", endpoint_url=moto_url, **aws).create_secret(
             Name=SECRET_ID,
             SecretString=json.dumps({"AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET, "AUTH0_CLIENT_ID": CLIENT_ID,
-                                     "AUTH0_CLIENT_SECRET": CLIENT_SECRET}))
+                                     "AUTH0_CLIENT_SECRET": CLIENT_SECRET,
+                                     "BRIDGE_SIGNING_KEY": key["BRIDGE_SIGNING_KEY"]}))
         boto3.client("dynamodb", endpoint_url=moto_url, **aws).create_table(
             TableName=REPLAY_TABLE,
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -92,8 +97,9 @@ class Stack:
             BillingMode="PAY_PER_REQUEST")
 
         stand_in_env = dict(os.environ, DEMO_AUTHSIGNAL_SECRET=AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID=CLIENT_ID,
-                            DEMO_AUTH0_CLIENT_SECRET=CLIENT_SECRET, DEMO_VALID_TOKEN=VALID_TOKEN)
-        args = [sys.executable, "scripts/demo/stand_ins.py", str(authsignal_port), str(auth0_port)]
+                            DEMO_AUTH0_CLIENT_SECRET=CLIENT_SECRET, DEMO_VALID_TOKEN=VALID_TOKEN,
+                            BRIDGE_PUBLIC_KEYS=key["BRIDGE_PUBLIC_KEYS"])
+        args = ["node", "scripts/stand-ins/run.js", str(authsignal_port), str(auth0_port)]
         stand_ins = self.start("stand-ins", args + ([self.stand_ins] if self.stand_ins else []), stand_in_env)
         wait_for_port(auth0_port, stand_ins, 10)
 

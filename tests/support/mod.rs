@@ -2,6 +2,7 @@
 //! canary credentials, event fixtures from `events/`, and calling the handler.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod auth0_stand_in;
 pub mod connection_counter;
 pub mod faulty;
 pub mod moto;
@@ -21,7 +22,7 @@ use connection_counter::ConnectionCounter;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// Canary values: distinctive strings that tests look for in logs and bodies.
@@ -40,6 +41,26 @@ pub const FIXTURE_REFRESH_TOKEN: &str = "v1.fixture-refresh-token.Qm9vYzQ";
 pub const REFRESHED_ACCESS_TOKEN: &str = "canary-refreshed-access-token-77aa";
 pub const ROTATED_REFRESH_TOKEN: &str = "canary-rotated-refresh-token-3e9f";
 
+/// The bridge's signing key in the tests, made by `scripts/signing-key.js` (so its `kid`, below,
+/// was computed by the Node code, not by the bridge's own).
+pub const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIEAMae2nZ1/GeXTnFNm53LEDRzrR9KUjfxL8leN4M6DN\n-----END PRIVATE KEY-----\n";
+pub const SIGNING_KEY_ID: &str = "wL0ZroC3QWzb6b9l-X3J1sv_-XSzxApWZ2UpKGsyUa8";
+/// `BRIDGE_PUBLIC_KEYS` for [`SIGNING_KEY`], as the Login script's setting.
+pub const PUBLIC_KEYS: &str = r#"[{"kty":"OKP","crv":"Ed25519","x":"6YXlULxl9cj07oOlBwi3-MXH86YVBPTMf3SQ0iY8u3c","kid":"wL0ZroC3QWzb6b9l-X3J1sv_-XSzxApWZ2UpKGsyUa8","alg":"EdDSA","use":"sig"}]"#;
+/// A second key, for rotations.
+pub const NEXT_SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILUKxUG1BUV7F54nbrmBhuukjcNV46fVHIhVTmpswJRy\n-----END PRIVATE KEY-----\n";
+pub const NEXT_SIGNING_KEY_ID: &str = "wfI4XqrLPL0R8qsE_M1uQr6d_3ybnA1N1N8ih9bnGy0";
+pub const NEXT_PUBLIC_KEYS: &str = r#"[{"kty":"OKP","crv":"Ed25519","x":"YDSG5iKZ3oV4iKpVc-rK8CXQKUdMD3rV-2PwFWgwPk8","kid":"wfI4XqrLPL0R8qsE_M1uQr6d_3ybnA1N1N8ih9bnGy0","alg":"EdDSA","use":"sig"}]"#;
+/// What Authsignal's stand-in knows of [`USER_ID`] (`GET /v1/users/{userId}`).
+pub const USER_EMAIL: &str = "ada@example.com";
+
+/// The base64 body of a PEM key: what a leak of the key would show.
+pub fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
+}
+
 /// Every secret or token value that must never appear in a log line or an error body.
 pub fn canaries() -> Vec<String> {
     use base64::Engine;
@@ -55,6 +76,8 @@ pub fn canaries() -> Vec<String> {
         FIXTURE_REFRESH_TOKEN.into(),
         REFRESHED_ACCESS_TOKEN.into(),
         ROTATED_REFRESH_TOKEN.into(),
+        pem_body(SIGNING_KEY),
+        pem_body(NEXT_SIGNING_KEY),
         basic,
     ]
 }
@@ -66,11 +89,20 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
+    /// Both stand-ins, Authsignal's already knowing the user's profile (at a low priority, so
+    /// a test's own `authsignal_user_answers` wins).
     pub async fn start() -> Self {
-        Upstreams {
+        let upstreams = Upstreams {
             authsignal: MockServer::start().await,
             auth0: MockServer::start().await,
-        }
+        };
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/users/"))
+            .respond_with(user())
+            .with_priority(10)
+            .mount(&upstreams.authsignal)
+            .await;
+        upstreams
     }
 
     /// The settings that point the bridge at the stand-ins, with credentials in the environment.
@@ -84,6 +116,7 @@ impl Upstreams {
             ("AUTHSIGNAL_SECRET".into(), AUTHSIGNAL_SECRET.into()),
             ("AUTH0_CLIENT_ID".into(), AUTH0_CLIENT_ID.into()),
             ("AUTH0_CLIENT_SECRET".into(), AUTH0_CLIENT_SECRET.into()),
+            ("BRIDGE_SIGNING_KEY".into(), SIGNING_KEY.into()),
             ("UPSTREAM_TIMEOUT_MS".into(), "1000".into()),
         ]
     }
@@ -133,10 +166,30 @@ impl Upstreams {
             .await;
     }
 
+    /// How Authsignal's `GET /v1/users/{userId}` answers.
+    pub async fn authsignal_user_answers(&self, answer: ResponseTemplate) {
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/users/"))
+            .respond_with(answer)
+            .mount(&self.authsignal)
+            .await;
+    }
+
     /// Both stand-ins answer as for a good sign-in.
     pub async fn happy_path(&self) {
         self.authsignal_answers(challenge_succeeded()).await;
         self.auth0_answers(tokens()).await;
+    }
+
+    /// The profile lookups Authsignal's stand-in received (`GET /v1/users/...`).
+    pub async fn user_lookups(&self) -> Vec<Request> {
+        self.authsignal
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|request| request.method == wiremock::http::Method::GET)
+            .collect()
     }
 
     /// The POST requests Authsignal's stand-in received (the binary also sends a HEAD during
@@ -192,6 +245,61 @@ pub fn challenge_succeeded() -> ResponseTemplate {
         "idempotencyKey": "2b8e6f0a-0d3e-4c1b-9b7a-5f8c2d1e4a6b",
         "verificationMethod": "PASSKEY"
     }))
+}
+
+/// Authsignal's `GET /v1/users/{userId}` for [`USER_ID`], as its SDKs' getUser returns it.
+pub fn user() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "isEnrolled": true,
+        "email": USER_EMAIL,
+        "emailVerified": true,
+        "phoneNumber": "+64211234567",
+        "phoneNumberVerified": false,
+        "username": "ada",
+        "displayName": "Ada Lovelace",
+        "enrolledVerificationMethods": ["PASSKEY"]
+    }))
+}
+
+/// The claims of the assertion a request to Auth0 carried as its password (signature checked
+/// against [`SIGNING_KEY`] or [`NEXT_SIGNING_KEY`], whichever its `kid` names).
+pub fn assertion_claims(request: &Request) -> Value {
+    let password = form(request)["password"].clone();
+    let (header, claims) = verify_assertion(&password).expect("a valid assertion");
+    assert_eq!(header["alg"], "EdDSA");
+    claims
+}
+
+/// Checks `jws` as the Login script does (without the time window) and returns its header and
+/// claims, or why it is not a valid assertion.
+pub fn verify_assertion(jws: &str) -> Result<(Value, Value), String> {
+    use authsignal_auth0_bridge::signing_key::SigningKey;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let parts: Vec<&str> = jws.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return Err("not three parts".into());
+    };
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    let (header_json, claims_json) = (decode(header)?, decode(claims)?);
+    let key = [SIGNING_KEY, NEXT_SIGNING_KEY]
+        .into_iter()
+        .map(|pem| SigningKey::from_pem(pem).unwrap())
+        .find(|key| header_json["kid"] == key.key_id())
+        .ok_or("unknown kid")?;
+    let x = URL_SAFE_NO_PAD
+        .decode(key.public_jwk()["x"].as_str().unwrap())
+        .unwrap();
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, x)
+        .verify(format!("{header}.{claims}").as_bytes(), &signature)
+        .map_err(|_| "bad signature".to_owned())?;
+    Ok((header_json, claims_json))
 }
 
 pub fn token_json() -> Value {

@@ -119,12 +119,13 @@ pub async fn put_secret(admin: &aws_sdk_secretsmanager::Client, name: &str, valu
         .expect("put_secret_value");
 }
 
-/// The secret's JSON with the three keys.
+/// The secret's JSON with the three credentials and the test signing key.
 pub fn secret_json(authsignal_secret: &str, client_id: &str, client_secret: &str) -> String {
     serde_json::json!({
         "AUTHSIGNAL_SECRET": authsignal_secret,
         "AUTH0_CLIENT_ID": client_id,
         "AUTH0_CLIENT_SECRET": client_secret,
+        "BRIDGE_SIGNING_KEY": super::SIGNING_KEY,
     })
     .to_string()
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Starts the loopback stand-ins for Authsignal and Auth0, for `make demo`, the HTTP-level tests
+// (tests/http/) and the Rust tests that run the shipped Login script. Prints
+// `listening <authsignal url> <auth0 url>` (only the Auth0 URL with --only-auth0) once both
+// listen, then serves until killed.
+//
+// Usage: run.js AUTHSIGNAL_PORT AUTH0_PORT [--any-token | --permissive] [--only-auth0]
+//   (a port of 0 picks a free one)
+// Environment:
+//   DEMO_AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID, DEMO_AUTH0_CLIENT_SECRET  what they accept
+//   DEMO_VALID_TOKEN       the one Authsignal token whose challenge succeeded (default mode)
+//   AUTH0_REALM            the custom database connection's name (default authsignal)
+//   the Login script's connection settings: BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER, BRIDGE_AUDIENCE,
+//   STRIP_PROVIDER_PREFIX (assertions), or AUTHSIGNAL_SECRET, AUTHSIGNAL_CONNECT_URL,
+//   AUTHSIGNAL_TIMEOUT_MS (the Authsignal token). Without BRIDGE_PUBLIC_KEYS and
+//   AUTHSIGNAL_CONNECT_URL, the script asks the Authsignal stand-in with DEMO_AUTHSIGNAL_SECRET.
+// --any-token: every non-empty Authsignal token is a succeeded passkey challenge (the same token
+// always the same challenge). --permissive: as --any-token, but every validation is a new
+// challenge and every refresh token is live (the API conformance run).
+'use strict';
+const { startAuthsignal } = require('./authsignal.js');
+const { startAuth0 } = require('./auth0.js');
+const { announce } = require('./common.js');
+
+const CONNECTION_SETTINGS = [
+  'BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'STRIP_PROVIDER_PREFIX',
+  'AUTHSIGNAL_SECRET', 'AUTHSIGNAL_CONNECT_URL', 'AUTHSIGNAL_TIMEOUT_MS'
+];
+
+async function main(argv) {
+  const flags = argv.filter((arg) => arg.startsWith('--'));
+  const [authsignalPort, auth0Port] = argv.filter((arg) => !arg.startsWith('--')).map(Number);
+  const mode = flags.includes('--permissive') ? 'permissive' : flags.includes('--any-token') ? 'any-token' : 'valid-token';
+  const env = process.env;
+  const servers = [];
+  const settings = {};
+  for (const name of CONNECTION_SETTINGS) if (env[name]) settings[name] = env[name];
+  if (!flags.includes('--only-auth0')) {
+    const authsignal = await startAuthsignal({
+      port: authsignalPort || 0, secret: env.DEMO_AUTHSIGNAL_SECRET, validToken: env.DEMO_VALID_TOKEN, mode
+    });
+    servers.push(authsignal);
+    if (!settings.BRIDGE_PUBLIC_KEYS && !settings.AUTHSIGNAL_CONNECT_URL) {
+      settings.AUTHSIGNAL_SECRET = env.DEMO_AUTHSIGNAL_SECRET;
+      settings.AUTHSIGNAL_CONNECT_URL = authsignal.url;
+    }
+  }
+  servers.push(await startAuth0({
+    port: auth0Port || 0,
+    client: { id: env.DEMO_AUTH0_CLIENT_ID, secret: env.DEMO_AUTH0_CLIENT_SECRET },
+    connection: { name: env.AUTH0_REALM || 'authsignal', settings },
+    permissive: mode === 'permissive'
+  }));
+  announce(servers);
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  process.stderr.write(`stand-ins: ${error.stack}\n`);
+  process.exit(1);
+});

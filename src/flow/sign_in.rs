@@ -1,0 +1,416 @@
+//! The passkey sign-in: validate the Authsignal token; then, side by side, make its challenge
+//! single-use (the replay record) and read the user's profile for the assertion; then prove the
+//! sign-in to Auth0 with what the settings chose (`AUTH0_SIGN_IN_PROOF`): the bridge's signed
+//! assertion, or the Authsignal token itself. When Auth0 certainly issued nothing for a reason
+//! outside the app's control, the replay record is taken back so the app may retry.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+
+use crate::error::{BridgeError, RequestFate, Upstream};
+use crate::flow::assertion;
+use crate::flow::bridge::{Bridge, ExchangeTrace};
+use crate::flow::operation::Invocation;
+use crate::settings::SignInProof;
+use crate::tokens::{AuthsignalToken, TokenResponse};
+use crate::upstream::authsignal::{UserProfile, ValidatedChallenge};
+use crate::upstream::budget::Deadline;
+use crate::upstream::credentials::Credentials;
+use crate::upstream::replay::{ChallengeKey, Release, ReplayGuard};
+
+impl Bridge {
+    /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
+    /// protection on, was not used before), signs the user in at Auth0.
+    pub async fn sign_in(
+        &self,
+        token: &AuthsignalToken,
+        invocation: &Invocation<'_>,
+        trace: &mut ExchangeTrace,
+    ) -> Result<TokenResponse, BridgeError> {
+        let deadline = &invocation.deadline;
+        let mut credentials = self.credentials(deadline, trace).await?;
+        if let SignInProof::Assertion { .. } = self.sign_in_proof {
+            // No usable key, no sign-in, and never the token instead: this is the configuration
+            // 500, answered before Authsignal is asked, so the token stays unused.
+            credentials.usable_signing_key()?;
+        }
+        let challenge = self
+            .call_with_credentials(
+                Upstream::Authsignal,
+                &mut credentials,
+                deadline,
+                trace,
+                |credentials| async move {
+                    self.authsignal
+                        .validate(token.expose(), &credentials.authsignal_secret, deadline)
+                        .await
+                },
+            )
+            .await?;
+        tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
+        trace.user_id = Some(challenge.user_id.clone());
+
+        // The claim and the profile lookup need only the user: neither waits for the other.
+        let record = self
+            .replay
+            .as_ref()
+            .map(|replay| (replay, ChallengeKey::of(&challenge, token)));
+        let (claimed, profile) = tokio::join!(
+            async {
+                let (replay, key) = record.as_ref()?;
+                let started = Instant::now();
+                let claimed = replay.claim(key, invocation.request_id, deadline).await;
+                Some((claimed, started.elapsed()))
+            },
+            self.user_profile(&challenge, &mut credentials, deadline, trace),
+        );
+        let mut written = None;
+        if let (Some((replay, key)), Some((claimed, elapsed))) = (&record, claimed) {
+            trace.add_elapsed(Upstream::DynamoDb, elapsed);
+            if let Err(error) = claimed {
+                // A write whose answer never came (a timeout, a broken connection, a 5xx) may
+                // have landed: take it back, so that the app's retry is not refused as a replay.
+                // Auth0 was not called, so nothing was issued for the challenge.
+                if write_may_have_landed(&error) {
+                    self.release(replay, key, invocation, deadline, trace).await;
+                }
+                return Err(error);
+            }
+            trace.replay_record = Some("written");
+            written = Some((*replay, key));
+        }
+
+        let result = match profile {
+            // Auth0 never saw this sign-in: the record is released below, like any other.
+            Err(error) => Err(LookupFailed(error)),
+            Ok(profile) => {
+                // Auth0 is called only while time for the release remains after it.
+                let until_release = match written {
+                    Some((replay, _)) => deadline.reserving(replay.call_time(deadline)),
+                    None => *deadline,
+                };
+                let proof = ProofInput {
+                    challenge: &challenge,
+                    token,
+                    profile: profile.as_ref(),
+                    jti: self.jti(written.map(|(_, key)| key)),
+                };
+                self.exchange(&proof, &mut credentials, invocation, &until_release, trace)
+                    .await
+                    .map_err(ExchangeFailed)
+            }
+        };
+        match result {
+            Ok(tokens) => Ok(tokens),
+            Err(failure) => {
+                if let Some((replay, key)) = written {
+                    if failure.auth0_issued_nothing() {
+                        self.release(replay, key, invocation, deadline, trace).await;
+                    }
+                }
+                Err(failure.into_error())
+            }
+        }
+    }
+
+    /// The user's profile at Authsignal, when the assertion carries one (`AUTHSIGNAL_PROFILE`).
+    async fn user_profile(
+        &self,
+        challenge: &ValidatedChallenge,
+        credentials: &mut Arc<Credentials>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<Option<UserProfile>, BridgeError> {
+        if !self.sign_in_proof.looks_up_profile() {
+            return Ok(None);
+        }
+        self.call_with_credentials(
+            Upstream::Authsignal,
+            credentials,
+            deadline,
+            trace,
+            |credentials| async move {
+                self.authsignal
+                    .user_profile(&challenge.user_id, &credentials.authsignal_secret, deadline)
+                    .await
+            },
+        )
+        .await
+        .map(Some)
+    }
+
+    /// The assertion's `jti`: the replay record's key when it names the challenge (never when
+    /// it is the token's hash), else random.
+    fn jti(&self, record: Option<&ChallengeKey>) -> Option<String> {
+        let SignInProof::Assertion { .. } = self.sign_in_proof else {
+            return None;
+        };
+        Some(match record {
+            Some(key) if key.names_the_challenge() => key.as_str().to_owned(),
+            _ => assertion::random_jti(),
+        })
+    }
+
+    /// Deletes this invocation's replay record of `key`, so that the app may use the token
+    /// again, and says what became of it in the trace.
+    async fn release(
+        &self,
+        replay: &ReplayGuard,
+        key: &ChallengeKey,
+        invocation: &Invocation<'_>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) {
+        let started = Instant::now();
+        let released = replay.release(key, invocation.request_id, deadline).await;
+        trace.add_latency(Upstream::DynamoDb, started);
+        trace.replay_record = Some(match released {
+            Ok(Release::Deleted) => "released",
+            Ok(Release::NotOurs) => "not_ours",
+            Err(error) => {
+                tracing::warn!(
+                    error = %error.log_detail(),
+                    "could not release the replay record; the app must sign in again instead of retrying"
+                );
+                "release_failed"
+            }
+        });
+    }
+
+    /// The sign-in at Auth0 for the validated challenge. Auth0 checks client credentials before
+    /// it runs the connection's Login script, so after a 401 nothing was used and the retry is
+    /// safe. The proof is made with each attempt's credentials: a refreshed secret can bring a
+    /// new signing key.
+    async fn exchange(
+        &self,
+        proof: &ProofInput<'_>,
+        credentials: &mut Arc<Credentials>,
+        invocation: &Invocation<'_>,
+        deadline: &Deadline,
+        trace: &mut ExchangeTrace,
+    ) -> Result<TokenResponse, BridgeError> {
+        self.call_with_credentials(
+            Upstream::Auth0,
+            credentials,
+            deadline,
+            trace,
+            |credentials| async move {
+                let password = self.password(proof, &credentials)?;
+                self.auth0
+                    .exchange(
+                        &proof.challenge.user_id,
+                        &password,
+                        &credentials,
+                        invocation.client_ip,
+                        deadline,
+                    )
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// What Auth0 gets as the password: the assertion, signed now, or the Authsignal token.
+    fn password<'a>(
+        &self,
+        proof: &'a ProofInput<'_>,
+        credentials: &Credentials,
+    ) -> Result<Cow<'a, str>, BridgeError> {
+        match (&self.sign_in_proof, &proof.jti) {
+            (SignInProof::Assertion { parties, .. }, Some(jti)) => {
+                let assertion = assertion::sign(
+                    parties,
+                    credentials.usable_signing_key()?,
+                    proof.challenge,
+                    proof.profile,
+                    jti,
+                    SystemTime::now(),
+                );
+                Ok(Cow::Owned(assertion.expose().to_owned()))
+            }
+            _ => Ok(Cow::Borrowed(proof.token.expose())),
+        }
+    }
+}
+
+/// What the proof of one sign-in is made from.
+struct ProofInput<'a> {
+    challenge: &'a ValidatedChallenge,
+    token: &'a AuthsignalToken,
+    profile: Option<&'a UserProfile>,
+    /// The assertion's `jti` (`None`: the proof is the Authsignal token).
+    jti: Option<String>,
+}
+
+/// How a sign-in failed after its challenge was claimed.
+enum SignInFailure {
+    /// The profile lookup failed: Auth0 was not called.
+    LookupFailed(BridgeError),
+    /// The call to Auth0 failed (or could not be made).
+    ExchangeFailed(BridgeError),
+}
+use SignInFailure::{ExchangeFailed, LookupFailed};
+
+impl SignInFailure {
+    fn auth0_issued_nothing(&self) -> bool {
+        match self {
+            LookupFailed(_) => true,
+            ExchangeFailed(error) => auth0_issued_nothing(error),
+        }
+    }
+
+    fn into_error(self) -> BridgeError {
+        match self {
+            LookupFailed(error) | ExchangeFailed(error) => error,
+        }
+    }
+}
+
+/// Whether a failed exchange shows that Auth0 issued no tokens for the challenge, for a reason
+/// outside the app's control, so that its replay record may be released and the app may retry
+/// with the same token: the request could not be sent, Auth0 answered 5xx or 429, it rejected
+/// the bridge's client credentials (even after a refresh, or the refresh itself failed), or
+/// there was no time to call it. Releasing after a 5xx is a deliberate trade-off for
+/// availability (a 5xx after the Login script ran is possible, if unlikely). After a timeout or
+/// any other answer, Auth0 may have issued tokens: the record stays.
+fn auth0_issued_nothing(error: &BridgeError) -> bool {
+    match error {
+        BridgeError::UpstreamUnavailable {
+            upstream: Upstream::Auth0,
+            fate,
+            ..
+        } => matches!(fate, RequestFate::NotSent | RequestFate::ServerError),
+        BridgeError::RateLimited {
+            upstream: Upstream::Auth0,
+            ..
+        }
+        | BridgeError::CredentialsRejected {
+            upstream: Upstream::Auth0,
+        }
+        | BridgeError::BudgetExhausted {
+            upstream: Upstream::Auth0,
+        } => true,
+        BridgeError::Auth0Rejected { status, .. } => {
+            *status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        }
+        // After the claim, the secret is read only to refresh credentials Auth0 rejected.
+        BridgeError::CredentialsUnavailable(_)
+        | BridgeError::UpstreamUnavailable {
+            upstream: Upstream::SecretsManager,
+            ..
+        }
+        | BridgeError::UpstreamTimeout {
+            upstream: Upstream::SecretsManager,
+        }
+        | BridgeError::BudgetExhausted {
+            upstream: Upstream::SecretsManager,
+        } => true,
+        _ => false,
+    }
+}
+
+/// Whether a replay record write that failed may still have landed in the table: its answer
+/// timed out, broke off, or was a 5xx (not a throttle, a refusal of our configuration, or a
+/// connection that was never made).
+fn write_may_have_landed(error: &BridgeError) -> bool {
+    match error {
+        BridgeError::UpstreamTimeout {
+            upstream: Upstream::DynamoDb,
+        } => true,
+        BridgeError::UpstreamUnavailable {
+            upstream: Upstream::DynamoDb,
+            fate,
+            ..
+        } => *fate != RequestFate::NotSent,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::PassthroughBody;
+    use reqwest::StatusCode;
+
+    fn unavailable(upstream: Upstream, fate: RequestFate) -> BridgeError {
+        BridgeError::UpstreamUnavailable {
+            upstream,
+            detail: String::new(),
+            fate,
+        }
+    }
+
+    fn rejected(status: u16) -> BridgeError {
+        BridgeError::Auth0Rejected {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: PassthroughBody(Default::default()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn the_record_is_released_only_when_auth0_certainly_issued_nothing() {
+        let released = [
+            unavailable(Upstream::Auth0, RequestFate::NotSent),
+            unavailable(Upstream::Auth0, RequestFate::ServerError),
+            BridgeError::RateLimited {
+                upstream: Upstream::Auth0,
+                retry_after: None,
+            },
+            rejected(429),
+            BridgeError::CredentialsRejected {
+                upstream: Upstream::Auth0,
+            },
+            BridgeError::BudgetExhausted {
+                upstream: Upstream::Auth0,
+            },
+            BridgeError::CredentialsUnavailable(String::new()),
+            BridgeError::UpstreamTimeout {
+                upstream: Upstream::SecretsManager,
+            },
+        ];
+        for error in &released {
+            assert!(auth0_issued_nothing(error), "{error:?}");
+        }
+        let kept = [
+            BridgeError::UpstreamTimeout {
+                upstream: Upstream::Auth0,
+            },
+            unavailable(Upstream::Auth0, RequestFate::Unknown),
+            rejected(403),
+            rejected(400),
+        ];
+        for error in &kept {
+            assert!(!auth0_issued_nothing(error), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_write_whose_answer_never_came_may_have_landed() {
+        assert!(write_may_have_landed(&BridgeError::UpstreamTimeout {
+            upstream: Upstream::DynamoDb
+        }));
+        assert!(write_may_have_landed(&unavailable(
+            Upstream::DynamoDb,
+            RequestFate::ServerError
+        )));
+        assert!(write_may_have_landed(&unavailable(
+            Upstream::DynamoDb,
+            RequestFate::Unknown
+        )));
+        for error in [
+            unavailable(Upstream::DynamoDb, RequestFate::NotSent),
+            BridgeError::Replayed,
+            BridgeError::Throttled {
+                upstream: Upstream::DynamoDb,
+                detail: String::new(),
+            },
+            BridgeError::ReplayTableUnusable(String::new()),
+        ] {
+            assert!(!write_may_have_landed(&error), "{error:?}");
+        }
+    }
+}

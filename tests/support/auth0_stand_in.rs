@@ -1,0 +1,83 @@
+//! The Auth0 stand-in that runs the shipped Login script (`scripts/stand-ins/auth0.js`, through
+//! `scripts/stand-ins/run.js --only-auth0`), as a child process of the test: so the real binary
+//! and the real script are tested together. Needs Node.js.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use super::{AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET};
+
+pub struct Auth0StandIn {
+    pub url: String,
+    child: Child,
+}
+
+impl Auth0StandIn {
+    /// Starts it with `settings` as the `authsignal` connection's settings (`BRIDGE_PUBLIC_KEYS`,
+    /// or `AUTHSIGNAL_SECRET` and `AUTHSIGNAL_CONNECT_URL`, ...), accepting the tests' client.
+    pub fn start(settings: &[(&str, &str)]) -> Auth0StandIn {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut child = Command::new("node")
+            .arg(format!("{root}/scripts/stand-ins/run.js"))
+            .args(["0", "0", "--only-auth0"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DEMO_AUTH0_CLIENT_ID", AUTH0_CLIENT_ID)
+            .env("DEMO_AUTH0_CLIENT_SECRET", AUTH0_CLIENT_SECRET)
+            .envs(settings.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs the Auth0 stand-in (Node.js is needed for this test)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("the Auth0 stand-in did not start: {line:?}"))
+            .trim()
+            .to_owned();
+        Auth0StandIn { url, child }
+    }
+
+    /// Every request the stand-in received: `{method, path, headers, body, form}`.
+    pub async fn requests(&self) -> Vec<Value> {
+        self.get("__requests").await
+    }
+
+    /// The users the connection's Login script signed in, as Auth0 stores them.
+    pub async fn users(&self) -> Vec<Value> {
+        self.get("__users").await
+    }
+
+    async fn get(&self, path: &str) -> Vec<Value> {
+        reqwest::get(format!("{}/{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form to `/oauth/token`, as anything but the bridge would: (status, answer).
+    pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/oauth/token", self.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.json().await.unwrap())
+    }
+}
+
+impl Drop for Auth0StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
