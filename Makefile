@@ -21,10 +21,10 @@ OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: bench test demo fast lint test-rust check-openapi test-http test-login-script check-sam check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
-test: lint test-rust check-openapi test-http test-login-script check-sam check-docs lint-workflows
+test: lint test-rust check-openapi test-http test-node check-sam check-docs lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -40,7 +40,8 @@ lint:
 	cargo clippy --locked --all-targets -- -D warnings
 	./scripts/check-dependencies.sh
 
-## all Rust tests, including those that need moto's Secrets Manager server
+## all Rust tests, including those that need moto's Secrets Manager server or Node.js (the Auth0
+## stand-in that runs the shipped Login script)
 test-rust: tools
 	rm -rf $(HANDLER_STATUSES) && mkdir -p $(HANDLER_STATUSES)
 	HANDLER_STATUS_LOG=$(HANDLER_STATUSES) MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python \
@@ -60,9 +61,15 @@ test-http: tools
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python conformance.py
 
-## the Auth0 Login script, with Node's built-in test runner
-test-login-script:
-	node --test auth0/
+## a new Ed25519 key for the bridge's assertions: prints BRIDGE_SIGNING_KEY (for the secret) and
+## BRIDGE_PUBLIC_KEYS (for the Auth0 connection); during a rotation, keep the current public
+## keys beside the new one: make signing-key SIGNING_KEY_ARGS="--keep '<BRIDGE_PUBLIC_KEYS>'"
+signing-key:
+	@node scripts/signing-key.js $(SIGNING_KEY_ARGS)
+
+## the Auth0 Login script and the key command, with Node's built-in test runner
+test-node:
+	node --test auth0/ scripts/
 
 ## the SAM template: lint, then build the arm64 Lambda package offline and check what it holds
 check-sam: sam-tools
@@ -101,11 +108,15 @@ sam-tools: tools
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 ## the benchmark: release binary, cold starts, warm latency, CPU, RSS, size, connections,
-## over HTTP and TLS (BENCH_COLD_STARTS, BENCH_WARM change the counts)
+## over HTTP and TLS, and instructions per sign-in under valgrind (BENCH_COLD_STARTS, BENCH_WARM,
+## BENCH_ROUNDS change the counts; BENCH_CALLGRIND=0 skips valgrind)
 bench:
 	cargo build --locked --release
 	cp target/release/bootstrap target/bench-bootstrap
-	BENCH_BINARY=$(CURDIR)/target/bench-bootstrap cargo bench --locked --bench bench
+	cargo bench --locked --bench bench --no-run
+	# The driver and its stand-ins on CPU 0; the function gets CPU 1 (see benches/bench.rs).
+	BENCH_BINARY=$(CURDIR)/target/bench-bootstrap $$(command -v taskset >/dev/null && [ "$$(nproc)" -ge 2 ] && echo taskset -c 0) \
+	  cargo bench --locked --bench bench
 
 ## release build of the Lambda binary for this machine (SAM builds arm64 with cargo-lambda)
 release:

@@ -31,6 +31,13 @@ test('an assertion of the bridge signs the user in with the profile it carries',
   assert.deepEqual(activity.required, ['crypto'], 'only Node\'s built-in crypto');
 });
 
+test('the three-argument form of login (no context) calls back the same way', async () => {
+  const { login } = script();
+  const result = await new Promise((resolve) => login(USER, assertionFor(key), (error, profile) => resolve({ error, profile })));
+  assert.equal(result.error, null);
+  assert.equal(result.profile.user_id, USER);
+});
+
 test('the user id is the assertion\'s sub unchanged: no provider prefix is dropped', async () => {
   const { login } = script();
   const google = await runLogin(login, 'google-oauth2|123', assertionFor(key, 'google-oauth2|123'));

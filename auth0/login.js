@@ -34,6 +34,9 @@
  * and a network failure is an error rather than a wrong password. Needs Node 18+.
  */
 function login(identifierValue, password, context, callback) {
+  // Auth0 calls login(identifier, password, context, callback) for flexible identifiers and
+  // login(identifier, password, callback) otherwise.
+  if (typeof context === 'function') callback = context;
   var MAX_PROOF_BYTES = 4096;
   var settled = false;
   function done(error, profile) {

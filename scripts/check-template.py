@@ -4,7 +4,8 @@ body is valid JSON once its ${...} are substituted; every route the function ser
 route (so every method reaches the function and gets its answers) for each endpoint of the
 contract; per-route settings name routes that exist (else the stage fails to deploy with
 "Unable to find Route by key"); the function may only write and delete records of its own
-replay table. Run by `make check-sam`."""
+replay table; the sign-in proof's parameters reach the function and the created secret has a
+placeholder for every field the function reads. Run by `make check-sam`."""
 import json
 import re
 import sys
@@ -44,6 +45,17 @@ elif (sorted(replay[0]["Action"]) != ["dynamodb:DeleteItem", "dynamodb:PutItem"]
 env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
 if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
     failures.append(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
+
+for variable, parameter in [("AUTH0_SIGN_IN_PROOF", "SignInProof"), ("AUTHSIGNAL_PROFILE", "AuthsignalProfile"),
+                            ("ASSERTION_ISSUER", "AssertionIssuer")]:
+    if env.get(variable) != {"Ref": parameter}:
+        failures.append(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
+if template["Parameters"]["SignInProof"].get("Default") != "assertion":
+    failures.append("SignInProof must default to assertion: the bridge is the only way in")
+placeholder = json.loads(resources["BridgeSecret"]["Properties"]["SecretString"])
+fields = {"AUTHSIGNAL_SECRET", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "BRIDGE_SIGNING_KEY"}
+if set(placeholder) != fields:
+    failures.append(f"the created secret's placeholders must be exactly {sorted(fields)}: {sorted(placeholder)}")
 
 if failures:
     sys.exit("\n".join(failures))

@@ -21,6 +21,11 @@ macro_rules! confidential_text {
             pub fn expose(&self) -> &str {
                 &self.0
             }
+
+            /// The value itself, for the one place that sends it.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
         }
 
         impl std::fmt::Debug for $name {

@@ -96,7 +96,7 @@ impl Bridge {
                     challenge: &challenge,
                     token,
                     profile: profile.as_ref(),
-                    jti: self.jti(written.map(|(_, key)| key)),
+                    record: written.map(|(_, key)| key),
                 };
                 self.exchange(&proof, &mut credentials, invocation, &until_release, trace)
                     .await
@@ -140,18 +140,6 @@ impl Bridge {
         )
         .await
         .map(Some)
-    }
-
-    /// The assertion's `jti`: the replay record's key when it names the challenge (never when
-    /// it is the token's hash), else random.
-    fn jti(&self, record: Option<&ChallengeKey>) -> Option<String> {
-        let SignInProof::Assertion { .. } = self.sign_in_proof else {
-            return None;
-        };
-        Some(match record {
-            Some(key) if key.names_the_challenge() => key.as_str().to_owned(),
-            _ => assertion::random_jti(),
-        })
     }
 
     /// Deletes this invocation's replay record of `key`, so that the app may use the token
@@ -214,25 +202,29 @@ impl Bridge {
     }
 
     /// What Auth0 gets as the password: the assertion, signed now, or the Authsignal token.
+    /// The assertion's `jti` is the replay record's key when it names the challenge (never
+    /// when it is the token's hash), else random.
     fn password<'a>(
         &self,
         proof: &'a ProofInput<'_>,
         credentials: &Credentials,
     ) -> Result<Cow<'a, str>, BridgeError> {
-        match (&self.sign_in_proof, &proof.jti) {
-            (SignInProof::Assertion { parties, .. }, Some(jti)) => {
-                let assertion = assertion::sign(
-                    parties,
-                    credentials.usable_signing_key()?,
-                    proof.challenge,
-                    proof.profile,
-                    jti,
-                    SystemTime::now(),
-                );
-                Ok(Cow::Owned(assertion.expose().to_owned()))
-            }
-            _ => Ok(Cow::Borrowed(proof.token.expose())),
-        }
+        let SignInProof::Assertion { parties, .. } = &self.sign_in_proof else {
+            return Ok(Cow::Borrowed(proof.token.expose()));
+        };
+        let jti = match proof.record {
+            Some(key) if key.names_the_challenge() => Cow::Borrowed(key.as_str()),
+            _ => Cow::Owned(assertion::random_jti()),
+        };
+        let assertion = assertion::sign(
+            parties,
+            credentials.usable_signing_key()?,
+            proof.challenge,
+            proof.profile,
+            &jti,
+            SystemTime::now(),
+        );
+        Ok(Cow::Owned(assertion.into_inner()))
     }
 }
 
@@ -241,8 +233,8 @@ struct ProofInput<'a> {
     challenge: &'a ValidatedChallenge,
     token: &'a AuthsignalToken,
     profile: Option<&'a UserProfile>,
-    /// The assertion's `jti` (`None`: the proof is the Authsignal token).
-    jti: Option<String>,
+    /// The challenge's replay record, when one was written.
+    record: Option<&'a ChallengeKey>,
 }
 
 /// How a sign-in failed after its challenge was claimed.

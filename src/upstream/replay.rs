@@ -2,7 +2,8 @@
 //! challenge finishes at most one sign-in, across every execution environment, through one
 //! record per challenge in a DynamoDB table.
 //!
-//! `/validate` does not consume a token (the Auth0 Login script must still look it up), so
+//! `/validate` does not consume a token (with `AUTH0_SIGN_IN_PROOF=authsignal-token` the Auth0
+//! Login script must still look it up), so
 //! without this the same token, copied from a proxy log or a crash report, is a session for
 //! whoever holds it until it expires, and two concurrent requests with it both get tokens. The
 //! record is written with a conditional `PutItem` after Authsignal confirmed the challenge and

@@ -265,7 +265,28 @@ impl Function {
         vars: &[(String, String)],
         mode: Output,
     ) -> Function {
-        let mut command = Command::new(binary);
+        Function::start_command(Command::new(binary), runtime, vars, mode)
+    }
+
+    /// Starts `binary` under `wrapper` (a program and its arguments, such as valgrind's), which
+    /// gets the function's environment.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        binary: &str,
+        runtime: &RuntimeApi,
+        vars: &[(String, String)],
+    ) -> Function {
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(binary);
+        Function::start_command(command, runtime, vars, Output::Collect)
+    }
+
+    fn start_command(
+        mut command: Command,
+        runtime: &RuntimeApi,
+        vars: &[(String, String)],
+        mode: Output,
+    ) -> Function {
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
@@ -335,6 +356,15 @@ impl Function {
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Asks the process to end (SIGTERM, so a wrapper such as valgrind writes its results) and
+    /// waits for it.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     /// Stops the process and waits until its output is fully read.
