@@ -26,10 +26,18 @@ async fn bridge(
     (runtime, function)
 }
 
-/// The middle part of a JWT, decoded.
-fn jwt_claims(jwt: &str) -> Value {
+/// Authsignal's stand-in confirming the challenge, and the Auth0 stand-in with `settings` as
+/// the connection's.
+async fn stand_ins(settings: &[(&str, &str)]) -> (Upstreams, Auth0StandIn) {
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    (upstreams, Auth0StandIn::start(settings))
+}
+
+/// Part `index` of a JWT (0 the header, 1 the claims), decoded.
+fn jwt_part(jwt: &str, index: usize) -> Value {
     use base64::Engine;
-    let part = jwt.split('.').nth(1).unwrap();
+    let part = jwt.split('.').nth(index).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(part)
@@ -38,17 +46,26 @@ fn jwt_claims(jwt: &str) -> Value {
     .unwrap()
 }
 
+/// The passwords of the password grants Auth0's stand-in received, in order.
+async fn passwords(auth0: &Auth0StandIn) -> Vec<String> {
+    auth0
+        .requests()
+        .await
+        .iter()
+        .filter(|request| request["method"] == "POST")
+        .map(|request| request["form"]["password"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn the_shipped_script_accepts_the_bridges_assertion_and_the_user_gets_authsignals_profile() {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
-    let auth0 = Auth0StandIn::start(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]);
+    let (upstreams, auth0) = stand_ins(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]).await;
     let (mut runtime, _function) = bridge(&upstreams, &auth0, &[]).await;
 
     let response = runtime.respond(&event("http-api-token.json")).await;
     assert_eq!(response["statusCode"], 200, "{response}");
-    let id_token = jwt_claims(body(&response)["id_token"].as_str().unwrap());
+    let id_token = jwt_part(body(&response)["id_token"].as_str().unwrap(), 1);
     assert_eq!(id_token["sub"], format!("auth0|{USER_ID}"));
     assert_eq!(
         id_token["email"], USER_EMAIL,
@@ -82,9 +99,7 @@ async fn the_shipped_script_accepts_the_bridges_assertion_and_the_user_gets_auth
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn the_same_authsignal_token_sent_straight_to_auth0_is_refused_by_the_script() {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
-    let auth0 = Auth0StandIn::start(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]);
+    let (upstreams, auth0) = stand_ins(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]).await;
     let direct = [
         (
             "grant_type",
@@ -109,26 +124,18 @@ async fn the_same_authsignal_token_sent_straight_to_auth0_is_refused_by_the_scri
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn a_tampered_assertion_and_one_from_a_foreign_key_are_refused_by_the_script() {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
-    let auth0 = Auth0StandIn::start(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]);
+    let (upstreams, auth0) = stand_ins(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]).await;
     let (mut runtime, _function) = bridge(&upstreams, &auth0, &[]).await;
     assert_eq!(
         runtime.respond(&event("http-api-token.json")).await["statusCode"],
         200
     );
-    let sent = auth0
-        .requests()
-        .await
-        .into_iter()
-        .find(|r| r["method"] == "POST")
-        .unwrap();
-    let assertion = sent["form"]["password"].as_str().unwrap().to_owned();
+    let assertion = passwords(&auth0).await.remove(0);
 
     // The bridge's own assertion, replayed at once, still passes (its 60 s life is the limit);
     // changed in any part, it is refused.
     let mut parts: Vec<String> = assertion.split('.').map(str::to_owned).collect();
-    let claims = jwt_claims(&assertion);
+    let claims = jwt_part(&assertion, 1);
     let mut forged = claims.clone();
     forged["sub"] = json!("someone-else");
     use base64::Engine;
@@ -173,42 +180,22 @@ async fn a_tampered_assertion_and_one_from_a_foreign_key_are_refused_by_the_scri
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn during_a_rotation_the_connection_accepts_the_old_and_the_new_key() {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
     // Step 1 of a rotation: the new public key beside the old one (what `make signing-key
     // --keep` prints).
     let old: Value = serde_json::from_str(PUBLIC_KEYS).unwrap();
     let new: Value = serde_json::from_str(NEXT_PUBLIC_KEYS).unwrap();
     let both = json!([old[0], new[0]]).to_string();
-    let auth0 = Auth0StandIn::start(&[("BRIDGE_PUBLIC_KEYS", &both)]);
+    let (upstreams, auth0) = stand_ins(&[("BRIDGE_PUBLIC_KEYS", &both)]).await;
     for key in [SIGNING_KEY, NEXT_SIGNING_KEY] {
         let (mut runtime, _function) =
             bridge(&upstreams, &auth0, &[("BRIDGE_SIGNING_KEY", key)]).await;
         let response = runtime.respond(&event("http-api-token.json")).await;
         assert_eq!(response["statusCode"], 200, "{response}");
     }
-    let kids: Vec<String> = auth0
-        .requests()
+    let kids: Vec<Value> = passwords(&auth0)
         .await
         .iter()
-        .filter(|r| r["method"] == "POST")
-        .map(|r| {
-            use base64::Engine;
-            let header = r["form"]["password"]
-                .as_str()
-                .unwrap()
-                .split('.')
-                .next()
-                .unwrap()
-                .to_owned();
-            let header: Value = serde_json::from_slice(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(header)
-                    .unwrap(),
-            )
-            .unwrap();
-            header["kid"].as_str().unwrap().to_owned()
-        })
+        .map(|password| jwt_part(password, 0)["kid"].clone())
         .collect();
     assert_eq!(
         kids,
@@ -241,13 +228,7 @@ async fn with_authsignal_token_proof_the_script_asks_authsignal_as_before() {
     .await;
     let response = runtime.respond(&event("http-api-token.json")).await;
     assert_eq!(response["statusCode"], 200, "{response}");
-    let sent = auth0
-        .requests()
-        .await
-        .into_iter()
-        .find(|r| r["method"] == "POST")
-        .unwrap();
-    assert_eq!(sent["form"]["password"], TOKEN);
+    assert_eq!(passwords(&auth0).await, [TOKEN]);
     assert!(
         upstreams.user_lookups().await.is_empty(),
         "no profile lookup by the bridge"
