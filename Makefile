@@ -18,13 +18,16 @@ OAUTHLIB_VERSION := 4.0.1
 REQUESTS_OAUTHLIB_VERSION := 2.0.0
 SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
+# checkov pins dozens of packages of its own: it gets a virtualenv apart from the tools above.
+CHECKOV_VERSION := 3.3.30
+POLICY_VENV := .venv-policy
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
-test: lint test-rust check-openapi test-http test-node check-sam check-docs lint-workflows
+test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -75,9 +78,20 @@ test-node:
 check-sam: sam-tools
 	sam validate --lint
 	cfn-lint template.yaml deploy/github-deploy-role.yaml
-	$(VENV)/bin/python scripts/check-template.py template.yaml
+	$(VENV)/bin/python scripts/check-template.py template.yaml deploy/github-deploy-role.yaml
 	sam build
 	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap --max-mb 7
+
+## policy as code: checkov on the stack and the deploy roles, offline; every finding is fixed or
+## suppressed in the template with a one-line reason (# checkov:skip=ID:reason)
+check-policy: $(POLICY_VENV)/.installed
+	$(POLICY_VENV)/bin/checkov -f template.yaml -f deploy/github-deploy-role.yaml \
+	  --framework cloudformation --compact --quiet --skip-download
+
+$(POLICY_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
 
 ## README.md, SECURITY.md and docs/: relative links and anchors resolve, the README's first
 ## screen shows the two commands
@@ -124,4 +138,4 @@ release:
 	@ls -l target/release/bootstrap
 
 clean-tools:
-	rm -rf $(VENV) scripts/workflow-lint/node_modules
+	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules

@@ -184,7 +184,10 @@ function login(identifierValue, password, context, callback) {
             return done(new Error('Authsignal rejected the connection\'s secret key (HTTP ' +
               response.status + '): check AUTHSIGNAL_SECRET and the region of AUTHSIGNAL_CONNECT_URL.'));
           }
-          if (response.status >= 500) {
+          // Authsignal rate limiting (429), a timeout (408) or a missing route (404: the wrong
+          // connect host) say nothing about the user's password: a plain error, which does not
+          // count toward Auth0's brute-force lockout of the user.
+          if (response.status >= 500 || response.status === 429 || response.status === 408 || response.status === 404) {
             return done(new Error('Authsignal is unavailable (HTTP ' + response.status + ').'));
           }
           if (response.status >= 400) {

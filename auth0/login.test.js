@@ -108,7 +108,7 @@ test('a token of another user is a wrong password', async () => {
 });
 
 test('a token Authsignal refuses is a wrong password', async () => {
-  for (const status of [400, 404, 422]) {
+  for (const status of [400, 422, 410]) {
     const server = await standIn(() => [status, { error: 'invalid_token', errorDescription: 'Token expired' }]);
     try {
       const login = loadLogin({ AUTHSIGNAL_SECRET: SECRET, AUTHSIGNAL_CONNECT_URL: server.url });
@@ -123,6 +123,11 @@ test('a wrong secret key or a failing Authsignal is an error, not a wrong passwo
     [401, { error: 'unauthorized' }, /secret key/],
     [403, { error: 'forbidden' }, /secret key/],
     [500, { error: 'internal' }, /unavailable/],
+    // Rate limiting, a timeout and a missing route are not the user's password: they must not
+    // count toward Auth0's brute-force lockout.
+    [429, { error: 'too_many_requests' }, /unavailable \(HTTP 429\)/],
+    [408, 'Request Timeout', /unavailable \(HTTP 408\)/],
+    [404, { error: 'not_found' }, /unavailable \(HTTP 404\)/],
     [503, 'Service Unavailable', /unavailable/],
     [200, '<html>maintenance</html>', /other than JSON/]
   ]) {

@@ -1,62 +1,212 @@
 #!/usr/bin/env python3
-"""Checks on template.yaml that neither `sam validate --lint` nor cfn-lint makes: the dashboard
-body is valid JSON once its ${...} are substituted; every route the function serves is an `ANY`
-route (so every method reaches the function and gets its answers) for each endpoint of the
-contract; per-route settings name routes that exist (else the stage fails to deploy with
-"Unable to find Route by key"); the function may only write and delete records of its own
-replay table; the sign-in proof's parameters reach the function and the created secret has a
-placeholder for every field the function reads. Run by `make check-sam`."""
+"""Checks on template.yaml and deploy/github-deploy-role.yaml that neither `sam validate --lint`,
+cfn-lint nor checkov makes. Run by `make check-sam`:
+
+    check-template.py template.yaml deploy/github-deploy-role.yaml
+
+template.yaml:
+- the dashboard body is valid JSON once its ${...} are substituted (with and without WAF);
+- each edge routes `ANY` on both endpoints (so every method reaches the function and gets its
+  answers); per-route settings name routes that exist (else the stage fails to deploy with
+  "Unable to find Route by key");
+- with EdgeProtection=waf only the REST API exists and only it may invoke the function, and its
+  stage is associated with the web ACL: a per-IP rate-based rule scoped to both routes with its
+  limit from PerIpRequestLimit, AWS's IP reputation and known-bad-inputs groups, the 8 KiB
+  body limit, and logging that redacts the DPoP and Authorization headers;
+- only alarms no caller can raise roll a deployment back;
+- the roles carry the permissions boundary; the function may only write and delete records of
+  its own replay table; the sign-in proof's parameters reach the function and the created
+  secret has a placeholder for every field the function reads; AuthsignalAction is required.
+deploy/github-deploy-role.yaml:
+- one deploy role per GitHub environment, each trusted by that environment only and tagged
+  with its own stack, whose policies reach only the tagged stack;
+- roles are created or changed only with the boundary (an iam:PermissionsBoundary condition).
+"""
 import json
 import re
 import sys
 
 from cfnlint.decode import decode_str
 
-template, problems = decode_str(open(sys.argv[1] if len(sys.argv) > 1 else "template.yaml").read())
-if problems:
-    sys.exit(f"template does not parse: {problems}")
+
+def load(path):
+    template, problems = decode_str(open(path).read())
+    if problems:
+        sys.exit(f"{path} does not parse: {problems}")
+    return template
+
+
+template_path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+deploy_path = sys.argv[2] if len(sys.argv) > 2 else "deploy/github-deploy-role.yaml"
+template = load(template_path)
 resources = template["Resources"]
+parameters = template["Parameters"]
 failures = []
 
-body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
-try:
-    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))["widgets"]
-except (ValueError, KeyError) as error:
-    failures.append(f"dashboard body is not valid JSON: {error}")
 
-events = resources["BridgeFunction"]["Properties"]["Events"]
-routes = {f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}" for e in events.values()
-          if e["Type"] == "HttpApi"}
+def fail(message):
+    failures.append(message)
+
+
+def of_type(kind):
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+# ---- the dashboard ---------------------------------------------------------------------------
+body, variables = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+waf_widget = variables["WafWidget"]["Fn::If"][1]["Fn::Sub"]
+widgets = 0
+for widget in (waf_widget, ""):
+    text = body.replace("${WafWidget}", widget).replace("${ApiDimensions}", '"ApiName", "X", "Stage", "X"')
+    try:
+        widgets = len(json.loads(re.sub(r"\$\{[^}]+\}", "X", text))["widgets"])
+    except (ValueError, KeyError) as error:
+        fail(f"dashboard body is not valid JSON ({'with' if widget else 'without'} WAF): {error}")
+
+# ---- the two edges ---------------------------------------------------------------------------
+http_routes = {r["Properties"]["RouteKey"] for r in of_type("AWS::ApiGatewayV2::Route").values()}
 for expected in ("ANY /token", "ANY /revoke"):
-    if expected not in routes:
-        failures.append(f"route {expected} missing (routes: {sorted(routes)})")
-for key in resources["BridgeApi"]["Properties"].get("RouteSettings", {}):
-    if key not in routes:
-        failures.append(f"RouteSettings names {key}, which is not a route")
+    if expected not in http_routes:
+        fail(f"HTTP API route {expected} missing (routes: {sorted(http_routes)})")
+for key in resources["BridgeHttpStage"]["Properties"].get("RouteSettings", {}):
+    if key not in http_routes:
+        fail(f"RouteSettings names {key}, which is not a route")
+rest_paths = {}
+for name, method in of_type("AWS::ApiGateway::Method").items():
+    resource = method["Properties"]["ResourceId"]["Ref"]
+    rest_paths[resources[resource]["Properties"]["PathPart"]] = method["Properties"]["HttpMethod"]
+if rest_paths != {"token": "ANY", "revoke": "ANY"}:
+    fail(f"the REST API must route ANY /token and ANY /revoke only: {rest_paths}")
 
+conditions = {"WafEdge": {"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+                          "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::WAFv2::WebACL",
+                          "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration"},
+              "HttpEdge": {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route",
+                           "AWS::ApiGatewayV2::Stage"}}
+for condition, kinds in conditions.items():
+    for name, resource in resources.items():
+        if resource["Type"] in kinds and resource.get("Condition") != condition:
+            fail(f"{name} ({resource['Type']}) must exist only with {condition}")
+if of_type("AWS::Lambda::Url"):
+    fail("a function URL would reach the function around the edge")
+if resources["BridgeFunction"]["Properties"].get("Events"):
+    fail("the function must have no SAM events: the edges are declared, each under its condition")
+permissions = of_type("AWS::Lambda::Permission")
+if sorted(p.get("Condition") for p in permissions.values()) != ["HttpEdge", "WafEdge"]:
+    fail(f"exactly one invoke permission per edge, each under its condition: {sorted(permissions)}")
+for name, permission in permissions.items():
+    source = json.dumps(permission["Properties"]["SourceArn"])
+    api = "BridgeRestApi" if permission.get("Condition") == "WafEdge" else "BridgeHttpApi"
+    if api not in source:
+        fail(f"{name} must let only {api} invoke the function: {source}")
+
+association = resources["WebAclAssociation"]["Properties"]
+if association["WebACLArn"] != {"Fn::GetAtt": ["WebAcl", "Arn"]} or not all(
+        f"${{{part}}}" in association["ResourceArn"]["Fn::Sub"] for part in ("BridgeRestApi", "RestStage")):
+    fail(f"the web ACL must be associated with the REST API's stage: {association}")
+acl = resources["WebAcl"]["Properties"]
+if acl["Scope"] != "REGIONAL" or acl["DefaultAction"] != {"Allow": {}}:
+    fail("the web ACL must be REGIONAL and allow what no rule blocks")
+rules = acl["Rules"]
+managed = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in rules
+           if "ManagedRuleGroupStatement" in r["Statement"]}
+for group in ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet"):
+    if group not in managed:
+        fail(f"the web ACL lacks the managed rule group {group}")
+rate = [r for r in rules if "RateBasedStatement" in r["Statement"]]
+if len(rate) != 1:
+    fail("the web ACL needs one rate-based rule")
+else:
+    statement = rate[0]["Statement"]["RateBasedStatement"]
+    scoped = {s["ByteMatchStatement"]["SearchString"] for s in
+              statement.get("ScopeDownStatement", {}).get("OrStatement", {}).get("Statements", [])}
+    if statement.get("AggregateKeyType") != "IP" or statement.get("Limit") != {"Ref": "PerIpRequestLimit"}:
+        fail(f"the rate-based rule must count per client IP up to PerIpRequestLimit: {statement}")
+    if scoped != {"/token", "/revoke"}:
+        fail(f"the rate-based rule must be scoped to both routes: {scoped}")
+    if "Block" not in rate[0].get("Action", {}):
+        fail("the rate-based rule must block")
+size = [r["Statement"]["SizeConstraintStatement"] for r in rules if "SizeConstraintStatement" in r["Statement"]]
+if not size or size[0]["Size"] != 8192 or size[0]["ComparisonOperator"] != "GT" \
+        or size[0]["FieldToMatch"] != {"Body": {"OversizeHandling": "MATCH"}}:
+    fail(f"the web ACL must block bodies over the bridge's 8 KiB: {size}")
+redacted = {f["SingleHeader"]["Name"].lower() for f in resources["WafLogging"]["Properties"].get("RedactedFields", [])}
+if not {"dpop", "authorization"} <= redacted:
+    fail(f"WAF logs must redact the DPoP and Authorization headers: {sorted(redacted)}")
+
+# ---- alarms ----------------------------------------------------------------------------------
+rollback = {a["Ref"] for a in resources["BridgeFunction"]["Properties"]["DeploymentPreference"]["Alarms"]}
+if rollback != {"FunctionErrorsAlarm", "ServerErrorsAlarm"}:
+    fail(f"only alarms no caller can raise may roll back a deployment: {sorted(rollback)}")
+if resources["BlockedRequestsAlarm"].get("Condition") != "WafEdge":
+    fail("the BlockedRequestsAlarm exists with the web ACL")
+
+# ---- roles, secret, settings -----------------------------------------------------------------
+for role in ("BridgeRole", "CodeDeployRole"):
+    boundary = resources[role]["Properties"].get("PermissionsBoundary", {})
+    if "HasBoundary" not in json.dumps(boundary) or "PermissionsBoundaryName" not in json.dumps(boundary):
+        fail(f"{role} must carry the permissions boundary PermissionsBoundaryName names")
+if resources["BridgeFunction"]["Properties"]["DeploymentPreference"].get("Role") != {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}:
+    fail("the gradual deployment must use CodeDeployRole (SAM's own role would have no boundary)")
 statements = resources["BridgeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 replay = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s
           and s["Fn::If"][1].get("Sid") == "ReplayRecords"]
 if len(replay) != 1:
-    failures.append("the role has no ReplayRecords statement")
+    fail("the role has no ReplayRecords statement")
 elif (sorted(replay[0]["Action"]) != ["dynamodb:DeleteItem", "dynamodb:PutItem"]
       or replay[0]["Resource"] != {"Fn::GetAtt": ["ReplayTable", "Arn"]}):
-    failures.append(f"ReplayRecords must allow PutItem and DeleteItem on the replay table only: {replay[0]}")
+    fail(f"ReplayRecords must allow PutItem and DeleteItem on the replay table only: {replay[0]}")
 env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
 if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
-    failures.append(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
-
+    fail(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
 for variable, parameter in [("AUTH0_SIGN_IN_PROOF", "SignInProof"), ("AUTHSIGNAL_PROFILE", "AuthsignalProfile"),
-                            ("ASSERTION_ISSUER", "AssertionIssuer")]:
+                            ("ASSERTION_ISSUER", "AssertionIssuer"), ("AUTHSIGNAL_ACTION", "AuthsignalAction")]:
     if env.get(variable) != {"Ref": parameter}:
-        failures.append(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
-if template["Parameters"]["SignInProof"].get("Default") != "assertion":
-    failures.append("SignInProof must default to assertion: the bridge is the only way in")
+        fail(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
+if parameters["SignInProof"].get("Default") != "assertion":
+    fail("SignInProof must default to assertion: the bridge is the only way in")
+action = parameters["AuthsignalAction"]
+if "Default" in action or re.fullmatch(action.get("AllowedPattern", ".*"), ""):
+    fail("AuthsignalAction must be required: no default, and a pattern that refuses empty")
 placeholder = json.loads(resources["BridgeSecret"]["Properties"]["SecretString"])
 fields = {"AUTHSIGNAL_SECRET", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "BRIDGE_SIGNING_KEY"}
 if set(placeholder) != fields:
-    failures.append(f"the created secret's placeholders must be exactly {sorted(fields)}: {sorted(placeholder)}")
+    fail(f"the created secret's placeholders must be exactly {sorted(fields)}: {sorted(placeholder)}")
+
+# ---- the deploy stack ------------------------------------------------------------------------
+deploy = load(deploy_path)["Resources"]
+deploy_roles = {}
+for name, role in deploy.items():
+    if role["Type"] != "AWS::IAM::Role":
+        continue
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    federated = [s for s in trust if "Federated" in s.get("Principal", {})]
+    if not federated:
+        continue
+    subjects = federated[0].get("Condition", {}).get("StringEquals", {}).get("token.actions.githubusercontent.com:sub")
+    tag = {t["Key"]: t["Value"] for t in role["Properties"].get("Tags", [])}.get("BridgeStack", {})
+    deploy_roles[name] = (json.dumps(subjects), json.dumps(tag))
+    if federated[0].get("Condition", {}).get("ForAnyValue:StringEquals") or federated[0].get("Condition", {}).get("StringLike"):
+        fail(f"{name} must be trusted by one exact subject, not a list or a pattern")
+for environment in ("staging", "prod"):
+    matching = [name for name, (subject, tag) in deploy_roles.items()
+                if subject.endswith(f':environment:{environment}"}}') and f"-{environment}" in tag]
+    if len(matching) != 1:
+        fail(f"one deploy role trusted by the {environment} environment only, tagged with the {environment} "
+             f"stack: {deploy_roles}")
+execution = json.dumps(deploy["ExecutionPolicy"]["Properties"]["PolicyDocument"])
+boundary_statements = [s for s in deploy["ExecutionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                       if "iam:CreateRole" in s.get("Action", [])]
+if not boundary_statements or any(s.get("Condition", {}).get("StringEquals", {}).get("iam:PermissionsBoundary")
+                                  != {"Ref": "FunctionBoundary"} for s in boundary_statements):
+    fail("iam:CreateRole (and changing role policies) must be conditioned on iam:PermissionsBoundary = FunctionBoundary")
+for policy in ("DeployPolicy", "ExecutionPolicy"):
+    text = json.dumps(deploy[policy]["Properties"]["PolicyDocument"])
+    if "${!aws:PrincipalTag/BridgeStack}" not in text:
+        fail(f"{policy} must reach only the stack of the role using it (aws:PrincipalTag/BridgeStack)")
 
 if failures:
     sys.exit("\n".join(failures))
-print(f"template checks passed: routes {sorted(routes)}, dashboard with {len(widgets)} widgets")
+print(f"template checks passed: HTTP API routes {sorted(http_routes)}, REST API routes {sorted(rest_paths)}, "
+      f"web ACL with {len(rules)} rules, dashboard with {widgets} widgets, rollback alarms {sorted(rollback)}, "
+      f"deploy roles {sorted(deploy_roles)}")

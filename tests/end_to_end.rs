@@ -158,6 +158,65 @@ async fn the_bootstrap_binary_answers_every_event_source_through_the_runtime_api
     function.stop();
 }
 
+/// The REST API (payload 1.0) events of the WAF-protected edge (`EdgeProtection=waf`), one per
+/// route, through the binary: each gets its answer in the 1.0 format, and the caller's IP from
+/// the event's `requestContext.identity` reaches Auth0.
+#[tokio::test]
+async fn every_route_answers_rest_api_events_and_forwards_the_callers_ip() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    upstreams.auth0_revoke_answers(revoked()).await;
+    let mut runtime = RuntimeApi::start().await;
+    let _function = Function::start(&runtime, &upstreams.vars());
+
+    let signed_in = runtime.respond(&event("rest-api-token.json")).await;
+    assert_eq!(signed_in["statusCode"], 200, "{signed_in}");
+    assert_eq!(body(&signed_in), token_json());
+    assert_eq!(
+        signed_in["multiValueHeaders"]["cache-control"],
+        json!(["no-store"])
+    );
+    let refreshed = runtime.respond(&event("rest-api-refresh-form.json")).await;
+    assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
+    let revoked = runtime.respond(&event("rest-api-revoke.json")).await;
+    assert_eq!(
+        (revoked["statusCode"].as_u64(), revoked["body"].as_str()),
+        (Some(200), Some("{}"))
+    );
+    let get = runtime.respond(&event("rest-api-get.json")).await;
+    assert_eq!(
+        (
+            get["statusCode"].as_u64(),
+            &get["multiValueHeaders"]["allow"]
+        ),
+        (Some(405), &json!(["POST"]))
+    );
+
+    let grants: Vec<String> = upstreams
+        .auth0_requests()
+        .await
+        .iter()
+        .map(|request| {
+            assert_eq!(
+                request.headers.get("auth0-forwarded-for").unwrap(),
+                "198.51.100.7",
+                "the caller's IP, from requestContext.identity.sourceIp"
+            );
+            form(request)["grant_type"].clone()
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            "http://auth0.com/oauth/grant-type/password-realm",
+            "refresh_token"
+        ]
+    );
+    let revocations = upstreams.auth0_revoke_requests().await;
+    let sent: Value = serde_json::from_slice(&revocations[0].body).unwrap();
+    assert_eq!(sent["token"], FIXTURE_REFRESH_TOKEN);
+}
+
 #[tokio::test]
 async fn warm_invocations_reuse_one_connection_per_upstream() {
     let upstreams = Upstreams::start().await;

@@ -1213,6 +1213,41 @@ async fn any_other_grant_type_is_400_unsupported_grant_type_without_an_upstream_
 }
 
 #[tokio::test]
+async fn a_revocation_shaped_body_at_the_token_endpoint_is_400_and_reaches_no_upstream() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let handler = handler(&upstreams.vars());
+    // The revocation fixture's own body, and a refresh sent without its grant type.
+    let revocation = event("http-api-revoke.json");
+    let at_the_token_endpoint = at_path(revocation, "/token");
+    let answer = call(&handler, &at_the_token_endpoint).await;
+    assert_eq!(
+        (answer.status, answer.error().as_str()),
+        (400, "invalid_request")
+    );
+    for body in [
+        format!(r#"{{"token":"{FIXTURE_REFRESH_TOKEN}","token_type_hint":"refresh_token"}}"#),
+        format!(r#"{{"refresh_token":"{FIXTURE_REFRESH_TOKEN}"}}"#),
+        format!(r#"{{"token":"{TOKEN}","refresh_token":"{FIXTURE_REFRESH_TOKEN}"}}"#),
+    ] {
+        let answer = call(&handler, &with_body(http_api(), &body)).await;
+        assert_eq!(
+            (answer.status, answer.error().as_str()),
+            (400, "invalid_request"),
+            "{body}"
+        );
+        assert!(answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("refresh_token or token_type_hint"));
+    }
+    assert!(
+        upstreams.untouched().await,
+        "the refresh token reached nobody"
+    );
+}
+
+#[tokio::test]
 async fn a_refresh_without_a_usable_refresh_token_is_400_invalid_request() {
     let upstreams = Upstreams::start().await;
     let handler = handler(&upstreams.vars());

@@ -213,6 +213,41 @@ async fn a_write_whose_answer_never_came_is_taken_back_so_the_retry_signs_in() {
     assert_eq!(retried.status, 200, "{retried:?}");
 }
 
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn a_lost_write_answer_then_throttling_is_taken_back_so_the_retry_signs_in() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let (moto, admin, vars) = moto_with_table(&upstreams).await;
+    // The first PutItem lands but its answer is lost; the SDK's retries are throttled.
+    let relay = AnswerLosingRelay::start_then_throttling(&moto.url, 1).await;
+    let handler = handler_with_replay(&vars, loader_for(&relay.url)).await;
+
+    let throttled = call_as(&handler, &http_api(), "lost-then-throttled", BUDGET).await;
+    assert_eq!(
+        (
+            throttled.status,
+            throttled.error().as_str(),
+            throttled.header("retry-after")
+        ),
+        (503, "temporarily_unavailable", Some("1"))
+    );
+    assert_eq!(
+        relay.forwarded.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one write landed"
+    );
+    assert!(upstreams.auth0_requests().await.is_empty(), "fail closed");
+    assert!(
+        records(&admin).await.is_empty(),
+        "the landed write was taken back"
+    );
+
+    let healthy = handler_with_replay(&vars, moto.loader()).await;
+    let retried = call_as(&healthy, &http_api(), "after-the-throttling", BUDGET).await;
+    assert_eq!(retried.status, 200, "{retried:?}");
+}
+
 // ---- release ---------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -89,9 +89,21 @@ pub fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, 
     let mut parameters = Parameters::read(&body, request.content_type)?;
     match endpoint {
         Endpoint::Token => match parameters.take("grant_type", usize::MAX)? {
-            None => Ok(Operation::SignIn {
-                token: AuthsignalToken::new(parameters.require("token", MAX_TOKEN_BYTES)?),
-            }),
+            None => {
+                // A refresh sent without its grant type, or a revocation sent to this endpoint:
+                // its refresh token must never reach Authsignal as if it were a sign-in.
+                if ["refresh_token", "token_type_hint"]
+                    .iter()
+                    .any(|name| parameters.contains(name))
+                {
+                    return Err(invalid(
+                        "a sign-in carries no refresh_token or token_type_hint: refresh with grant_type=refresh_token, revoke at the revocation endpoint",
+                    ));
+                }
+                Ok(Operation::SignIn {
+                    token: AuthsignalToken::new(parameters.require("token", MAX_TOKEN_BYTES)?),
+                })
+            }
             Some(grant) if grant == REFRESH_TOKEN_GRANT => Ok(Operation::Refresh {
                 refresh_token: RefreshToken::new(
                     parameters.require("refresh_token", MAX_TOKEN_BYTES)?,
@@ -229,6 +241,11 @@ impl Parameters {
             }
             Some(Value::Text(text)) => Ok(Some(text)),
         }
+    }
+
+    /// Whether `name` was sent (not empty, not `null`), whatever its value.
+    fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 
     fn require(&mut self, name: &'static str, max_bytes: usize) -> Result<String, BridgeError> {
@@ -634,5 +651,24 @@ mod tests {
             };
             assert_eq!(decode(endpoint, request).unwrap_err().status(), 405);
         }
+    }
+
+    #[test]
+    fn a_sign_in_with_a_refresh_token_or_a_token_type_hint_is_refused() {
+        for (body, content_type) in [
+            (r#"{"token":"t","refresh_token":"rt"}"#, None),
+            (r#"{"token":"rt","token_type_hint":"refresh_token"}"#, None),
+            ("token=rt&token_type_hint=refresh_token", FORM),
+            ("token=t&refresh_token=rt", FORM),
+            ("refresh_token=rt", FORM),
+        ] {
+            assert_eq!(
+                description(decode_token(body, content_type)),
+                "a sign-in carries no refresh_token or token_type_hint: refresh with grant_type=refresh_token, revoke at the revocation endpoint",
+                "{body}"
+            );
+        }
+        // Sent empty, they count as omitted (RFC 6749 section 3.2).
+        assert!(decode_token("token=t&refresh_token=&token_type_hint=", FORM).is_ok());
     }
 }

@@ -71,10 +71,11 @@ impl Bridge {
         if let (Some((replay, key)), Some((claimed, elapsed))) = (&record, claimed) {
             trace.add_elapsed(Upstream::DynamoDb, elapsed);
             if let Err(error) = claimed {
-                // A write whose answer never came (a timeout, a broken connection, a 5xx) may
-                // have landed: take it back, so that the app's retry is not refused as a replay.
-                // Auth0 was not called, so nothing was issued for the challenge.
-                if write_may_have_landed(&error) {
+                // Any failed claim but a replay may still have left our record behind (an
+                // attempt that landed before its answer was lost, then a timeout or throttled
+                // retries): take it back, owner-conditionally, so that the app's retry is not
+                // refused as a replay. Auth0 was not called, so nothing was issued for it.
+                if !matches!(error, BridgeError::Replayed) {
                     self.release(replay, key, invocation, deadline, trace).await;
                 }
                 return Err(error);
@@ -304,23 +305,6 @@ fn auth0_issued_nothing(error: &BridgeError) -> bool {
     }
 }
 
-/// Whether a replay record write that failed may still have landed in the table: its answer
-/// timed out, broke off, or was a 5xx (not a throttle, a refusal of our configuration, or a
-/// connection that was never made).
-fn write_may_have_landed(error: &BridgeError) -> bool {
-    match error {
-        BridgeError::UpstreamTimeout {
-            upstream: Upstream::DynamoDb,
-        } => true,
-        BridgeError::UpstreamUnavailable {
-            upstream: Upstream::DynamoDb,
-            fate,
-            ..
-        } => *fate != RequestFate::NotSent,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,32 +361,6 @@ mod tests {
         ];
         for error in &kept {
             assert!(!auth0_issued_nothing(error), "{error:?}");
-        }
-    }
-
-    #[test]
-    fn a_write_whose_answer_never_came_may_have_landed() {
-        assert!(write_may_have_landed(&BridgeError::UpstreamTimeout {
-            upstream: Upstream::DynamoDb
-        }));
-        assert!(write_may_have_landed(&unavailable(
-            Upstream::DynamoDb,
-            RequestFate::ServerError
-        )));
-        assert!(write_may_have_landed(&unavailable(
-            Upstream::DynamoDb,
-            RequestFate::Unknown
-        )));
-        for error in [
-            unavailable(Upstream::DynamoDb, RequestFate::NotSent),
-            BridgeError::Replayed,
-            BridgeError::Throttled {
-                upstream: Upstream::DynamoDb,
-                detail: String::new(),
-            },
-            BridgeError::ReplayTableUnusable(String::new()),
-        ] {
-            assert!(!write_may_have_landed(&error), "{error:?}");
         }
     }
 }

@@ -2,7 +2,8 @@
 //! `PutItem`s, replaces the upstream's answer with a 500: the write landed, its answer was lost
 //! on the way back, and the client's SDK retries. What a real network does now and then, and
 //! what the replay record's `owner` (and the release after an uncertain write) exists for.
-//! Other requests (the release's `DeleteItem`) get their real answers.
+//! Optionally, every later `PutItem` is not passed on but throttled (the SDK's retries meet
+//! DynamoDB's throttling). Other requests (the release's `DeleteItem`) get their real answers.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,8 @@ use hyper_util::rt::TokioIo;
 
 /// DynamoDB's answer for an internal error, which its SDKs retry.
 const LOST_ANSWER: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#;
+/// DynamoDB's answer when it throttles a table.
+const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Throughput exceeds the current capacity of your table"}"#;
 
 pub struct AnswerLosingRelay {
     pub url: String,
@@ -25,6 +28,15 @@ pub struct AnswerLosingRelay {
 
 impl AnswerLosingRelay {
     pub async fn start(upstream: &str, lose: usize) -> AnswerLosingRelay {
+        AnswerLosingRelay::start_with(upstream, lose, false).await
+    }
+
+    /// Loses the answers of the first `lose` `PutItem`s, then throttles every later one.
+    pub async fn start_then_throttling(upstream: &str, lose: usize) -> AnswerLosingRelay {
+        AnswerLosingRelay::start_with(upstream, lose, true).await
+    }
+
+    async fn start_with(upstream: &str, lose: usize, throttle_after: bool) -> AnswerLosingRelay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let forwarded = Arc::new(AtomicUsize::new(0));
@@ -44,7 +56,15 @@ impl AnswerLosingRelay {
                         let (upstream, forwarded, client) = state.clone();
                         async move {
                             Ok::<_, Infallible>(
-                                relay(request, &upstream, &forwarded, &client, lose).await,
+                                relay(
+                                    request,
+                                    &upstream,
+                                    &forwarded,
+                                    &client,
+                                    lose,
+                                    throttle_after,
+                                )
+                                .await,
                             )
                         }
                     });
@@ -64,6 +84,7 @@ async fn relay(
     forwarded: &AtomicUsize,
     client: &reqwest::Client,
     lose: usize,
+    throttle_after: bool,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = body
@@ -82,6 +103,13 @@ async fn relay(
         .headers
         .get("x-amz-target")
         .is_some_and(|target| target.as_bytes().ends_with(b".PutItem"));
+    if is_put_item && throttle_after && forwarded.load(Ordering::SeqCst) >= lose {
+        return Response::builder()
+            .status(400)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(Full::new(Bytes::from_static(THROTTLED.as_bytes())))
+            .unwrap();
+    }
     let answer = outgoing.body(body).send().await.expect("upstream answers");
     let number = if is_put_item {
         forwarded.fetch_add(1, Ordering::SeqCst)
