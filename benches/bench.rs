@@ -294,6 +294,8 @@ struct Results {
     sign_in_with_replay: Warm,
     /// The token-mode sign-in again, in another process: the noise floor.
     same_as_token: Warm,
+    /// The default sign-in carrying a DPoP proof (checked and forwarded).
+    sign_in_with_dpop: Warm,
     /// Instructions per warm sign-in (callgrind), plain HTTP only: the assertion with the
     /// lookup, without it, and the Authsignal token as the password. `None` without valgrind.
     instructions: Option<[f64; 3]>,
@@ -416,20 +418,22 @@ fn start_function(binary: &str, runtime: &RuntimeApi, vars: &[(String, String)])
 /// The upstream calls one operation makes: each URL and a body, in order.
 type Calls<'a> = Vec<(&'a String, &'a str)>;
 
-/// `event` on one execution environment per configuration (its variables and the calls it
-/// makes), in `rounds`: each round gives every configuration `warm` invocations in turn, so the
+/// One function to measure: its variables, the calls each invocation makes, and its event.
+type Configuration<'a> = (Vec<(String, String)>, Calls<'a>, &'a Value);
+
+/// An event on one execution environment per configuration (its variables, the calls it makes
+/// and the event), in `rounds`: each round gives every configuration `warm` invocations in turn, so the
 /// machine's drift (frequency, other load) falls on all of them alike. CPU per invocation is the
 /// median of the rounds; latencies are over all of them. Also the highest peak RSS (KiB).
 async fn interleaved(
     binary: &str,
-    configurations: &[(Vec<(String, String)>, Calls<'_>)],
-    event: &Value,
+    configurations: &[Configuration<'_>],
     rounds: usize,
     warm: usize,
     stand_ins: &StandIns,
 ) -> (Vec<Warm>, u64) {
     let mut functions = Vec::new();
-    for (vars, _) in configurations {
+    for (vars, _, event) in configurations {
         let mut runtime = RuntimeApi::start().await;
         let function = start_function(binary, &runtime, vars);
         runtime.respond(event).await;
@@ -444,6 +448,7 @@ async fn interleaved(
                 |counters: &[ConnectionCounter; 4]| counters.each_ref().map(|c| c.opened());
             let before = opened(&stand_ins.counters);
             let cpu_before = cpu_seconds(function.pid());
+            let event = configurations[index].2;
             for _ in 0..warm {
                 let started = Instant::now();
                 match runtime.invoke(event, Duration::from_secs(10)).await {
@@ -466,7 +471,7 @@ async fn interleaved(
         .max()
         .unwrap_or(0);
     let mut warms = Vec::new();
-    for (index, (_, calls)) in configurations.iter().enumerate() {
+    for (index, (_, calls, _)) in configurations.iter().enumerate() {
         let mut round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
         warms.push(Warm {
             p50_ms: percentile(&mut latencies[index].clone(), 50.0),
@@ -626,11 +631,21 @@ async fn measure(
     let refresh = refresh.pop().unwrap();
     // The sign-in's variants, interleaved (see `interleaved`): as deployed by default, without
     // the profile lookup, with the Authsignal token as the password, and with replay protection.
+    // The default sign-in with a DPoP header: the bridge only checks its shape and forwards it.
+    let with_proof = support::dpop::with_dpop(
+        sign_in.clone(),
+        &support::dpop::DpopKey::new().proof("https://tenant.example.auth0.com/oauth/token", None),
+    );
     let configurations = [
-        (stand_ins.vars.clone(), vec![validate, lookup, exchange]),
+        (
+            stand_ins.vars.clone(),
+            vec![validate, lookup, exchange],
+            &sign_in,
+        ),
         (
             with(&stand_ins.vars, &[("AUTHSIGNAL_PROFILE", "false")]),
             vec![validate, exchange],
+            &sign_in,
         ),
         (
             with(
@@ -638,10 +653,12 @@ async fn measure(
                 &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
             ),
             vec![validate, exchange],
+            &sign_in,
         ),
         (
             stand_ins.replay_vars.clone(),
             vec![validate, lookup, put_item, exchange],
+            &sign_in,
         ),
         // A second, identical token-mode function: how far two processes doing the same work
         // differ is the noise floor of the CPU comparison.
@@ -651,26 +668,31 @@ async fn measure(
                 &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
             ),
             vec![validate, exchange],
+            &sign_in,
+        ),
+        (
+            stand_ins.vars.clone(),
+            vec![validate, lookup, exchange],
+            &with_proof,
         ),
     ];
     let (sign_ins, sign_in_peak) = interleaved(
         binary,
         &configurations,
-        &sign_in,
         rounds,
         round_invocations,
         &stand_ins,
     )
     .await;
     let peak = peak.max(sign_in_peak);
-    let [sign_in_default, sign_in_without_profile, sign_in_with_token, sign_in_with_replay, same_as_token] =
-        <[Warm; 5]>::try_from(sign_ins).ok().unwrap();
+    let [sign_in_default, sign_in_without_profile, sign_in_with_token, sign_in_with_replay, same_as_token, sign_in_with_dpop] =
+        <[Warm; 6]>::try_from(sign_ins).ok().unwrap();
     let valgrind =
         which("valgrind").filter(|_| std::env::var("BENCH_CALLGRIND").as_deref() != Ok("0"));
     let instructions = match (&valgrind, transport) {
         (Some(valgrind), "http") => {
             let mut counts = [0.0; 3];
-            for (count, (vars, _)) in counts.iter_mut().zip(&configurations) {
+            for (count, (vars, _, _)) in counts.iter_mut().zip(&configurations) {
                 *count =
                     instructions_per_invocation(valgrind, binary, vars, &sign_in, 20, 120).await;
             }
@@ -688,6 +710,7 @@ async fn measure(
         refresh,
         sign_in_with_replay,
         same_as_token,
+        sign_in_with_dpop,
         instructions,
         peak_rss_mib: peak as f64 / 1024.0,
     }
@@ -801,6 +824,7 @@ fn main() {
             "sign_in_with_token": r.sign_in_with_token.json(),
             "assertion_cpu_growth_over_token": r.sign_in_without_profile.cpu_us / r.sign_in_with_token.cpu_us - 1.0,
             "token_second_process": r.same_as_token.json(),
+            "sign_in_with_dpop": r.sign_in_with_dpop.json(),
             "sign_in_with_replay": r.sign_in_with_replay.json(),
             "refresh": r.refresh.json(),
             "peak_rss_mib": r.peak_rss_mib,
@@ -826,6 +850,18 @@ fn main() {
             growth(&r.sign_in_without_profile),
             growth(&r.sign_in),
             growth(&r.same_as_token),
+        );
+        let mut dpop: Vec<f64> = r
+            .sign_in_with_dpop
+            .cpu_rounds
+            .iter()
+            .zip(&r.sign_in.cpu_rounds)
+            .map(|(with, without)| (with / without - 1.0) * 100.0)
+            .collect();
+        println!(
+            "{}: CPU per default sign-in with a DPoP proof against without: {:+.1}% (median of the rounds)",
+            r.transport,
+            median(&mut dpop)
         );
     }
     let (signing_us, signature_us, jti_us) = signing_cost_us(20_000);

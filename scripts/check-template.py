@@ -160,7 +160,8 @@ env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
 if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
     fail(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
 for variable, parameter in [("AUTH0_SIGN_IN_PROOF", "SignInProof"), ("AUTHSIGNAL_PROFILE", "AuthsignalProfile"),
-                            ("ASSERTION_ISSUER", "AssertionIssuer"), ("AUTHSIGNAL_ACTION", "AuthsignalAction")]:
+                            ("ASSERTION_ISSUER", "AssertionIssuer"), ("AUTHSIGNAL_ACTION", "AuthsignalAction"),
+                            ("DPOP", "Dpop")]:
     if env.get(variable) != {"Ref": parameter}:
         fail(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
 if parameters["SignInProof"].get("Default") != "assertion":

@@ -173,15 +173,24 @@ pub enum BridgeError {
     #[error("the challenge was already used")]
     Replayed,
 
-    /// Auth0 refused the exchange with an OAuth error; its status and body are passed through.
-    #[error("auth0 rejected the exchange with status {status}")]
+    /// Auth0 refused the request with an OAuth error; its status and body are passed through.
+    #[error("auth0 rejected the request with status {status} ({code})")]
     Auth0Rejected {
         status: StatusCode,
+        /// Auth0's OAuth `error` code, as a log label (see [`log_label`]).
+        code: String,
         /// Auth0's JSON error body, unchanged (it may carry `mfa_token` the app needs).
         body: PassthroughBody,
         /// Seconds to send as `Retry-After` (429 only).
         retry_after: Option<u64>,
+        /// Auth0's `DPoP-Nonce` header, passed on with the answer (`use_dpop_nonce`).
+        dpop_nonce: Option<String>,
     },
+
+    /// The request's `DPoP` header is repeated or not a compact JWS, or missing where
+    /// `DPOP=required`; the text says which.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
 
     /// An upstream is rate limiting the bridge without an OAuth error the app could use
     /// (Authsignal's 429; Auth0's 429 when its body is not an OAuth error).
@@ -247,6 +256,7 @@ impl BridgeError {
             BridgeError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BridgeError::UnknownEndpoint => StatusCode::NOT_FOUND,
             BridgeError::InvalidRequest(_)
+            | BridgeError::InvalidDpopProof(_)
             | BridgeError::UnsupportedGrantType
             | BridgeError::ChallengeRejected(_)
             | BridgeError::Replayed => StatusCode::BAD_REQUEST,
@@ -284,6 +294,7 @@ impl BridgeError {
             | BridgeError::UnknownEndpoint
             | BridgeError::InvalidRequest(_) => "invalid_request",
             BridgeError::UnsupportedGrantType => "unsupported_grant_type",
+            BridgeError::InvalidDpopProof(_) => "invalid_dpop_proof",
             BridgeError::ChallengeRejected(_) | BridgeError::Replayed => "invalid_grant",
             BridgeError::RateLimited { .. } | BridgeError::Throttled { .. } => {
                 "temporarily_unavailable"
@@ -300,6 +311,7 @@ impl BridgeError {
             BridgeError::BodyTooLarge => "request body is larger than 8 KiB",
             BridgeError::UnknownEndpoint => "unknown endpoint",
             BridgeError::InvalidRequest(what) => what,
+            BridgeError::InvalidDpopProof(what) => what,
             BridgeError::UnsupportedGrantType => {
                 "grant_type must be refresh_token, or absent for a passkey sign-in"
             }
@@ -333,6 +345,7 @@ impl BridgeError {
             | BridgeError::BodyTooLarge
             | BridgeError::UnknownEndpoint
             | BridgeError::InvalidRequest(_)
+            | BridgeError::InvalidDpopProof(_)
             | BridgeError::UnsupportedGrantType => "invalid_request",
             BridgeError::ChallengeRejected(_) => "invalid_grant",
             BridgeError::Replayed => "replayed",
@@ -349,6 +362,14 @@ impl BridgeError {
                 StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
                 _ => "server_error",
             },
+        }
+    }
+
+    /// Auth0's `DPoP-Nonce`, when the answer passes one on.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        match self {
+            BridgeError::Auth0Rejected { dpop_nonce, .. } => dpop_nonce.as_deref(),
+            _ => None,
         }
     }
 

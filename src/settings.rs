@@ -59,6 +59,15 @@ pub enum Auth0Grant {
     Password,
 }
 
+/// Whether sign-ins and refreshes must carry a `DPoP` proof (`DPOP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopPolicy {
+    /// A proof is forwarded when the app sends one (the default).
+    Optional,
+    /// A sign-in or refresh without a proof is refused (400 `invalid_dpop_proof`).
+    Required,
+}
+
 /// What the sign-in sends Auth0 as the password (`AUTH0_SIGN_IN_PROOF`), decided once here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInProof {
@@ -122,6 +131,7 @@ pub struct Settings {
     pub auth0_scope: String,
     pub auth0_grant: Auth0Grant,
     pub sign_in_proof: SignInProof,
+    pub dpop: DpopPolicy,
     pub auth0_forward_client_ip: bool,
     pub secret_cache_ttl: Duration,
     pub upstream_timeout: Duration,
@@ -233,6 +243,16 @@ impl Settings {
                 SignInProof::AuthsignalToken
             }
         };
+        let dpop = match get("DPOP").as_deref() {
+            None | Some("optional") => DpopPolicy::Optional,
+            Some("required") => DpopPolicy::Required,
+            Some(other) => {
+                problems.push(format!(
+                    "DPOP must be `optional` or `required`, not `{other}`"
+                ));
+                DpopPolicy::Optional
+            }
+        };
         let ignored_with_token_proof: Vec<&str> = ["ASSERTION_ISSUER", "AUTHSIGNAL_PROFILE"]
             .into_iter()
             .filter(|name| get(name).is_some())
@@ -321,6 +341,7 @@ impl Settings {
                     SignInProof::Assertion { .. } => Vec::new(),
                 },
                 sign_in_proof,
+                dpop,
                 auth0_forward_client_ip,
                 secret_cache_ttl,
                 upstream_timeout,
@@ -859,5 +880,18 @@ mod tests {
                 "{name}={value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn dpop_is_optional_unless_required() {
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com")]).unwrap();
+        assert_eq!(s.dpop, DpopPolicy::Optional);
+        let s = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("DPOP", "required")]).unwrap();
+        assert_eq!(s.dpop, DpopPolicy::Required);
+        let err = settings(&[("AUTH0_DOMAIN", "t.auth0.com"), ("DPOP", "yes")]).unwrap_err();
+        assert_eq!(
+            err.problems,
+            ["DPOP must be `optional` or `required`, not `yes`"]
+        );
     }
 }

@@ -127,7 +127,11 @@ impl Telemetry {
         // refresh from a failing sign-in, per service and operation too.
         let mut directives = vec![json!({
             "Namespace": self.namespace,
-            "Dimensions": [["Service", "Outcome"], ["Service", "Operation", "Outcome"]],
+            "Dimensions": [
+                ["Service", "Outcome"],
+                ["Service", "Operation", "Outcome"],
+                ["Service", "Operation", "Dpop"]
+            ],
             "Metrics": [{ "Name": "Exchanges", "Unit": "Count" }],
         })];
         if !other_metrics.is_empty() {
@@ -152,6 +156,7 @@ impl Telemetry {
         document.insert("Service".into(), json!(self.service));
         document.insert("Operation".into(), json!(operation_label(record)));
         document.insert("Outcome".into(), json!(record.outcome));
+        document.insert("Dpop".into(), json!(dpop_label(record.trace)));
         document.insert("Exchanges".into(), json!(1));
         document.extend(values);
         // Properties for Logs Insights, not dimensions (high cardinality).
@@ -181,6 +186,7 @@ impl Telemetry {
                     cold_start = record.cold_start,
                     user_id = trace.user_id.as_deref(),
                     credentials_refreshed = trace.credentials_refreshed,
+                    dpop = dpop_label(trace),
                     detail = record.detail.as_deref(),
                     function_name = self.function_name.as_str(),
                     function_request_id = record.request_id,
@@ -201,6 +207,15 @@ fn operation_label(record: &InvocationRecord<'_>) -> &'static str {
     record
         .operation
         .map_or(UNKNOWN_OPERATION, OperationKind::label)
+}
+
+/// Whether the request's DPoP proof was forwarded to Auth0 (never the proof itself).
+fn dpop_label(trace: &ExchangeTrace) -> &'static str {
+    if trace.dpop_forwarded {
+        "forwarded"
+    } else {
+        "none"
+    }
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -245,7 +260,11 @@ mod tests {
         assert_eq!(directives[0]["Namespace"], "Test/Bridge");
         assert_eq!(
             directives[0]["Dimensions"],
-            json!([["Service", "Outcome"], ["Service", "Operation", "Outcome"]])
+            json!([
+                ["Service", "Outcome"],
+                ["Service", "Operation", "Outcome"],
+                ["Service", "Operation", "Dpop"]
+            ])
         );
         assert_eq!(
             directives[0]["Metrics"],
@@ -290,6 +309,7 @@ mod tests {
         );
         assert_eq!(doc["Exchanges"], 1);
         assert_eq!(doc["Operation"], "sign_in");
+        assert_eq!(doc["Dpop"], "none");
         assert_eq!(doc["AuthsignalLatency"], 12.0);
         assert_eq!(doc["Auth0Latency"], 80.0);
         assert_eq!(doc["level"], "FATAL");

@@ -45,18 +45,27 @@ confidential_text!(
     RefreshToken
 );
 confidential_text!(
+    /// A DPoP proof (RFC 9449) the app signed for Auth0's token endpoint: forwarded unchanged,
+    /// never logged (it is good for one request, and could be replayed within its lifetime).
+    DpopProof
+);
+confidential_text!(
     /// The assertion the bridge signed for one sign-in (see `crate::flow::assertion`): a
     /// credential Auth0 accepts for 60 s.
     BridgeAssertion
 );
 
-/// Auth0's token answer, exactly as Auth0 sent it (the app gets it unchanged).
+/// Auth0's token answer, exactly as Auth0 sent it (the app gets it unchanged), and the
+/// `DPoP-Nonce` Auth0 sent with it, if any (passed on to the app for its next proof).
 #[derive(Clone, PartialEq, Eq)]
-pub struct TokenResponse(pub Bytes);
+pub struct TokenResponse {
+    pub body: Bytes,
+    pub dpop_nonce: Option<String>,
+}
 
 // Holds access/id/refresh tokens: never print them.
 impl std::fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenResponse([REDACTED; {} bytes])", self.0.len())
+        write!(f, "TokenResponse([REDACTED; {} bytes])", self.body.len())
     }
 }

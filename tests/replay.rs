@@ -278,6 +278,60 @@ async fn a_failed_profile_lookup_releases_the_record_so_the_retry_signs_in() {
     assert_eq!(retried.status, 200, "{retried:?}");
 }
 
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn auth0_asking_for_a_dpop_nonce_releases_the_record_so_the_app_signs_again_with_it() {
+    use support::dpop::{with_dpop, DpopKey};
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof"}))
+                .insert_header("dpop-nonce", "n-1"),
+        )
+        .up_to_n_times(1)
+        .mount(&upstreams.auth0)
+        .await;
+    upstreams.auth0_answers(tokens()).await;
+    let (moto, admin, vars) = moto_with_table(&upstreams).await;
+    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let key = DpopKey::new();
+    let token_url = "https://tenant.example.auth0.com/oauth/token";
+
+    let asked = call_as(
+        &handler,
+        &with_dpop(http_api(), &key.proof(token_url, None)),
+        "no-nonce",
+        BUDGET,
+    )
+    .await;
+    assert_eq!(
+        (asked.status, asked.header("dpop-nonce")),
+        (400, Some("n-1"))
+    );
+    assert_eq!(asked.error(), "use_dpop_nonce");
+    assert!(
+        records(&admin).await.is_empty(),
+        "released: the app signs again with the nonce"
+    );
+
+    let signed = call_as(
+        &handler,
+        &with_dpop(http_api(), &key.proof(token_url, Some("n-1"))),
+        "with-nonce",
+        BUDGET,
+    )
+    .await;
+    assert_eq!(signed.status, 200, "{signed:?}");
+    assert_eq!(
+        records(&admin).await.len(),
+        1,
+        "and now the challenge is used"
+    );
+}
+
 /// Answers a request only once its partner (on another stand-in) has arrived too, or after 3 s:
 /// so two calls that are made side by side both see their partner.
 struct Rendezvous {

@@ -13,6 +13,15 @@
 // WrongUsernameOrPasswordError, `access_denied`/`Unauthorized` for bad client credentials.
 // Any other error of the script is answered 500 `server_error` (an assumption: confirm on a
 // real tenant, docs/deploying.md).
+//
+// DPoP (RFC 9449), as Auth0 documents it: a `DPoP` header on /oauth/token is verified (typ
+// dpop+jwt, ES256 with the public JWK in its header, htm POST, htu this stand-in's own token
+// URL, iat within 60 s, jti never seen, and the nonce when `dpopNonce` is on), then the tokens
+// are bound to the key: token_type DPoP, cnf.jkt in the access token, and the refresh token
+// redeemable only with a proof of the same key (Auth0's guide; RFC 9449 would leave a
+// confidential client's refresh token unbound: docs/deploying.md says what to confirm).
+// Refusals are 400 invalid_dpop_proof; a missing or stale nonce is 400 use_dpop_nonce with a
+// DPoP-Nonce header.
 'use strict';
 const crypto = require('node:crypto');
 const { serve, basicAuth, unsignedJwt } = require('./common.js');
@@ -30,9 +39,9 @@ class RefreshTokens {
     this.tokens = new Map(); // token -> {family, scope, user, state: live | used | revoked}
   }
 
-  issue(scope, user, family) {
+  issue(scope, user, family, jkt) {
     const token = `v1.stand-in-rt.${crypto.randomBytes(24).toString('base64url')}`;
-    this.tokens.set(token, { family: family || token, scope, user, state: 'live' });
+    this.tokens.set(token, { family: family || token, scope, user, jkt, state: 'live' });
     return token;
   }
 
@@ -61,10 +70,56 @@ class RefreshTokens {
 // Starts the stand-in. `connection` is {name, settings} (the custom database connection and its
 // Login script's settings); `client` is {id, secret}; `permissive` makes every refresh token
 // live (the API conformance run).
-async function startAuth0({ port = 0, client, connection, permissive = false }) {
+async function startAuth0({ port = 0, client, connection, permissive = false, dpopNonce = false }) {
   const refreshTokens = new RefreshTokens(permissive);
   const users = new Map();
+  const seenJtis = new Set();
+  let nonce = crypto.randomBytes(16).toString('base64url');
   let server;
+
+  // The DPoP proof of `request`, checked: {jkt} when valid, {refusal: [status, body, headers]}
+  // when not, {} without one.
+  function dpopOf(request) {
+    const proof = request.headers.dpop;
+    // The API conformance run (permissive) sends well-shaped proofs that are not real ones.
+    if (proof === undefined || permissive) return {};
+    const refuse = (description) => ({ refusal: [400, { error: 'invalid_dpop_proof', error_description: description }] });
+    const parts = String(proof).split('.');
+    if (parts.length !== 3) return refuse('Invalid DPoP proof.');
+    let header;
+    let claims;
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url'));
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url'));
+    } catch (e) {
+      return refuse('Invalid DPoP proof.');
+    }
+    if (header.typ !== 'dpop+jwt' || header.alg !== 'ES256' || !header.jwk || header.jwk.kty !== 'EC' || header.jwk.d) {
+      return refuse('Invalid DPoP proof header.');
+    }
+    let key;
+    try {
+      key = crypto.createPublicKey({ key: { kty: 'EC', crv: header.jwk.crv, x: header.jwk.x, y: header.jwk.y }, format: 'jwk' });
+    } catch (e) {
+      return refuse('Invalid DPoP proof key.');
+    }
+    const signed = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(parts[2], 'base64url'));
+    if (!signed) return refuse('Invalid DPoP proof signature.');
+    if (claims.htm !== 'POST') return refuse('DPoP proof htm does not match.');
+    if (claims.htu !== `${server.url}/oauth/token`) return refuse('DPoP proof htu does not match.');
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof claims.iat !== 'number' || Math.abs(now - claims.iat) > 60) return refuse('DPoP proof iat is not recent.');
+    if (typeof claims.jti !== 'string' || claims.jti === '') return refuse('DPoP proof has no jti.');
+    if (seenJtis.has(claims.jti)) return refuse('DPoP proof jti was already used.');
+    if (dpopNonce && claims.nonce !== nonce) {
+      return { refusal: [400, { error: 'use_dpop_nonce', error_description: 'Authorization server requires nonce in DPoP proof' }, { 'DPoP-Nonce': nonce }] };
+    }
+    seenJtis.add(claims.jti);
+    const jkt = crypto.createHash('sha256')
+      .update(JSON.stringify({ crv: header.jwk.crv, kty: 'EC', x: header.jwk.x, y: header.jwk.y })).digest('base64url');
+    return { jkt };
+  }
 
   function clientOf(request) {
     const basic = basicAuth(request.headers);
@@ -72,14 +127,16 @@ async function startAuth0({ port = 0, client, connection, permissive = false }) 
     return id === client.id && secret === client.secret;
   }
 
-  function tokens(user, scope, audience, refreshToken) {
+  function tokens(user, scope, audience, refreshToken, jkt) {
     const now = Math.floor(Date.now() / 1000);
+    const access = { iss: `${server.url}/`, sub: user.user_id, aud: audience || `${server.url}/userinfo`, scope, iat: now, exp: now + 86400, jti: crypto.randomUUID() };
+    if (jkt) access.cnf = { jkt };
     const answer = {
-      access_token: unsignedJwt({ iss: `${server.url}/`, sub: user.user_id, aud: audience || `${server.url}/userinfo`, scope, iat: now, exp: now + 86400, jti: crypto.randomUUID() }),
+      access_token: unsignedJwt(access),
       id_token: unsignedJwt({ iss: `${server.url}/`, aud: client.id, iat: now, exp: now + 36000, ...profileClaims(user) }),
       scope,
       expires_in: 86400,
-      token_type: 'Bearer'
+      token_type: jkt ? 'DPoP' : 'Bearer'
     };
     if (refreshToken) answer.refresh_token = refreshToken;
     return answer;
@@ -105,8 +162,10 @@ async function startAuth0({ port = 0, client, connection, permissive = false }) 
   async function token(request) {
     const form = request.form;
     if (!clientOf(request)) return [401, { error: 'access_denied', error_description: 'Unauthorized' }];
+    const dpop = dpopOf(request);
+    if (dpop.refusal) return dpop.refusal;
     const scope = form.scope || 'openid';
-    if (form.grant_type === 'refresh_token') return refresh(form);
+    if (form.grant_type === 'refresh_token') return refresh(form, dpop.jkt);
     if (form.grant_type === PASSWORD_REALM || form.grant_type === 'password') {
       if (form.grant_type === PASSWORD_REALM && form.realm !== connection.name) {
         return [400, { error: 'invalid_request', error_description: 'Unknown realm.' }];
@@ -114,15 +173,18 @@ async function startAuth0({ port = 0, client, connection, permissive = false }) 
       const [status, user] = await signIn(form.username, form.password);
       if (status !== 200) return [status, user];
       // A refresh token only with offline_access, as Auth0 does.
-      const refreshToken = scope.split(' ').includes('offline_access') ? refreshTokens.issue(scope, user) : null;
-      return [200, tokens(user, scope, form.audience, refreshToken)];
+      const refreshToken = scope.split(' ').includes('offline_access') ? refreshTokens.issue(scope, user, null, dpop.jkt) : null;
+      return [200, tokens(user, scope, form.audience, refreshToken, dpop.jkt)];
     }
     return [403, { error: 'unauthorized_client', error_description: 'Grant type not allowed for the client.' }];
   }
 
-  function refresh(form) {
+  function refresh(form, jkt) {
     const record = refreshTokens.redeem(form.refresh_token || '');
     if (!record) return [403, UNKNOWN_REFRESH_TOKEN];
+    if (record.jkt && record.jkt !== jkt) {
+      return [400, { error: 'invalid_dpop_proof', error_description: 'The refresh token is bound to another DPoP key.' }];
+    }
     const granted = (record.scope || form.scope || 'openid offline_access').split(' ');
     const asked = (form.scope || '').split(' ').filter(Boolean);
     const scope = asked.length ? asked : granted;
@@ -130,7 +192,7 @@ async function startAuth0({ port = 0, client, connection, permissive = false }) 
       return [403, { error: 'invalid_scope', error_description: 'Scope must be a subset of the original grant.' }];
     }
     const user = record.user || { user_id: 'auth0|stand-in-user' };
-    return [200, tokens(user, scope.join(' '), null, refreshTokens.issue(granted.join(' '), user, record.family))];
+    return [200, tokens(user, scope.join(' '), null, refreshTokens.issue(granted.join(' '), user, record.family, record.jkt), jkt)];
   }
 
   function revoke(request) {
@@ -150,7 +212,11 @@ async function startAuth0({ port = 0, client, connection, permissive = false }) 
       return [200, server.requests.filter((seen) => !seen.path.startsWith('/__'))];
     }
     if (request.method !== 'POST') return [404, { error: 'not_found', error_description: 'Not found' }];
-    if (request.path === '/oauth/token') return token(request);
+    if (request.path === '/oauth/token') {
+      // With nonces on, every token answer carries the current one (RFC 9449 section 8).
+      return Promise.resolve(token(request)).then(([status, body, headers = {}]) =>
+        [status, body, dpopNonce ? { 'DPoP-Nonce': nonce, ...headers } : headers]);
+    }
     if (request.path === '/oauth/revoke') return revoke(request);
     return [404, { error: 'not_found', error_description: 'Not found' }];
   });

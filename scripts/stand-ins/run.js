@@ -4,7 +4,7 @@
 // `listening <authsignal url> <auth0 url>` (only the Auth0 URL with --only-auth0) once both
 // listen, then serves until killed.
 //
-// Usage: run.js AUTHSIGNAL_PORT AUTH0_PORT [--any-token | --permissive] [--only-auth0]
+// Usage: run.js AUTHSIGNAL_PORT AUTH0_PORT [--any-token | --permissive] [--only-auth0] [--dpop-nonce]
 //   (a port of 0 picks a free one)
 // Environment:
 //   DEMO_AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID, DEMO_AUTH0_CLIENT_SECRET  what they accept
@@ -16,7 +16,9 @@
 //   AUTHSIGNAL_CONNECT_URL, the script asks the Authsignal stand-in with DEMO_AUTHSIGNAL_SECRET.
 // --any-token: every non-empty Authsignal token is a succeeded passkey challenge (the same token
 // always the same challenge). --permissive: as --any-token, but every validation is a new
-// challenge and every refresh token is live (the API conformance run).
+// challenge and every refresh token is live (the API conformance run). --dpop-nonce: Auth0's
+// stand-in demands a server nonce in DPoP proofs (use_dpop_nonce), as Auth0 does for public
+// clients.
 'use strict';
 const { startAuthsignal } = require('./authsignal.js');
 const { startAuth0 } = require('./auth0.js');
@@ -49,7 +51,8 @@ async function main(argv) {
     port: auth0Port || 0,
     client: { id: env.DEMO_AUTH0_CLIENT_ID, secret: env.DEMO_AUTH0_CLIENT_SECRET },
     connection: { name: env.AUTH0_REALM || 'authsignal', settings },
-    permissive: mode === 'permissive'
+    permissive: mode === 'permissive',
+    dpopNonce: flags.includes('--dpop-nonce')
   }));
   announce(servers);
 }

@@ -24,10 +24,11 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
-use crate::edge::request::{self, Endpoint, RawRequest};
+use crate::edge::request::{self, DpopHeader, Endpoint, RawRequest};
 use crate::error::BridgeError;
 use crate::flow::bridge::{Bridge, ExchangeTrace};
 use crate::flow::operation::{Invocation, Success};
+use crate::settings::DpopPolicy;
 use crate::telemetry::{InvocationRecord, Telemetry};
 use crate::tokens::TokenResponse;
 use crate::upstream::budget::Deadline;
@@ -70,6 +71,12 @@ impl<'a> IncomingRequest<'a> {
                         .or_else(|| content_type(&event.multi_value_headers)),
                     body: event.body.as_deref(),
                     is_base64_encoded: event.is_base64_encoded,
+                    // REST APIs keep every value of a repeated header in multiValueHeaders.
+                    dpop: if event.multi_value_headers.is_empty() {
+                        dpop_header(&event.headers)
+                    } else {
+                        dpop_header(&event.multi_value_headers)
+                    },
                 },
                 source_ip: event.request_context.identity.source_ip.as_deref(),
             }),
@@ -84,12 +91,26 @@ impl<'a> IncomingRequest<'a> {
                     content_type: content_type(&event.headers),
                     body: event.body.as_deref(),
                     is_base64_encoded: event.is_base64_encoded,
+                    // HTTP APIs and function URLs join a repeated header's values with commas.
+                    dpop: dpop_header(&event.headers),
                 },
                 source_ip: event.request_context.http.source_ip.as_deref(),
             }),
             // Only the two features above are compiled in; the enum is non-exhaustive.
             _ => None,
         }
+    }
+}
+
+/// The `DPoP` header(s) of a request.
+fn dpop_header(headers: &HeaderMap) -> DpopHeader<'_> {
+    let mut values = headers.get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (None, _) => DpopHeader::Absent,
+        (Some(value), None) => value
+            .to_str()
+            .map_or(DpopHeader::Unreadable, DpopHeader::One),
+        (Some(_), Some(_)) => DpopHeader::Unreadable,
     }
 }
 
@@ -128,6 +149,13 @@ impl Handler {
         }
     }
 
+    /// Whether sign-ins and refreshes must carry a DPoP proof (`DPOP`).
+    fn dpop_policy(&self) -> DpopPolicy {
+        self.bridge
+            .as_ref()
+            .map_or(DpopPolicy::Optional, Bridge::dpop_policy)
+    }
+
     /// Reads the credentials and opens the upstream connections during init (see
     /// `Bridge::warm_up`), within `budget`.
     pub async fn warm_up(&self, budget: Duration) {
@@ -159,7 +187,7 @@ impl Handler {
         let endpoint = Endpoint::from_path(request.path);
         let operation = endpoint
             .ok_or(BridgeError::UnknownEndpoint)
-            .and_then(|endpoint| request::decode(endpoint, request.raw));
+            .and_then(|endpoint| request::decode(endpoint, request.raw, self.dpop_policy()));
         let operation_kind = match &operation {
             Ok(operation) => Some(operation.kind()),
             Err(_) => endpoint.and_then(Endpoint::only_operation),
@@ -197,7 +225,7 @@ impl Handler {
 /// The contract's answer: headers on every response, Auth0's bytes or the error body.
 fn respond(request_id: &str, result: Result<Success, BridgeError>) -> Response<Body> {
     let (status, body) = match &result {
-        Ok(Success::Tokens(TokenResponse(bytes))) => (StatusCode::OK, bytes.clone()),
+        Ok(Success::Tokens(TokenResponse { body, .. })) => (StatusCode::OK, body.clone()),
         // RFC 7009 section 2.2: the content of a revocation's answer is ignored by clients;
         // `{}` keeps every answer a JSON object.
         Ok(Success::Revoked | Success::NothingToRevoke { .. }) => {
@@ -216,6 +244,15 @@ fn respond(request_id: &str, result: Result<Success, BridgeError>) -> Response<B
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", value);
+    }
+    // Auth0's nonce for the app's next DPoP proof (RFC 9449 section 8), on success or error.
+    let dpop_nonce = match &result {
+        Ok(Success::Tokens(tokens)) => tokens.dpop_nonce.as_deref(),
+        Err(error) => error.dpop_nonce(),
+        _ => None,
+    };
+    if let Some(value) = dpop_nonce.and_then(|nonce| HeaderValue::from_str(nonce).ok()) {
+        headers.insert("dpop-nonce", value);
     }
     if let Err(error) = &result {
         if matches!(error, BridgeError::MethodNotAllowed) {

@@ -19,7 +19,8 @@ use serde::Deserialize;
 
 use crate::error::BridgeError;
 use crate::flow::operation::{Operation, OperationKind};
-use crate::tokens::{AuthsignalToken, RefreshToken};
+use crate::settings::DpopPolicy;
+use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken};
 
 /// The contract's body limit, measured after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -27,6 +28,8 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 pub const MAX_TOKEN_BYTES: usize = 4096;
 /// The contract's limit for the `scope` of a refresh.
 pub const MAX_SCOPE_BYTES: usize = 1024;
+/// The longest `DPoP` proof forwarded (RFC 9449 sets none; a P-256 proof is about 600 bytes).
+pub const MAX_DPOP_PROOF_BYTES: usize = 4096;
 /// Longest base64 text that can decode to at most [`MAX_BODY_BYTES`] (4 chars per 3 bytes):
 /// anything longer is refused without decoding it.
 const MAX_BASE64_BODY_CHARS: usize = MAX_BODY_BYTES.div_ceil(3) * 4;
@@ -77,11 +80,29 @@ pub struct RawRequest<'a> {
     pub content_type: Option<&'a str>,
     pub body: Option<&'a str>,
     pub is_base64_encoded: bool,
+    pub dpop: DpopHeader<'a>,
+}
+
+/// The request's `DPoP` header (RFC 9449), as the event delivered it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DpopHeader<'a> {
+    #[default]
+    Absent,
+    /// One header (HTTP APIs join repeated headers with commas into one: the shape check
+    /// refuses those).
+    One(&'a str),
+    /// More than one `DPoP` header, or one whose value is not text.
+    Unreadable,
 }
 
 /// The request rules, in order: POST; at most 8 KiB after base64 decoding; a readable body;
-/// the fields of the operation the endpoint and `grant_type` name.
-pub fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, BridgeError> {
+/// the fields of the operation the endpoint and `grant_type` name; for a sign-in or a refresh,
+/// its `DPoP` proof under `dpop` (the revocation ignores the header).
+pub fn decode(
+    endpoint: Endpoint,
+    request: RawRequest<'_>,
+    dpop: DpopPolicy,
+) -> Result<Operation, BridgeError> {
     if *request.method != Method::POST {
         return Err(BridgeError::MethodNotAllowed);
     }
@@ -102,6 +123,7 @@ pub fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, 
                 }
                 Ok(Operation::SignIn {
                     token: AuthsignalToken::new(parameters.require("token", MAX_TOKEN_BYTES)?),
+                    dpop: dpop_proof(request.dpop, dpop)?,
                 })
             }
             Some(grant) if grant == REFRESH_TOKEN_GRANT => Ok(Operation::Refresh {
@@ -109,6 +131,7 @@ pub fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, 
                     parameters.require("refresh_token", MAX_TOKEN_BYTES)?,
                 ),
                 scope: parameters.take("scope", MAX_SCOPE_BYTES)?,
+                dpop: dpop_proof(request.dpop, dpop)?,
             }),
             Some(_) => Err(BridgeError::UnsupportedGrantType),
         },
@@ -118,6 +141,53 @@ pub fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, 
             token: RefreshToken::new(parameters.require("token", MAX_TOKEN_BYTES)?),
         }),
     }
+}
+
+/// The proof to forward to Auth0, after the only check the bridge makes of it: its shape (one
+/// header; three base64url parts; at most [`MAX_DPOP_PROOF_BYTES`]). Its signature, `htu`,
+/// `jti` and the rest are Auth0's to check: the bridge holds no key of the app's and makes no
+/// crypto here.
+fn dpop_proof(
+    header: DpopHeader<'_>,
+    policy: DpopPolicy,
+) -> Result<Option<DpopProof>, BridgeError> {
+    let proof = match header {
+        DpopHeader::Absent if policy == DpopPolicy::Required => {
+            return Err(BridgeError::InvalidDpopProof(
+                "a DPoP proof is required (DPoP header)",
+            ))
+        }
+        DpopHeader::Absent => return Ok(None),
+        DpopHeader::Unreadable => {
+            return Err(BridgeError::InvalidDpopProof(
+                "send exactly one DPoP header",
+            ))
+        }
+        DpopHeader::One(proof) => proof,
+    };
+    let is_base64url = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    if proof.contains(',') {
+        return Err(BridgeError::InvalidDpopProof(
+            "send exactly one DPoP header",
+        ));
+    }
+    if proof.len() > MAX_DPOP_PROOF_BYTES {
+        return Err(BridgeError::InvalidDpopProof(
+            "the DPoP proof is longer than 4096 bytes",
+        ));
+    }
+    let parts: Vec<&str> = proof.split('.').collect();
+    if parts.len() != 3 || !parts.iter().all(|part| is_base64url(part)) {
+        return Err(BridgeError::InvalidDpopProof(
+            "the DPoP proof is not a compact JWS (three base64url parts)",
+        ));
+    }
+    Ok(Some(DpopProof::new(proof.to_owned())))
 }
 
 fn invalid(what: impl Into<Cow<'static, str>>) -> BridgeError {
@@ -359,7 +429,12 @@ mod tests {
             content_type,
             body: Some(body),
             is_base64_encoded: false,
+            dpop: DpopHeader::Absent,
         }
+    }
+
+    fn decode(endpoint: Endpoint, request: RawRequest<'_>) -> Result<Operation, BridgeError> {
+        super::decode(endpoint, request, DpopPolicy::Optional)
     }
 
     fn decode_token(body: &str, content_type: Option<&str>) -> Result<Operation, BridgeError> {
@@ -408,7 +483,7 @@ mod tests {
             ),
         ] {
             match decode_token(body, content_type) {
-                Ok(Operation::SignIn { token }) => assert_eq!(token.expose(), "abc"),
+                Ok(Operation::SignIn { token, .. }) => assert_eq!(token.expose(), "abc"),
                 other => panic!("{body}: {other:?}"),
             }
         }
@@ -423,6 +498,7 @@ mod tests {
             Ok(Operation::Refresh {
                 refresh_token,
                 scope,
+                ..
             }) => {
                 assert_eq!(refresh_token.expose(), "r+t 1");
                 assert_eq!(scope.as_deref(), Some("openid profile"));
@@ -550,7 +626,7 @@ mod tests {
         );
         // An encoded, valid multi-byte character is fine.
         match decode_token("token=%C3%A9", FORM) {
-            Ok(Operation::SignIn { token }) => assert_eq!(token.expose(), "é"),
+            Ok(Operation::SignIn { token, .. }) => assert_eq!(token.expose(), "é"),
             other => panic!("{other:?}"),
         }
         for content_type in [

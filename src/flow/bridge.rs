@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use crate::error::{BridgeError, CallError, Upstream};
 use crate::flow::operation::{Invocation, Operation, Success};
-use crate::settings::{Settings, SignInProof};
-use crate::tokens::{RefreshToken, TokenResponse};
-use crate::upstream::auth0::{Auth0Client, Revocation};
+use crate::settings::{DpopPolicy, Settings, SignInProof};
+use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
+use crate::upstream::auth0::{Auth0Client, ForCaller, Revocation};
 use crate::upstream::authsignal::AuthsignalClient;
 use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
@@ -40,6 +40,8 @@ pub struct ExchangeTrace {
     /// Whether this invocation already asked for a refresh: at most once per invocation (the
     /// cache also limits forced refreshes to one per 30 s per execution environment).
     pub refresh_requested: bool,
+    /// Whether a DPoP proof went (or was to go) to Auth0 with the token call.
+    pub dpop_forwarded: bool,
 }
 
 impl ExchangeTrace {
@@ -67,6 +69,8 @@ pub struct Bridge {
     pub(super) replay: Option<ReplayGuard>,
     /// What a sign-in sends Auth0 as the password.
     pub(super) sign_in_proof: SignInProof,
+    /// Whether sign-ins and refreshes must carry a DPoP proof.
+    dpop: DpopPolicy,
 }
 
 impl Bridge {
@@ -91,6 +95,7 @@ impl Bridge {
             auth0: Auth0Client::new(http, settings),
             replay,
             sign_in_proof: settings.sign_in_proof.clone(),
+            dpop: settings.dpop,
         })
     }
 
@@ -140,6 +145,11 @@ impl Bridge {
         }
     }
 
+    /// Whether sign-ins and refreshes must carry a DPoP proof (for the request rules).
+    pub fn dpop_policy(&self) -> DpopPolicy {
+        self.dpop
+    }
+
     /// Carries out one operation: the only place that tells them apart.
     pub async fn perform(
         &self,
@@ -148,15 +158,22 @@ impl Bridge {
         trace: &mut ExchangeTrace,
     ) -> Result<Success, BridgeError> {
         match operation {
-            Operation::SignIn { token } => self
-                .sign_in(token, invocation, trace)
+            Operation::SignIn { token, dpop } => self
+                .sign_in(token, dpop.as_ref(), invocation, trace)
                 .await
                 .map(Success::Tokens),
             Operation::Refresh {
                 refresh_token,
                 scope,
+                dpop,
             } => self
-                .refresh(refresh_token, scope.as_deref(), invocation, trace)
+                .refresh(
+                    refresh_token,
+                    scope.as_deref(),
+                    dpop.as_ref(),
+                    invocation,
+                    trace,
+                )
                 .await
                 .map(Success::Tokens),
             Operation::Revoke { token } => self.revoke(token, invocation, trace).await,
@@ -180,9 +197,11 @@ impl Bridge {
         &self,
         refresh_token: &RefreshToken,
         scope: Option<&str>,
+        dpop: Option<&DpopProof>,
         invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
+        trace.dpop_forwarded = dpop.is_some();
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         self.call_with_credentials(
@@ -196,7 +215,10 @@ impl Bridge {
                         refresh_token,
                         scope,
                         &credentials,
-                        invocation.client_ip,
+                        ForCaller {
+                            client_ip: invocation.client_ip,
+                            dpop,
+                        },
                         deadline,
                     )
                     .await

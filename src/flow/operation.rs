@@ -4,19 +4,24 @@
 
 use std::net::IpAddr;
 
-use crate::tokens::{AuthsignalToken, RefreshToken, TokenResponse};
+use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken, TokenResponse};
 use crate::upstream::budget::Deadline;
 
 /// One request, as the request rules decoded it: what the app asks the bridge to do.
 #[derive(Debug)]
 pub enum Operation {
-    /// The passkey sign-in: validate the Authsignal token, then exchange it at Auth0.
-    SignIn { token: AuthsignalToken },
+    /// The passkey sign-in: validate the Authsignal token, then sign the user in at Auth0.
+    SignIn {
+        token: AuthsignalToken,
+        /// The app's DPoP proof for Auth0's token endpoint, forwarded unchanged.
+        dpop: Option<DpopProof>,
+    },
     /// The refresh grant at Auth0, with the bridge's client credentials.
     Refresh {
         refresh_token: RefreshToken,
         /// Narrows the scope when sent.
         scope: Option<String>,
+        dpop: Option<DpopProof>,
     },
     /// RFC 7009 revocation of a refresh token at Auth0.
     Revoke { token: RefreshToken },

@@ -15,7 +15,8 @@ use crate::flow::assertion;
 use crate::flow::bridge::{Bridge, ExchangeTrace};
 use crate::flow::operation::Invocation;
 use crate::settings::SignInProof;
-use crate::tokens::{AuthsignalToken, TokenResponse};
+use crate::tokens::{AuthsignalToken, DpopProof, TokenResponse};
+use crate::upstream::auth0::ForCaller;
 use crate::upstream::authsignal::{UserProfile, ValidatedChallenge};
 use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::Credentials;
@@ -27,9 +28,11 @@ impl Bridge {
     pub async fn sign_in(
         &self,
         token: &AuthsignalToken,
+        dpop: Option<&DpopProof>,
         invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
+        trace.dpop_forwarded = dpop.is_some();
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         if let SignInProof::Assertion { .. } = self.sign_in_proof {
@@ -98,6 +101,7 @@ impl Bridge {
                     token,
                     profile: profile.as_ref(),
                     record: written.map(|(_, key)| key),
+                    dpop,
                 };
                 self.exchange(&proof, &mut credentials, invocation, &until_release, trace)
                     .await
@@ -193,7 +197,10 @@ impl Bridge {
                         &proof.challenge.user_id,
                         &password,
                         &credentials,
-                        invocation.client_ip,
+                        ForCaller {
+                            client_ip: invocation.client_ip,
+                            dpop: proof.dpop,
+                        },
                         deadline,
                     )
                     .await
@@ -236,6 +243,8 @@ struct ProofInput<'a> {
     profile: Option<&'a UserProfile>,
     /// The challenge's replay record, when one was written.
     record: Option<&'a ChallengeKey>,
+    /// The app's DPoP proof, forwarded with the token call (the same on a retry).
+    dpop: Option<&'a DpopProof>,
 }
 
 /// How a sign-in failed after its challenge was claimed.
@@ -286,8 +295,10 @@ fn auth0_issued_nothing(error: &BridgeError) -> bool {
         | BridgeError::BudgetExhausted {
             upstream: Upstream::Auth0,
         } => true,
-        BridgeError::Auth0Rejected { status, .. } => {
-            *status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        // A 429, or Auth0 asking for a DPoP nonce (RFC 9449 section 8): the app signs a new
+        // proof with the nonce and sends the same Authsignal token again.
+        BridgeError::Auth0Rejected { status, code, .. } => {
+            *status == reqwest::StatusCode::TOO_MANY_REQUESTS || code == "use_dpop_nonce"
         }
         // After the claim, the secret is read only to refresh credentials Auth0 rejected.
         BridgeError::CredentialsUnavailable(_)
@@ -320,8 +331,14 @@ mod tests {
     }
 
     fn rejected(status: u16) -> BridgeError {
+        rejected_with(status, "invalid_grant")
+    }
+
+    fn rejected_with(status: u16, code: &str) -> BridgeError {
         BridgeError::Auth0Rejected {
             status: StatusCode::from_u16(status).unwrap(),
+            code: code.to_owned(),
+            dpop_nonce: None,
             body: PassthroughBody(Default::default()),
             retry_after: None,
         }
@@ -337,6 +354,7 @@ mod tests {
                 retry_after: None,
             },
             rejected(429),
+            rejected_with(400, "use_dpop_nonce"),
             BridgeError::CredentialsRejected {
                 upstream: Upstream::Auth0,
             },
@@ -358,6 +376,7 @@ mod tests {
             unavailable(Upstream::Auth0, RequestFate::Unknown),
             rejected(403),
             rejected(400),
+            rejected_with(400, "invalid_dpop_proof"),
         ];
         for error in &kept {
             assert!(!auth0_issued_nothing(error), "{error:?}");

@@ -21,7 +21,7 @@ use crate::error::{
     log_label, BridgeError, CallError, PassthroughBody, RequestFate, Upstream, WordCase,
 };
 use crate::settings::{endpoint, Auth0Grant, Settings};
-use crate::tokens::{RefreshToken, TokenResponse};
+use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
 use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::Credentials;
 use crate::upstream::http_client::{self, retry_after_seconds, UpstreamResponse};
@@ -39,6 +39,15 @@ pub enum Revocation {
     /// 400/403 with an OAuth error: Auth0 does not know the token as a live one. The code is
     /// Auth0's `error`, reduced to a safe label for the log.
     NotActive { auth0_error: String },
+}
+
+/// What the token call carries for the app that made the request: the app's IP (as
+/// `auth0-forwarded-for`, for Auth0's brute-force protection) and its DPoP proof (as `DPoP`,
+/// unchanged, so Auth0 binds the tokens to the app's key).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForCaller<'a> {
+    pub client_ip: Option<IpAddr>,
+    pub dpop: Option<&'a DpopProof>,
 }
 
 pub struct Auth0Client {
@@ -118,7 +127,7 @@ impl Auth0Client {
         user_id: &str,
         proof: &str,
         credentials: &Credentials,
-        client_ip: Option<IpAddr>,
+        caller: ForCaller<'_>,
         deadline: &Deadline,
     ) -> Result<TokenResponse, CallError> {
         let (grant_type, realm) = match &self.grant {
@@ -135,8 +144,7 @@ impl Auth0Client {
             scope: &self.scope,
             audience: self.audience.as_deref(),
         };
-        self.token_grant(&form, credentials, client_ip, deadline)
-            .await
+        self.token_grant(&form, credentials, caller, deadline).await
     }
 
     /// Redeems a refresh token. Auth0's answer is handled exactly as the exchange's (a rotated
@@ -146,7 +154,7 @@ impl Auth0Client {
         refresh_token: &RefreshToken,
         scope: Option<&str>,
         credentials: &Credentials,
-        client_ip: Option<IpAddr>,
+        caller: ForCaller<'_>,
         deadline: &Deadline,
     ) -> Result<TokenResponse, CallError> {
         let form = RefreshGrantRequest {
@@ -156,23 +164,25 @@ impl Auth0Client {
             client_secret: credentials.auth0_client_secret.expose_secret(),
             scope,
         };
-        self.token_grant(&form, credentials, client_ip, deadline)
-            .await
+        self.token_grant(&form, credentials, caller, deadline).await
     }
 
     /// A grant at `/oauth/token`: the form, the caller's IP for Auth0's brute-force protection
-    /// (needs "Trust Token Endpoint IP Header" on the application), and the answer read as
-    /// tokens or an error.
+    /// (needs "Trust Token Endpoint IP Header" on the application), the caller's DPoP proof,
+    /// and the answer read as tokens or an error.
     async fn token_grant(
         &self,
         form: &impl Serialize,
         credentials: &Credentials,
-        client_ip: Option<IpAddr>,
+        caller: ForCaller<'_>,
         deadline: &Deadline,
     ) -> Result<TokenResponse, CallError> {
         let mut request = self.http.post(self.token_url.clone()).form(form);
-        if let (true, Some(ip)) = (self.forward_client_ip, client_ip) {
+        if let (true, Some(ip)) = (self.forward_client_ip, caller.client_ip) {
             request = request.header("auth0-forwarded-for", ip.to_string());
+        }
+        if let Some(proof) = caller.dpop {
+            request = request.header("dpop", proof.expose());
         }
         let answer = self.send(request, credentials, deadline).await?;
         token_answer(answer, SystemTime::now())
@@ -255,7 +265,10 @@ fn token_answer(answer: UpstreamResponse, now: SystemTime) -> Result<TokenRespon
         Some(AnswerShape {
             access_token: Some(serde_json::Value::String(_)),
             ..
-        }) => Ok(TokenResponse(answer.body)),
+        }) => Ok(TokenResponse {
+            dpop_nonce: dpop_nonce(&answer.headers),
+            body: answer.body,
+        }),
         _ => Err(unavailable(
             "success answer without a string access_token".to_owned(),
         )),
@@ -312,8 +325,10 @@ fn error_answer(
         })
         .flatten();
     match oauth_error {
-        Some(_) if status.is_client_error() => BridgeError::Auth0Rejected {
+        Some(code) if status.is_client_error() => BridgeError::Auth0Rejected {
             status,
+            code: log_label(Some(code), WordCase::Lower),
+            dpop_nonce: dpop_nonce(&answer.headers),
             body: PassthroughBody(answer.body),
             retry_after,
         }
@@ -338,6 +353,13 @@ fn error_answer(
         }
         .into(),
     }
+}
+
+/// Auth0's `DPoP-Nonce` header (RFC 9449 section 8), when it is visible ASCII text of a sane
+/// length: passed on to the app as it is.
+fn dpop_nonce(headers: &HeaderMap) -> Option<String> {
+    let nonce = headers.get("dpop-nonce")?.to_str().ok()?;
+    (!nonce.is_empty() && nonce.len() <= 1024).then(|| nonce.to_owned())
 }
 
 /// Auth0 sends `x-ratelimit-reset` as a UNIX time in seconds: the wait is the time until then,
@@ -399,7 +421,8 @@ mod tests {
     fn a_token_answer_is_passed_through_byte_for_byte() {
         let body = r#"{"access_token":"at","id_token":"it","token_type":"Bearer","expires_in":86400,"scope":"openid"}"#;
         let token = run(200, &[], body).unwrap();
-        assert_eq!(token.0, body.as_bytes());
+        assert_eq!(token.body, body.as_bytes());
+        assert_eq!(token.dpop_nonce, None);
         assert!(!format!("{token:?}").contains("\"at\""));
     }
 
@@ -416,9 +439,12 @@ mod tests {
         match bridge_error(run(403, &[], body)) {
             BridgeError::Auth0Rejected {
                 status,
+                code,
                 body: passed,
                 retry_after,
+                dpop_nonce,
             } => {
+                assert_eq!((code.as_str(), dpop_nonce), ("mfa_required", None));
                 assert_eq!(status, 403);
                 assert_eq!(passed.0, body.as_bytes());
                 assert!(!format!("{passed:?}").contains("mt"));
@@ -561,5 +587,21 @@ mod tests {
                 "{status} {body}"
             );
         }
+    }
+
+    #[test]
+    fn auth0s_dpop_nonce_is_kept_for_the_app_on_success_and_on_error() {
+        let nonce = [("dpop-nonce", "eyJ7S_zG.nonce")];
+        let token = run(200, &nonce, r#"{"access_token":"at","token_type":"DPoP"}"#).unwrap();
+        assert_eq!(token.dpop_nonce.as_deref(), Some("eyJ7S_zG.nonce"));
+        let body = r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#;
+        let error = bridge_error(run(400, &nonce, body));
+        assert_eq!(error.dpop_nonce(), Some("eyJ7S_zG.nonce"));
+        assert_eq!(error.response_body(), body.as_bytes());
+        assert_eq!(
+            error.log_detail(),
+            "auth0 rejected the request with status 400 Bad Request (use_dpop_nonce)"
+        );
+        assert_eq!(bridge_error(run(400, &[], body)).dpop_nonce(), None);
     }
 }

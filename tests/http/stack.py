@@ -60,6 +60,8 @@ class Stack:
         self.processes = []
         self.logs = tempfile.mkdtemp(prefix="bridge-http-tests-")
         self.url = None
+        # Auth0's stand-in: a DPoP proof names its token endpoint (`htu`), never the bridge's.
+        self.auth0_token_url = None
 
     def start(self, name, args, env=None):
         with open(os.path.join(self.logs, f"{name}.log"), "wb") as log:
@@ -102,6 +104,7 @@ class Stack:
         args = ["node", "scripts/stand-ins/run.js", str(authsignal_port), str(auth0_port)]
         stand_ins = self.start("stand-ins", args + ([self.stand_ins] if self.stand_ins else []), stand_in_env)
         wait_for_port(auth0_port, stand_ins, 10)
+        self.auth0_token_url = f"http://127.0.0.1:{auth0_port}/oauth/token"
 
         env = {
             "PATH": os.environ.get("PATH", ""),

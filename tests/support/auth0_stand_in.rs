@@ -18,10 +18,16 @@ impl Auth0StandIn {
     /// Starts it with `settings` as the `authsignal` connection's settings (`BRIDGE_PUBLIC_KEYS`,
     /// or `AUTHSIGNAL_SECRET` and `AUTHSIGNAL_CONNECT_URL`, ...), accepting the tests' client.
     pub fn start(settings: &[(&str, &str)]) -> Auth0StandIn {
+        Auth0StandIn::start_with(settings, &[])
+    }
+
+    /// The same with more flags of `run.js` (`--dpop-nonce`, ...).
+    pub fn start_with(settings: &[(&str, &str)], flags: &[&str]) -> Auth0StandIn {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut child = Command::new("node")
             .arg(format!("{root}/scripts/stand-ins/run.js"))
             .args(["0", "0", "--only-auth0"])
+            .args(flags)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DEMO_AUTH0_CLIENT_ID", AUTH0_CLIENT_ID)

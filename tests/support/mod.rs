@@ -4,6 +4,7 @@
 
 pub mod auth0_stand_in;
 pub mod connection_counter;
+pub mod dpop;
 pub mod faulty;
 pub mod moto;
 pub mod relay;
