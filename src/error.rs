@@ -147,7 +147,7 @@ pub enum BridgeError {
     #[error("method not allowed")]
     MethodNotAllowed,
 
-    /// The body (after base64 decoding) is over the contract's 8 KiB limit.
+    /// The body (after base64 decoding) is over the 8 KiB limit.
     #[error("request body too large")]
     BodyTooLarge,
 
@@ -268,7 +268,7 @@ impl BridgeError {
             | BridgeError::ReplayTableUnusable(_)
             | BridgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             // A Secrets Manager failure is "credentials unavailable" (500), not a gateway error:
-            // the contract puts Secrets Manager failing or timing out in the 500 row. A budget
+            // docs/behaviour.md puts Secrets Manager failing or timing out in the 500 row. A budget
             // that ran out before the call could start is the 504 row, whichever call was next.
             BridgeError::UpstreamUnavailable {
                 upstream: Upstream::SecretsManager,

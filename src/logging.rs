@@ -5,7 +5,7 @@
 //! - only this crate follows the level below INFO. Every other crate (hyper, rustls, the AWS
 //!   SDK, lambda_runtime, ...) stays at INFO or above, because at DEBUG/TRACE they log raw
 //!   events and wire data (lambda_runtime logs the whole event, token included, at TRACE), and
-//!   the contract forbids the token and the secrets "at any level". An allow-list, so a new
+//!   docs/behaviour.md forbids the token and the secrets "at any level". An allow-list, so a new
 //!   dependency cannot start leaking at TRACE.
 
 use std::str::FromStr;

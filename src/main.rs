@@ -1,6 +1,6 @@
 //! Wiring only: logs, settings, the clients built once per execution environment, then the
 //! runtime loop. Nothing here can stop the function from answering: a bad setting is logged
-//! once and every request gets the contract's 500 (no crash loop).
+//! once and every request gets the configuration 500 (no crash loop).
 
 use authsignal_auth0_bridge::edge::http::Handler;
 use authsignal_auth0_bridge::flow::bridge::Bridge;

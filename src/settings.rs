@@ -1,4 +1,4 @@
-//! Settings from the environment, validated once at start-up (the contract's configuration
+//! Settings from the environment, validated once at start-up (docs/configuration.md's
 //! table). All problems are collected so the operator sees every bad value in one log line.
 
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! Fault injection against the real `bootstrap` binary, driven through the Lambda Runtime API:
 //! each upstream (Secrets Manager, Authsignal, Auth0, and DynamoDB for the replay record: the
 //! function runs with replay protection on) misbehaves in every way in
-//! `support::faulty`, the function must give the contract's answer, and a fresh invocation
+//! `support::faulty`, the function must give the documented answer (docs/behaviour.md), and a fresh invocation
 //! after each fault must succeed. Also: rotation to a broken secret and back, and a slow
 //! Runtime API. Prints the fault matrix.
 
@@ -88,7 +88,7 @@ async fn stage() -> Stage {
     }
 }
 
-/// The contract's answer to each fault of each upstream: Secrets Manager failing or timing out
+/// The documented answer to each fault of each upstream: Secrets Manager failing or timing out
 /// is a 500; Authsignal, Auth0 or DynamoDB unreachable, broken or wrong is a 502, slow is a 504.
 fn expected(upstream: &str, fault: Fault) -> (u64, &'static str) {
     if upstream == "secrets_manager" {
@@ -108,7 +108,7 @@ fn expected(upstream: &str, fault: Fault) -> (u64, &'static str) {
 }
 
 #[tokio::test]
-async fn every_upstream_fault_gets_the_contract_answer_and_the_next_request_succeeds() {
+async fn every_upstream_fault_gets_the_documented_answer_and_the_next_request_succeeds() {
     let mut stage = stage().await;
     let first = stage.runtime.respond(&event("http-api-token.json")).await;
     assert_eq!(first["statusCode"], 200, "{first}");

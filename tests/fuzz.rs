@@ -5,8 +5,8 @@
 //! - the upstream answer parsing: Authsignal's validate answer and Auth0's token/error answer,
 //!   with arbitrary statuses, headers and bodies served by the stand-ins.
 //!
-//! Properties: no panic and no invocation error; every answer is one of the contract's, with
-//! its headers and a JSON body carrying `error` when it is not a 200; a request the contract
+//! Properties: no panic and no invocation error; every answer is one of docs/behaviour.md's, with
+//! its headers and a JSON body carrying `error` when it is not a 200; a request the rules
 //! rejects reaches no upstream; a 200 only ever carries Auth0's token JSON.
 //!
 //! CI runs `PROPTEST_CASES` cases per target (defaults below); run longer with e.g.
@@ -22,8 +22,8 @@ use serde_json::{json, Value};
 use support::*;
 use wiremock::ResponseTemplate;
 
-/// Statuses the contract allows the function to answer with.
-const CONTRACT_STATUSES: &[u16] = &[
+/// Statuses docs/behaviour.md allows the function to answer with.
+const DOCUMENTED_STATUSES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504,
 ];
 
@@ -239,11 +239,11 @@ prop_compose! {
     }
 }
 
-/// Checks the contract's invariants on one answer; returns its status.
+/// Checks the documented invariants on one answer; returns its status.
 fn check_answer(response: &Value) -> u16 {
     let answer = Answer::from_gateway_response(response);
     assert!(
-        CONTRACT_STATUSES.contains(&answer.status),
+        DOCUMENTED_STATUSES.contains(&answer.status),
         "status {}",
         answer.status
     );
@@ -275,7 +275,7 @@ proptest! {
     #![proptest_config(cases(2048))]
 
     #[test]
-    fn every_hostile_request_gets_a_contract_answer(event in hostile_event()) {
+    fn every_hostile_request_gets_a_documented_answer(event in hostile_event()) {
         let (harness, _one_case_at_a_time) = harness();
         harness.runtime.block_on(async {
             harness.upstreams.authsignal.reset().await;
@@ -343,7 +343,7 @@ fn template(status: u16, retry_after: &Option<String>, body: &[u8]) -> ResponseT
 }
 
 /// What an answer built from Auth0's `body` may be: a 200 with Auth0's bytes and a string
-/// `access_token`; Auth0's own 4xx OAuth error passed through, or one of the contract's errors;
+/// `access_token`; Auth0's own 4xx OAuth error passed through, or one of the documented errors;
 /// `Retry-After` only on a 429; never a secret.
 fn check_auth0_answer(answer: &Answer, body: &[u8]) {
     if answer.status == 200 {
@@ -352,7 +352,7 @@ fn check_auth0_answer(answer: &Answer, body: &[u8]) {
     } else {
         let passthrough = (400..500).contains(&answer.status) && answer.text.as_bytes() == body;
         assert!(
-            CONTRACT_STATUSES.contains(&answer.status) || passthrough,
+            DOCUMENTED_STATUSES.contains(&answer.status) || passthrough,
             "status {}",
             answer.status
         );
@@ -372,7 +372,7 @@ proptest! {
     #![proptest_config(cases(1024))]
 
     #[test]
-    fn every_authsignal_answer_is_turned_into_a_contract_answer(
+    fn every_authsignal_answer_is_turned_into_a_documented_answer(
         (status, retry_after, body) in upstream_answer()
     ) {
         let (harness, _one_case_at_a_time) = harness();
@@ -396,7 +396,7 @@ proptest! {
     }
 
     #[test]
-    fn every_auth0_answer_is_turned_into_a_contract_answer(
+    fn every_auth0_answer_is_turned_into_a_documented_answer(
         (status, retry_after, body) in upstream_answer()
     ) {
         let (harness, _one_case_at_a_time) = harness();
@@ -411,7 +411,7 @@ proptest! {
     }
 
     #[test]
-    fn every_auth0_answer_to_a_refresh_or_revocation_is_turned_into_a_contract_answer(
+    fn every_auth0_answer_to_a_refresh_or_revocation_is_turned_into_a_documented_answer(
         fixture in prop_oneof![
             Just("http-api-refresh.json"),
             Just("http-api-refresh-form.json"),

@@ -1,4 +1,4 @@
-//! Handler tests: one per row of the contract's response table (and the request rules), built
+//! Handler tests: one per row of the answer table (docs/api.md, docs/behaviour.md) (and the request rules), built
 //! from the `events/` fixtures, with wiremock standing in for Authsignal and Auth0.
 //!
 //! The fixtures are deserialised into `lambda_http`'s event type and handed to

@@ -1,4 +1,4 @@
-//! One-time tokens (the contract's "One-time tokens (replay protection)"): the real AWS SDK
+//! One-time tokens (docs/behaviour.md, "One-time tokens"): the real AWS SDK
 //! against moto's DynamoDB (and, for the failures moto cannot produce, stand-ins answering as
 //! DynamoDB does), through the handler and, for two execution environments, through two
 //! `bootstrap` processes sharing one table.
@@ -626,7 +626,7 @@ fn dynamodb_error(status: u16, code: &str) -> ResponseTemplate {
 
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
-async fn dynamodb_failing_gets_the_contract_answer_within_the_budget_and_auth0_is_not_called() {
+async fn dynamodb_failing_gets_the_documented_answer_within_the_budget_and_auth0_is_not_called() {
     let missing_table = Moto::start();
     // The stand-ins live as long as the cases (a dropped MockServer stops answering).
     let answering = |answer| dynamodb_answering(answer);

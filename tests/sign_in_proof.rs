@@ -42,7 +42,7 @@ async fn everything_auth0_saw(upstreams: &Upstreams) -> String {
 }
 
 #[tokio::test]
-async fn the_password_is_an_assertion_with_the_contracts_claims_and_never_the_authsignal_token() {
+async fn the_password_is_an_assertion_with_the_documented_claims_and_never_the_authsignal_token() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let answer = call(&handler(&upstreams.vars()), &http_api()).await;

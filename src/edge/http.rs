@@ -1,5 +1,5 @@
 //! The HTTP edge: API Gateway (HTTP API 2.0, REST API 1.0) and function URL events in, the
-//! contract's answers out. The only module that sees `lambda_http` types; the request rules
+//! answers of docs/behaviour.md out. The only module that sees `lambda_http` types; the request rules
 //! themselves (route, method, size, encodings, fields) are in [`crate::edge::request`].
 //!
 //! The runtime hands us the raw event, deserialised by `lambda_http` into its `LambdaRequest`
@@ -8,7 +8,7 @@
 //! from it and do not build an `http::Request` with `lambda_http`'s conversion: that conversion
 //! `expect`s a valid base64 body, a query string `http` accepts and a parseable `Host` header,
 //! so a request like `POST /token?a="` would panic and become a Lambda invocation error, where
-//! the contract wants an answer for every API Gateway event.
+//! every API Gateway event must get an answer (docs/behaviour.md).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +39,7 @@ const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
 /// Everything an invocation needs, built once per execution environment.
 pub struct Handler {
     /// The bridge, or `Misconfigured` when a setting was invalid at start-up (already logged):
-    /// the function then answers every request with the contract's 500 instead of crash-looping.
+    /// the function then answers every request with the configuration 500 instead of crash-looping.
     bridge: Result<Bridge, BridgeError>,
     upstream_timeout: Duration,
     telemetry: Telemetry,
@@ -183,7 +183,7 @@ impl Handler {
         };
         let mut trace = ExchangeTrace::default();
         // The request rules run first, but a misconfigured function answers every request
-        // with its 500 (the contract's order: configuration, then the request).
+        // with its 500 (the order docs/configuration.md gives: configuration, then the request).
         let endpoint = Endpoint::from_path(request.path);
         let operation = endpoint
             .ok_or(BridgeError::UnknownEndpoint)
@@ -222,7 +222,7 @@ impl Handler {
     }
 }
 
-/// The contract's answer: headers on every response, Auth0's bytes or the error body.
+/// The answer (docs/behaviour.md, Answers): headers on every response, Auth0's bytes or the error body.
 fn respond(request_id: &str, result: Result<Success, BridgeError>) -> Response<Body> {
     let (status, body) = match &result {
         Ok(Success::Tokens(TokenResponse { body, .. })) => (StatusCode::OK, body.clone()),

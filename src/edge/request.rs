@@ -1,4 +1,4 @@
-//! The request rules of the contract ("Request"): which endpoint a path names, the method, the
+//! The request rules (docs/behaviour.md, "Requests"): which endpoint a path names, the method, the
 //! size, the two body encodings and the fields of each operation. All of it runs before any
 //! upstream is touched, and an accepted request leaves here as one typed [`Operation`].
 //!
@@ -22,11 +22,11 @@ use crate::flow::operation::{Operation, OperationKind};
 use crate::settings::DpopPolicy;
 use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken};
 
-/// The contract's body limit, measured after base64 decoding.
+/// The body limit, measured after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
-/// The contract's limit for the Authsignal token and for refresh tokens.
+/// The limit for the Authsignal token and for refresh tokens.
 pub const MAX_TOKEN_BYTES: usize = 4096;
-/// The contract's limit for the `scope` of a refresh.
+/// The limit for the `scope` of a refresh.
 pub const MAX_SCOPE_BYTES: usize = 1024;
 /// The longest `DPoP` proof forwarded (RFC 9449 sets none; a P-256 proof is about 600 bytes).
 pub const MAX_DPOP_PROOF_BYTES: usize = 4096;

@@ -286,7 +286,7 @@ fn read_status(
                         status,
                         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
                     ) {
-                        // Still invalid_grant for the app (the contract's row), but a 404 for
+                        // Still invalid_grant for the app (docs/behaviour.md, Upstream answers), but a 404 for
                         // every user usually means AUTHSIGNAL_API_URL lacks its `/v1`: say so
                         // loudly.
                         tracing::error!(

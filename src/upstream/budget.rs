@@ -1,4 +1,4 @@
-//! The invocation's time budget (the contract's "Time budget" section).
+//! The invocation's time budget (docs/behaviour.md, "Time, caching and connections").
 //!
 //! Each invocation must answer before Lambda kills it, so every upstream call gets the smaller
 //! of `UPSTREAM_TIMEOUT_MS` and the time left before the Lambda deadline minus a safety margin,

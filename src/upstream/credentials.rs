@@ -157,7 +157,7 @@ impl CredentialsSource {
     }
 }
 
-/// A failed `GetSecretValue`: a timeout, or the credentials unavailable (both the contract's
+/// A failed `GetSecretValue`: a timeout, or the credentials unavailable (both docs/behaviour.md's
 /// 500), described without the raw answer (see [`SdkFailure::of`]).
 fn secrets_manager_error(error: &SdkError<GetSecretValueError>) -> BridgeError {
     match SdkFailure::of(error) {

@@ -1,4 +1,4 @@
-//! One-time tokens (the contract's "One-time tokens (replay protection)"): each Authsignal
+//! One-time tokens (docs/behaviour.md, "One-time tokens"): each Authsignal
 //! challenge finishes at most one sign-in, across every execution environment, through one
 //! record per challenge in a DynamoDB table.
 //!
@@ -36,13 +36,13 @@ use crate::upstream::authsignal::ValidatedChallenge;
 use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
 use crate::upstream::budget::Deadline;
 
-/// The most any DynamoDB call may take (the contract's "smaller of 1 s and the time left").
+/// The most any DynamoDB call may take (docs/behaviour.md: "the smaller of 1 s and the time left").
 pub const MAX_CALL_TIME: Duration = Duration::from_secs(1);
 
 /// The key of init's warm-up delete: never the key of a record.
 const WARM_UP_KEY: &str = "warm-up";
 
-/// DynamoDB's error codes for throttling: the contract's 503 with `Retry-After: 1`.
+/// DynamoDB's error codes for throttling: the documented 503 with `Retry-After: 1`.
 const THROTTLING_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
@@ -277,7 +277,7 @@ async fn within_call_time<T>(
     call_budget(deadline).run(Upstream::DynamoDb, call).await
 }
 
-/// The contract's answer to a failed DynamoDB call: throttling 503; our configuration (access
+/// The answer to a failed DynamoDB call (docs/behaviour.md, One-time tokens): throttling 503; our configuration (access
 /// denied, no such table, a request DynamoDB calls invalid: any other 4xx; no region or
 /// credentials) 500; unreachable, broken off, unreadable or 5xx 502; a timeout 504.
 fn dynamodb_error<E>(error: &SdkError<E>) -> BridgeError

@@ -490,8 +490,8 @@ impl Answer {
         self.json()["error"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// The headers and body rules that hold for every answer of the contract.
-    fn check_contract_invariants(&self, request_id: &str) {
+    /// The headers and body rules that hold for every answer docs/behaviour.md describes.
+    fn check_documented_invariants(&self, request_id: &str) {
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
@@ -522,7 +522,7 @@ impl Answer {
 }
 
 /// Calls the handler as the runtime does: the fixture deserialised into `lambda_http`'s event
-/// type, a Lambda context with a 30 s deadline. Checks the contract's invariants on the answer.
+/// type, a Lambda context with a 30 s deadline. Checks the invariants docs/behaviour.md sets for every answer on the answer.
 pub async fn call(handler: &Handler, event: &Value) -> Answer {
     call_with_budget(handler, event, Duration::from_secs(30)).await
 }
@@ -541,7 +541,7 @@ pub async fn call_as(
 ) -> Answer {
     let response = call_raw_as(handler, event, request_id, budget).await;
     let answer = Answer::from_gateway_response(&response);
-    answer.check_contract_invariants(request_id);
+    answer.check_documented_invariants(request_id);
     answer
 }
 
