@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Checks the documentation a newcomer walks: every relative link in README.md, SECURITY.md
 and docs/*.md points at a file that exists and, with a #fragment, at a heading it has (GitHub's
-anchor rules); every page of docs/ is linked from the README; the README's first screen shows
-the two commands. Links to the web are not fetched (CI has no network). Run by `make test`."""
+anchor rules), so pages that reference each other's sections stay right; every page of docs/ is
+linked from the README; the README's first screen shows the two commands; no page, comment or
+test points at text a reader of the repository cannot find ("the contract", "see below");
+docs/deploying.md's parameter table has one row per stack parameter of template.yaml with its
+variable, default and allowed values as the template has them; and every key of
+samconfig.toml is explained there. Links to the web are not fetched (CI has no network). Run by
+`make test`; `--parameter-rows` prints the table rows the template implies."""
 import os
 import re
 import sys
+import tomllib
+
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRST_SCREEN_LINES = 25
@@ -69,6 +77,168 @@ for command in ("make demo", "make test"):
     if command not in first_screen:
         failures.append(f"README.md's first {FIRST_SCREEN_LINES} lines do not show `{command}`")
 
+
+# ---- references a reader cannot follow ---------------------------------------------------------
+DANGLING = re.compile(r"\bthe contract\b|\bsee (below|above)\b", re.IGNORECASE)
+SOURCE_DIRS = ["src", "tests", "benches", "auth0", "scripts", "events", ".ci", "deploy", "docs"]
+SOURCE_FILES = ["README.md", "SECURITY.md", "Makefile", "Cargo.toml", "template.yaml", "samconfig.toml", "openapi.yaml"]
+
+
+def repository_text_files():
+    for name in SOURCE_FILES:
+        yield name
+    for directory in SOURCE_DIRS:
+        for base, dirs, files in os.walk(os.path.join(ROOT, directory)):
+            dirs[:] = [d for d in dirs if d not in ("node_modules", "target", "__pycache__")]
+            for name in files:
+                if name.endswith((".rs", ".md", ".js", ".py", ".yaml", ".yml", ".json", ".toml", ".sh")) or name == "run":
+                    yield os.path.relpath(os.path.join(base, name), ROOT)
+
+
+dangling = 0
+for name in repository_text_files():
+    if name == os.path.relpath(os.path.abspath(__file__), ROOT):
+        continue
+    for number, line in enumerate(open(os.path.join(ROOT, name), encoding="utf-8", errors="replace"), 1):
+        match = DANGLING.search(line)
+        if match:
+            dangling += 1
+            failures.append(f"{name}:{number}: \"{match.group(0)}\" points at nothing a reader of the repository can find: "
+                            "name the page and section (docs/behaviour.md holds the rules)")
+
+
+# ---- the stack parameters and samconfig.toml in docs/deploying.md ------------------------------
+class CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !If, ...) read as {"Tag": value}."""
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {tag_suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def refs(value, conditions):
+    """The parameter names a template value refers to with !Ref, directly or through the
+    condition of an !If."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            return {value["Ref"]}
+        found = set()
+        if set(value) == {"If"} and isinstance(value["If"], list) and value["If"]:
+            found |= refs(conditions.get(value["If"][0]), conditions)
+        return found.union(*(refs(v, conditions) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(refs(v, conditions) for v in value)) if value else set()
+    return set()
+
+
+def expected_parameter_rows():
+    """{parameter: (variable, default, allowed or None when only a pattern limits it)}."""
+    template = yaml.load(open(os.path.join(ROOT, "template.yaml"), encoding="utf-8"), Loader=CfnLoader)
+    conditions = template.get("Conditions") or {}
+    variables = {}
+    for resource in template["Resources"].values():
+        environment = (resource.get("Properties") or {}).get("Environment") or {}
+        for variable, value in (environment.get("Variables") or {}).items():
+            for name in sorted(refs(value, conditions)):
+                variables.setdefault(name, variable)
+    rows = {}
+    for name, spec in template["Parameters"].items():
+        if "Default" not in spec:
+            default = "required"
+        elif str(spec["Default"]) == "":
+            default = "empty"
+        else:
+            default = str(spec["Default"])
+        if "AllowedValues" in spec:
+            allowed = ", ".join(str(v) for v in spec["AllowedValues"])
+        elif "MinValue" in spec and "MaxValue" in spec:
+            allowed = f"{spec['MinValue']} to {spec['MaxValue']}"
+        elif "MinValue" in spec:
+            allowed = f"at least {spec['MinValue']}"
+        else:
+            allowed = None
+        rows[name] = (variables.get(name, "-"), default, allowed)
+    return rows
+
+
+def table_rows(path, header):
+    """The rows of the Markdown table whose first cells are `header`, as lists of cells with
+    backticks removed."""
+    rows, inside = [], False
+    for line in prose_lines(path):
+        cells = [c.strip().replace("`", "") for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells and [c.lower() for c in cells[: len(header)]] == header:
+            inside = True
+            continue
+        if inside and cells is None:
+            break
+        if inside and not set(line.strip()) <= set("|-: "):
+            rows.append(cells)
+    return rows
+
+
+if "--parameter-rows" in sys.argv:
+    for name, (variable, default, allowed) in expected_parameter_rows().items():
+        print(f"| `{name}` | {'`' + variable + '`' if variable != '-' else '-'} | {'`' + default + '`' if default not in ('required', 'empty') else default} "
+              f"| {', '.join('`' + v + '`' for v in allowed.split(', ')) if allowed and ' to ' not in allowed and not allowed.startswith('at least') else (allowed or '')} |  |")
+    sys.exit(0)
+
+DEPLOYING = os.path.join(ROOT, "docs", "deploying.md")
+HEADER = ["parameter", "variable", "default", "allowed"]
+expected = expected_parameter_rows()
+documented = {}
+for cells in table_rows(DEPLOYING, HEADER):
+    if len(cells) < 4:
+        failures.append(f"docs/deploying.md: parameter table row {cells} has fewer than 4 cells")
+        continue
+    documented[cells[0]] = cells
+if not documented:
+    failures.append("docs/deploying.md has no table headed | parameter | variable | default | allowed |")
+for name, (variable, default, allowed) in expected.items():
+    cells = documented.get(name)
+    if cells is None:
+        failures.append(f"docs/deploying.md: stack parameter {name} is not in the parameter table")
+        continue
+    if cells[1] != variable:
+        failures.append(f"docs/deploying.md: {name}'s variable is {variable} in template.yaml, the table says {cells[1]}")
+    if cells[2] != default:
+        failures.append(f"docs/deploying.md: {name}'s default is {default} in template.yaml, the table says {cells[2]}")
+    if allowed is not None and cells[3] != allowed:
+        failures.append(f"docs/deploying.md: {name} allows {allowed} in template.yaml, the table says {cells[3]}")
+    if allowed is None and not cells[3]:
+        failures.append(f"docs/deploying.md: say what {name} allows")
+for name in documented:
+    if name not in expected:
+        failures.append(f"docs/deploying.md: the parameter table has {name}, which template.yaml does not")
+
+deploying_text = open(DEPLOYING, encoding="utf-8").read()
+samconfig = tomllib.load(open(os.path.join(ROOT, "samconfig.toml"), "rb"))
+samconfig_keys = {"version"}
+overridden = set()
+for environment in samconfig.values():
+    if not isinstance(environment, dict):
+        continue
+    for command in environment.values():  # [<env>.<command>.parameters]
+        for key, value in command.get("parameters", {}).items():
+            samconfig_keys.add(key)
+            if key == "parameter_overrides":
+                overridden.update(item.split("=", 1)[0] for item in value)
+for key in sorted(samconfig_keys):
+    if f"`{key}`" not in deploying_text:
+        failures.append(f"docs/deploying.md does not explain samconfig.toml's key `{key}`")
+for name in sorted(overridden - set(expected)):
+    failures.append(f"samconfig.toml overrides {name}, which template.yaml does not have")
+
 if failures:
     sys.exit("\n".join(failures))
-print(f"docs: {checked} relative links in {len(pages)} pages resolve; README's first screen shows both commands")
+print(f"docs: {checked} relative links in {len(pages)} pages resolve; README's first screen shows both commands; "
+      f"no dangling references; {len(expected)} stack parameters and {len(samconfig_keys)} samconfig.toml keys documented")
