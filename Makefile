@@ -24,7 +24,7 @@ POLICY_VENV := .venv-policy
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: auth0-scripts auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
 test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
@@ -69,6 +69,11 @@ test-http: tools
 ## keys beside the new one: make signing-key SIGNING_KEY_ARGS="--keep '<BRIDGE_PUBLIC_KEYS>'"
 signing-key:
 	@node scripts/signing-key.js $(SIGNING_KEY_ARGS)
+
+## copies auth0/shared/assertion-verification.js into the Login script and the token exchange
+## Action (Auth0 runs each as one pasted file); auth0/shared.test.js fails when a copy differs
+auth0-scripts:
+	node scripts/auth0-scripts.js
 
 ## the Auth0 tenant in one idempotent command, through the Management API (Auth0's Node SDK):
 ## make auth0-setup [TENANT_ARGS="--dry-run"] [CONFIG_ENV=prod]; see docs/deploying.md

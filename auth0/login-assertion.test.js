@@ -81,7 +81,7 @@ test('the issuer and audience follow BRIDGE_ISSUER and BRIDGE_AUDIENCE', async (
   assert.ok(defaults.error instanceof WrongUsernameOrPasswordError);
 });
 
-for (const [name, make] of REFUSALS) {
+for (const [name, make] of REFUSALS) { // every case, the Login-only ones included
   test(`refused as a wrong password, with no network call: ${name}`, async () => {
     const { login, activity } = script();
     const { error, profile } = await runLogin(login, USER, make({ key, other }));

@@ -75,18 +75,23 @@ function login(identifierValue, password, context, callback) {
       return done(new Error('The authsignal connection is not configured: BRIDGE_PUBLIC_KEYS ' +
         error.message + ' (run `make signing-key`).'));
     }
-    var claims = verifiedClaims(crypto, keys, password);
-    if (typeof claims === 'string') return rejected(claims);
-    var profile = { user_id: userId(claims.sub, false) };
-    if (isText(claims.email)) {
-      profile.email = claims.email;
-      if (typeof claims.email_verified === 'boolean') profile.email_verified = claims.email_verified;
-    }
-    ['phone_number', 'username', 'name'].forEach(function (name) {
-      if (isText(claims[name])) profile[name] = claims[name];
+    var claims = verifiedClaims(crypto, keys, password, {
+      issuer: setting('BRIDGE_ISSUER', 'authsignal-auth0-bridge'),
+      audience: setting('BRIDGE_AUDIENCE', 'authsignal'),
+      subject: identifierValue
     });
+    if (typeof claims === 'string') return rejected(claims);
+    var profile = profileClaims(claims);
+    profile.user_id = userId(claims.sub, false);
     return done(null, profile);
   }
+
+  // ---- BEGIN shared assertion verification (auth0/shared/assertion-verification.js) ----
+  // The one copy of the rules the Login script and the Token Exchange Action check an assertion
+  // by. Auth0 runs each as a single pasted file that cannot require a file of ours, so
+  // `make auth0-scripts` copies this block into both; auth0/shared.test.js fails when a copy
+  // differs. Edit it here. Only function declarations: they are hoisted, so the block works
+  // wherever it sits in its function (a `var` here would be undefined when called from above).
 
   // BRIDGE_PUBLIC_KEYS as public keys by kid. Throws (with a message for the operator) when the
   // setting is not an array of Ed25519 JWKs that each have a kid.
@@ -108,10 +113,12 @@ function login(identifierValue, password, context, callback) {
     return byKid;
   }
 
-  // The claims of a valid assertion for this user, or why the password is not one (a string).
-  function verifiedClaims(crypto, keys, jws) {
-    var notAnAssertion = 'The password is not an assertion of the bridge.';
-    if (typeof jws !== 'string' || Buffer.byteLength(jws, 'utf8') > MAX_PROOF_BYTES) return notAnAssertion;
+  // The claims of a valid assertion, or why `jws` is not one (a string). `expected` names the
+  // issuer and audience it must carry and, when the caller knows it, its subject.
+  function verifiedClaims(crypto, keys, jws, expected) {
+    var MAX_ASSERTION_BYTES = 4096;
+    var notAnAssertion = 'This is not an assertion of the bridge.';
+    if (typeof jws !== 'string' || Buffer.byteLength(jws, 'utf8') > MAX_ASSERTION_BYTES) return notAnAssertion;
     var parts = jws.split('.');
     if (parts.length !== 3 || !parts.every(function (part) { return /^[A-Za-z0-9_-]+$/.test(part); })) {
       return notAnAssertion;
@@ -128,15 +135,31 @@ function login(identifierValue, password, context, callback) {
     }
     var claims = decodeJson(parts[1]);
     if (!claims) return notAnAssertion;
-    if (claims.iss !== setting('BRIDGE_ISSUER', 'authsignal-auth0-bridge')) return 'The assertion has another issuer.';
-    if (claims.aud !== setting('BRIDGE_AUDIENCE', 'authsignal')) return 'The assertion is for another audience.';
-    if (!isText(claims.sub) || claims.sub !== identifierValue) return 'The assertion is for another user.';
+    if (claims.iss !== expected.issuer) return 'The assertion has another issuer.';
+    if (claims.aud !== expected.audience) return 'The assertion is for another audience.';
+    if (!isText(claims.sub) || (expected.subject !== undefined && claims.sub !== expected.subject)) {
+      return 'The assertion is for another user.';
+    }
     var now = Math.floor(Date.now() / 1000);
     if (typeof claims.exp !== 'number' || claims.exp <= now) return 'The assertion has expired.';
     if (typeof claims.iat !== 'number' || claims.iat > now + 30 || claims.iat < now - 120) {
       return 'The assertion was not issued just now.';
     }
     return claims;
+  }
+
+  // The user's attributes an assertion carries (what Authsignal holds), each only when it has
+  // the right type; email_verified only beside an email.
+  function profileClaims(claims) {
+    var profile = {};
+    if (isText(claims.email)) {
+      profile.email = claims.email;
+      if (typeof claims.email_verified === 'boolean') profile.email_verified = claims.email_verified;
+    }
+    ['phone_number', 'username', 'name'].forEach(function (name) {
+      if (isText(claims[name])) profile[name] = claims[name];
+    });
+    return profile;
   }
 
   function decodeJson(part) {
@@ -151,6 +174,7 @@ function login(identifierValue, password, context, callback) {
   function isText(value) {
     return typeof value === 'string' && value !== '';
   }
+  // ---- END shared assertion verification ----
 
   // ---- the Authsignal token (the guide's design) ------------------------------------------
   function loginWithAuthsignalToken() {

@@ -37,8 +37,9 @@ function assertionFor(key, sub = USER, overrides = {}, headerOverrides = {}) {
   return signJws({ alg: 'EdDSA', typ: 'JWT', kid: key.jwk.kid, ...headerOverrides }, claimsFor(sub, overrides), key);
 }
 
-// Each case: what it is, and the proof to present as `sub` (the username) made with `key` (the
-// configured key) and `other` (a key the scripts do not know).
+// Each case: what it is, the proof (made with `key`, the configured key, and `other`, a key the
+// scripts do not know) presented for USER (the Login script's username), and options
+// (`loginOnly`: a rule only the Login script has).
 const REFUSALS = [
   ['a bad signature', ({ key }) => {
     const [h, c] = assertionFor(key).split('.');
@@ -65,7 +66,10 @@ const REFUSALS = [
   ['another issuer', ({ key }) => assertionFor(key, USER, { iss: 'someone-else' })],
   ['another audience', ({ key }) => assertionFor(key, USER, { aud: 'another-connection' })],
   ['an audience list', ({ key }) => assertionFor(key, USER, { aud: [AUDIENCE] })],
-  ['another user than the username', ({ key }) => assertionFor(key, 'apple|108234')],
+  // Only the Login script has a username to compare: the Action takes the user from `sub`.
+  ['another user than the username', ({ key }) => assertionFor(key, 'apple|108234'), { loginOnly: true }],
+  ['an empty sub', ({ key }) => assertionFor(key, USER, { sub: '' })],
+  ['a sub that is not a string', ({ key }) => assertionFor(key, USER, { sub: 108234 })],
   ['no sub', ({ key }) => assertionFor(key, USER, { sub: undefined })],
   ['expired', ({ key }) => {
     const now = Math.floor(Date.now() / 1000);

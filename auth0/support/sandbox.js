@@ -1,8 +1,9 @@
-// Runs the shipped Auth0 scripts the way Auth0 does, for their tests and for the Auth0 stand-in
+// Runs the shipped Auth0 code the way Auth0 does, for its tests and for the Auth0 stand-in
 // (scripts/stand-ins/auth0.js): the file's source evaluated in a fresh context that has only
-// the globals Auth0's custom database sandbox gives a script (`configuration`, the error
-// classes, `require` for Node's built-in modules, and Node's usual globals), never the test's
-// own scope.
+// the globals Auth0 gives it, never the test's own scope. The Login script gets the custom
+// database sandbox's (`configuration`, the error classes, `require` for Node's built-in
+// modules, and Node's usual globals); the Token Exchange Action is a module called with the
+// trigger's `event` and `api`, emulated here as Auth0 documents them.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -68,6 +69,102 @@ function loadLogin(configuration, options = {}) {
   return { login: sandbox.login, activity };
 }
 
+// Loads the Custom Token Exchange Action (auth0/token-exchange.js) as Auth0's Actions runtime
+// does: a CommonJS module whose `exports.onExecuteCustomTokenExchange(event, api)` Auth0
+// calls, with `require` (Node's built-in modules here: the Action declares no npm dependency)
+// and Node's globals. `activity` records what it requires and fetches.
+function loadAction(options = {}) {
+  const activity = options.activity || newActivity();
+  const module = { exports: {} };
+  const sandbox = {
+    module,
+    exports: module.exports,
+    require(name) {
+      activity.required.push(name);
+      const bare = name.replace(/^node:/, '');
+      if (!builtinModules.includes(bare)) throw new Error(`module ${name} is not a dependency of the Action`);
+      return require(bare);
+    },
+    fetch(...args) {
+      activity.fetched.push(String(args[0]));
+      return (options.fetch || fetch)(...args);
+    },
+    Error, Buffer, AbortController, setTimeout, clearTimeout, console, TextEncoder, TextDecoder
+  };
+  vm.createContext(sandbox);
+  const source = fs.readFileSync(options.file || path.join(AUTH0_DIR, 'token-exchange.js'), 'utf8');
+  vm.runInContext(source, sandbox, { filename: 'token-exchange.js' });
+  const handler = module.exports.onExecuteCustomTokenExchange;
+  if (typeof handler !== 'function') throw new Error('the Action exports no onExecuteCustomTokenExchange');
+  return { handler, activity };
+}
+
+const CREATION_BEHAVIORS = ['create_if_not_exists', 'none'];
+const UPDATE_BEHAVIORS = ['replace', 'none'];
+
+// The `api` object of the Custom Token Exchange trigger, as Auth0 documents it
+// (https://auth0.com/docs/customize/actions/explore-triggers/signup-and-login-triggers/custom-token-exchange-trigger/custom-token-exchange-api-object),
+// recording what the Action decided: `outcome` is {rejected: reason} (rejectInvalidSubjectToken,
+// which Auth0 answers 400 invalid_request and counts for attack protection), {denied: {code,
+// reason}}, {user: {connection, attributes, options}} (setUserByConnection) or {userId}
+// (setUserById). Misuse throws, as Auth0 fails such an execution: calling two of them, a
+// connection or user_id that is not a non-empty string, an unknown creation or update behaviour.
+function newActionApi() {
+  const record = { outcome: null };
+  const decide = (outcome) => {
+    if (record.outcome) throw new Error(`the Action decided twice: ${JSON.stringify(record.outcome)}, then ${JSON.stringify(outcome)}`);
+    record.outcome = outcome;
+  };
+  const api = {
+    access: {
+      deny(code, reason) { decide({ denied: { code, reason } }); },
+      rejectInvalidSubjectToken(reason) { decide({ rejected: reason }); }
+    },
+    authentication: {
+      setUserById(userId) {
+        if (typeof userId !== 'string' || userId === '') throw new Error('setUserById needs a user id');
+        decide({ userId });
+      },
+      setUserByConnection(connection, attributes, options = {}) {
+        if (typeof connection !== 'string' || connection === '') throw new Error('setUserByConnection needs a connection name');
+        if (!attributes || typeof attributes.user_id !== 'string' || attributes.user_id === '') {
+          throw new Error('setUserByConnection needs user_attributes.user_id');
+        }
+        if (options.creationBehavior !== undefined && !CREATION_BEHAVIORS.includes(options.creationBehavior)) {
+          throw new Error(`unknown creationBehavior ${options.creationBehavior}`);
+        }
+        if (options.updateBehavior !== undefined && !UPDATE_BEHAVIORS.includes(options.updateBehavior)) {
+          throw new Error(`unknown updateBehavior ${options.updateBehavior}`);
+        }
+        decide({ user: { connection, attributes: { ...attributes }, options: { ...options } } });
+      }
+    }
+  };
+  return { api, record };
+}
+
+// The `event` of the trigger for a request carrying `subjectToken`, with `secrets` as the
+// Action's secrets and `clientId` as the application that asked.
+function tokenExchangeEvent(subjectToken, secrets, clientId = 'bridge-client', subjectTokenType = 'urn:acme:authsignal-bridge-assertion') {
+  return {
+    transaction: { subject_token: subjectToken, subject_token_type: subjectTokenType, protocol: 'oauth2-token-exchange', requested_scopes: ['openid'] },
+    client: { client_id: clientId, name: 'Authsignal bridge' },
+    request: { ip: '203.0.113.7', method: 'POST', hostname: 'tenant.example.auth0.com' },
+    tenant: { id: 'tenant' },
+    resource_server: { identifier: 'https://api.example.com' },
+    secrets: { ...secrets }
+  };
+}
+
+// Runs the Action once, as Auth0 does: resolves with what it decided. An execution that
+// decides nothing (no user set, not denied) fails, as it does at Auth0.
+async function runAction(handler, event) {
+  const { api, record } = newActionApi();
+  await handler(event, api);
+  if (!record.outcome) throw new Error('the Action neither set a user nor refused the exchange');
+  return record.outcome;
+}
+
 // Calls `login` like Auth0 does and resolves with its single callback: {error, profile}.
 // Rejects when the callback is never called within `timeoutMs`, or called twice.
 function runLogin(login, identifier, password, timeoutMs = 20000) {
@@ -90,5 +187,8 @@ module.exports = {
   UnauthorizedError,
   loadLogin,
   runLogin,
+  loadAction,
+  runAction,
+  tokenExchangeEvent,
   newActivity
 };

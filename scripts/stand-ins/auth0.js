@@ -4,8 +4,10 @@
 // gets tokens only when the script calls back with a profile.
 //
 //   POST /oauth/token   password-realm (realm = the connection), password (the connection is
-//                       the default directory), refresh_token (rotation with reuse detection);
-//                       client_secret_post or Basic client authentication
+//                       the default directory), Custom Token Exchange (with `tokenExchange`:
+//                       runs the shipped Action auth0/token-exchange.js), refresh_token
+//                       (rotation with reuse detection); client_secret_post or Basic client
+//                       authentication
 //   POST /oauth/revoke  JSON {client_id, client_secret, token}
 //   GET  /__users       the users the connection signed in, as Auth0 stores them, and
 //   GET  /__requests    every request received (for the demo and tests; not Auth0 endpoints)
@@ -25,9 +27,13 @@
 'use strict';
 const crypto = require('node:crypto');
 const { serve, basicAuth, unsignedJwt } = require('./common.js');
-const { loadLogin, runLogin } = require('../../auth0/support/sandbox.js');
+const { loadLogin, runLogin, loadAction, runAction } = require('../../auth0/support/sandbox.js');
 
 const PASSWORD_REALM = 'http://auth0.com/oauth/grant-type/password-realm';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+// Auth0's Suspicious IP Throttling counts invalid subject tokens per IP; the stand-in blocks an
+// address after this many (Auth0's own threshold is the tenant's setting).
+const INVALID_SUBJECT_TOKENS_BEFORE_BLOCK = 10;
 const UNKNOWN_REFRESH_TOKEN = { error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' };
 const WRONG_PASSWORD = { error: 'invalid_grant', error_description: 'Wrong email or password.' };
 
@@ -70,8 +76,9 @@ class RefreshTokens {
 // Starts the stand-in. `connection` is {name, settings} (the custom database connection and its
 // Login script's settings); `client` is {id, secret}; `permissive` makes every refresh token
 // live (the API conformance run).
-async function startAuth0({ port = 0, client, connection, permissive = false, dpopNonce = false }) {
+async function startAuth0({ port = 0, client, connection, permissive = false, dpopNonce = false, tokenExchange = null }) {
   const refreshTokens = new RefreshTokens(permissive);
+  const invalidSubjectTokens = new Map(); // ip -> count
   const users = new Map();
   const seenJtis = new Set();
   let nonce = crypto.randomBytes(16).toString('base64url');
@@ -159,6 +166,58 @@ async function startAuth0({ port = 0, client, connection, permissive = false, dp
     return [200, user];
   }
 
+  // Custom Token Exchange, as Auth0 runs it: the profile whose subject_token_type the request
+  // names runs its Action (the shipped auth0/token-exchange.js, with `tokenExchange.secrets` as
+  // its secrets); the user it sets in a database connection is kept (`auth0|` + user_id).
+  // rejectInvalidSubjectToken answers 400 invalid_request and counts against the caller's IP
+  // (auth0-forwarded-for, as "Trust Token Endpoint IP Header" makes Auth0 read it); an IP with
+  // too many gets 429 too_many_attempts. A denial answers its code (403; server_error 500).
+  async function exchangeSubjectToken(request) {
+    const form = request.form;
+    if (!tokenExchange) return [403, { error: 'unauthorized_client', error_description: 'Grant type not allowed for the client.' }];
+    if (form.subject_token_type !== tokenExchange.subjectTokenType) {
+      return [400, { error: 'invalid_request', error_description: 'The subject_token_type is not supported.' }];
+    }
+    if (typeof form.subject_token !== 'string' || form.subject_token === '') {
+      return [400, { error: 'invalid_request', error_description: 'Missing subject_token.' }];
+    }
+    const ip = request.headers['auth0-forwarded-for'] || '127.0.0.1';
+    if ((invalidSubjectTokens.get(ip) || 0) >= INVALID_SUBJECT_TOKENS_BEFORE_BLOCK) {
+      return [429, { error: 'too_many_attempts', error_description: 'We have detected suspicious login behavior and further attempts will be blocked.' }];
+    }
+    const { handler } = loadAction();
+    const event = {
+      transaction: { subject_token: form.subject_token, subject_token_type: form.subject_token_type, protocol: 'oauth2-token-exchange', requested_scopes: (form.scope || '').split(' ').filter(Boolean) },
+      client: { client_id: form.client_id },
+      request: { ip, method: 'POST', hostname: request.headers.host },
+      secrets: { ...tokenExchange.secrets }
+    };
+    let outcome;
+    try {
+      outcome = await runAction(handler, event);
+    } catch (error) {
+      return [500, { error: 'server_error', error_description: `The Action failed: ${error.message}` }];
+    }
+    if (outcome.rejected !== undefined) {
+      invalidSubjectTokens.set(ip, (invalidSubjectTokens.get(ip) || 0) + 1);
+      return [400, { error: 'invalid_request', error_description: 'Invalid subject token.' }];
+    }
+    if (outcome.denied) {
+      return [outcome.denied.code === 'server_error' ? 500 : 403, { error: outcome.denied.code, error_description: outcome.denied.reason }];
+    }
+    if (!outcome.user) return [500, { error: 'server_error', error_description: 'setUserById is not emulated.' }];
+    const { connection: name, attributes, options } = outcome.user;
+    if (name !== connection.name) return [400, { error: 'invalid_request', error_description: `Connection ${name} does not exist.` }];
+    const id = `auth0|${attributes.user_id}`;
+    if (!users.has(id) && options.creationBehavior !== 'create_if_not_exists') {
+      return [400, { error: 'invalid_request', error_description: 'The user does not exist.' }];
+    }
+    const user = options.updateBehavior === 'none' && users.has(id) ? users.get(id)
+      : { ...attributes, user_id: id, connection: name };
+    users.set(id, user);
+    return [200, user];
+  }
+
   async function token(request) {
     const form = request.form;
     if (!clientOf(request)) return [401, { error: 'access_denied', error_description: 'Unauthorized' }];
@@ -166,6 +225,12 @@ async function startAuth0({ port = 0, client, connection, permissive = false, dp
     if (dpop.refusal) return dpop.refusal;
     const scope = form.scope || 'openid';
     if (form.grant_type === 'refresh_token') return refresh(form, dpop.jkt);
+    if (form.grant_type === TOKEN_EXCHANGE) {
+      const [status, user] = await exchangeSubjectToken(request);
+      if (status !== 200) return [status, user];
+      const refreshToken = scope.split(' ').includes('offline_access') ? refreshTokens.issue(scope, user, null, dpop.jkt) : null;
+      return [200, tokens(user, scope, form.audience, refreshToken, dpop.jkt)];
+    }
     if (form.grant_type === PASSWORD_REALM || form.grant_type === 'password') {
       if (form.grant_type === PASSWORD_REALM && form.realm !== connection.name) {
         return [400, { error: 'invalid_request', error_description: 'Unknown realm.' }];

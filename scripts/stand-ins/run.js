@@ -14,6 +14,10 @@
 //   STRIP_PROVIDER_PREFIX (assertions), or AUTHSIGNAL_SECRET, AUTHSIGNAL_CONNECT_URL,
 //   AUTHSIGNAL_TIMEOUT_MS (the Authsignal token). Without BRIDGE_PUBLIC_KEYS and
 //   AUTHSIGNAL_CONNECT_URL, the script asks the Authsignal stand-in with DEMO_AUTHSIGNAL_SECRET.
+//   AUTH0_SUBJECT_TOKEN_TYPE   turns on Custom Token Exchange: a profile of that type runs the
+//   shipped Action (auth0/token-exchange.js) with BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER,
+//   BRIDGE_AUDIENCE, BRIDGE_CONNECTION, BRIDGE_CLIENT_ID as its secrets; the users it sets live
+//   in the AUTH0_REALM connection.
 // --any-token: every non-empty Authsignal token is a succeeded passkey challenge (the same token
 // always the same challenge). --permissive: as --any-token, but every validation is a new
 // challenge and every refresh token is live (the API conformance run). --dpop-nonce: Auth0's
@@ -28,6 +32,16 @@ const CONNECTION_SETTINGS = [
   'BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'STRIP_PROVIDER_PREFIX',
   'AUTHSIGNAL_SECRET', 'AUTHSIGNAL_CONNECT_URL', 'AUTHSIGNAL_TIMEOUT_MS'
 ];
+
+// The token exchange Action's secrets: the same BRIDGE_* settings as the Login script's, and
+// BRIDGE_CONNECTION and BRIDGE_CLIENT_ID.
+function actionSecrets(env) {
+  const secrets = {};
+  for (const name of ['BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'BRIDGE_CONNECTION', 'BRIDGE_CLIENT_ID']) {
+    if (env[name]) secrets[name] = env[name];
+  }
+  return secrets;
+}
 
 async function main(argv) {
   const flags = argv.filter((arg) => arg.startsWith('--'));
@@ -52,7 +66,10 @@ async function main(argv) {
     client: { id: env.DEMO_AUTH0_CLIENT_ID, secret: env.DEMO_AUTH0_CLIENT_SECRET },
     connection: { name: env.AUTH0_REALM || 'authsignal', settings },
     permissive: mode === 'permissive',
-    dpopNonce: flags.includes('--dpop-nonce')
+    dpopNonce: flags.includes('--dpop-nonce'),
+    tokenExchange: env.AUTH0_SUBJECT_TOKEN_TYPE
+      ? { subjectTokenType: env.AUTH0_SUBJECT_TOKEN_TYPE, secrets: actionSecrets(env) }
+      : null
   }));
   announce(servers);
 }

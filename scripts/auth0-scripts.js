@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `make auth0-scripts`: copies the shared assertion verification
+// (auth0/shared/assertion-verification.js) into the files Auth0 runs, between their BEGIN and
+// END lines, indented as the BEGIN line is. With --check it changes nothing and exits 1 when a
+// copy differs (auth0/shared.test.js runs that).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const AUTH0_DIR = path.join(__dirname, '..', 'auth0');
+const SHARED = path.join(AUTH0_DIR, 'shared', 'assertion-verification.js');
+const SHIPPED = ['login.js', 'token-exchange.js'].map((name) => path.join(AUTH0_DIR, name));
+const BEGIN = '// ---- BEGIN shared assertion verification';
+const END = '// ---- END shared assertion verification ----';
+
+// `file`'s text with the shared block in place of its current copy.
+function withSharedBlock(text, shared, file) {
+  const lines = text.split('\n');
+  const begin = lines.findIndex((line) => line.trimStart().startsWith(BEGIN));
+  const end = lines.findIndex((line, index) => index > begin && line.trim() === END);
+  if (begin < 0 || end < 0) throw new Error(`${file} has no ${BEGIN} ... ${END} block`);
+  const indent = lines[begin].slice(0, lines[begin].length - lines[begin].trimStart().length);
+  const block = shared.replace(/\n$/, '').split('\n').map((line) => (line ? indent + line : line));
+  return [...lines.slice(0, begin), ...block, ...lines.slice(end + 1)].join('\n');
+}
+
+function main(argv) {
+  const check = argv.includes('--check');
+  const shared = fs.readFileSync(SHARED, 'utf8');
+  const stale = [];
+  for (const file of SHIPPED) {
+    const text = fs.readFileSync(file, 'utf8');
+    const updated = withSharedBlock(text, shared, path.relative(process.cwd(), file));
+    if (updated === text) continue;
+    stale.push(path.relative(path.join(AUTH0_DIR, '..'), file));
+    if (!check) fs.writeFileSync(file, updated);
+  }
+  if (check && stale.length) {
+    process.stderr.write(`${stale.join(', ')}: the shared assertion verification differs from ` +
+      'auth0/shared/assertion-verification.js; run `make auth0-scripts`\n');
+    return 1;
+  }
+  process.stdout.write(stale.length ? `updated ${stale.join(', ')}\n` : 'the shipped Auth0 files hold the shared verification\n');
+  return 0;
+}
+
+module.exports = { withSharedBlock };
+
+if (require.main === module) process.exit(main(process.argv.slice(2)));
