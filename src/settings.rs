@@ -57,6 +57,68 @@ pub enum Auth0Grant {
     PasswordRealm { realm: String },
     /// `password`, against the tenant's default directory.
     Password,
+    /// Auth0's Custom Token Exchange (RFC 8693): the assertion is the `subject_token`, of the
+    /// operator's own `subject_token_type`, and the tenant's Action sets the user.
+    TokenExchange { subject_token_type: String },
+}
+
+/// Namespaces Auth0 keeps for itself: a Custom Token Exchange profile's `subject_token_type`
+/// may be under none of them.
+const RESERVED_SUBJECT_TOKEN_NAMESPACES: &[&str] = &["urn:ietf", "urn:auth0", "urn:okta"];
+const RESERVED_SUBJECT_TOKEN_HOSTS: &[&str] = &["auth0.com", "okta.com"];
+const MAX_SUBJECT_TOKEN_TYPE_BYTES: usize = 256;
+
+/// Why `value` cannot be a Custom Token Exchange `subject_token_type`, if it cannot: it must
+/// be an absolute URI of the operator's own (`urn:acme:...`, `https://acme.example/...`), of
+/// printable ASCII, and under none of the namespaces Auth0 reserves.
+fn subject_token_type_problem(value: &str) -> Option<String> {
+    let scheme_end = value.find(':');
+    let scheme_ok = scheme_end.is_some_and(|end| {
+        end > 0
+            && value[..end].starts_with(|c: char| c.is_ascii_alphabetic())
+            && value[..end]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && value.len() > end + 1
+    });
+    if !scheme_ok
+        || value.len() > MAX_SUBJECT_TOKEN_TYPE_BYTES
+        || !value.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Some(format!(
+            "AUTH0_SUBJECT_TOKEN_TYPE must be an absolute URI of your own (e.g. urn:acme:authsignal-bridge-assertion), \
+             at most {MAX_SUBJECT_TOKEN_TYPE_BYTES} printable ASCII characters"
+        ));
+    }
+    let lower = value.to_ascii_lowercase();
+    let reserved_urn = RESERVED_SUBJECT_TOKEN_NAMESPACES.iter().any(|namespace| {
+        lower == *namespace
+            || lower
+                .strip_prefix(namespace)
+                .is_some_and(|rest| rest.starts_with(':'))
+    });
+    let reserved_host = ["http://", "https://"].iter().any(|scheme| {
+        lower.strip_prefix(scheme).is_some_and(|rest| {
+            let host = rest
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default()
+                .rsplit('@')
+                .next()
+                .unwrap_or_default()
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            RESERVED_SUBJECT_TOKEN_HOSTS
+                .iter()
+                .any(|reserved| host == *reserved || host.ends_with(&format!(".{reserved}")))
+        })
+    });
+    (reserved_urn || reserved_host).then(|| {
+        "AUTH0_SUBJECT_TOKEN_TYPE is in a namespace Auth0 reserves (urn:ietf, urn:auth0, urn:okta, \
+         http(s)://auth0.com, http(s)://okta.com): choose a URI of your own"
+            .to_owned()
+    })
 }
 
 /// Whether sign-ins and refreshes must carry a `DPoP` proof (`DPOP`).
@@ -205,13 +267,35 @@ impl Settings {
                 realm: get("AUTH0_REALM").unwrap_or_else(|| DEFAULT_AUTH0_REALM.to_owned()),
             },
             Some("password") => Auth0Grant::Password,
+            Some("token-exchange") => match get("AUTH0_SUBJECT_TOKEN_TYPE") {
+                None => {
+                    problems.push(
+                        "AUTH0_SUBJECT_TOKEN_TYPE is required with AUTH0_GRANT_TYPE=token-exchange \
+                         (the subject_token_type of the tenant's Custom Token Exchange profile)"
+                            .to_owned(),
+                    );
+                    Auth0Grant::Password
+                }
+                Some(subject_token_type) => {
+                    if let Some(problem) = subject_token_type_problem(&subject_token_type) {
+                        problems.push(problem);
+                    }
+                    Auth0Grant::TokenExchange { subject_token_type }
+                }
+            },
             Some(other) => {
                 problems.push(format!(
-                    "AUTH0_GRANT_TYPE must be `password-realm` or `password`, not `{other}`"
+                    "AUTH0_GRANT_TYPE must be `password-realm`, `password` or `token-exchange`, not `{other}`"
                 ));
                 Auth0Grant::Password
             }
         };
+
+        let subject_token_type_ignored = (get("AUTH0_SUBJECT_TOKEN_TYPE").is_some()
+            && !matches!(auth0_grant, Auth0Grant::TokenExchange { .. }))
+        .then(|| {
+            "AUTH0_SUBJECT_TOKEN_TYPE is ignored unless AUTH0_GRANT_TYPE=token-exchange".to_owned()
+        });
 
         let auth0_forward_client_ip =
             parse_flag(&get, "AUTH0_FORWARD_CLIENT_IP", true, &mut problems);
@@ -243,6 +327,16 @@ impl Settings {
                 SignInProof::AuthsignalToken
             }
         };
+        // Token exchange hands Auth0 a subject token that only the Action's checks stand
+        // behind: the Authsignal token there would be a way in past the bridge.
+        if matches!(auth0_grant, Auth0Grant::TokenExchange { .. })
+            && sign_in_proof == SignInProof::AuthsignalToken
+        {
+            problems.push(
+                "AUTH0_GRANT_TYPE=token-exchange needs AUTH0_SIGN_IN_PROOF=assertion: the subject token is the bridge's assertion"
+                    .to_owned(),
+            );
+        }
         let dpop = match get("DPOP").as_deref() {
             None | Some("optional") => DpopPolicy::Optional,
             Some("required") => DpopPolicy::Required,
@@ -339,7 +433,10 @@ impl Settings {
                         })
                         .collect(),
                     SignInProof::Assertion { .. } => Vec::new(),
-                },
+                }
+                .into_iter()
+                .chain(subject_token_type_ignored)
+                .collect(),
                 sign_in_proof,
                 dpop,
                 auth0_forward_client_ip,
@@ -892,6 +989,113 @@ mod tests {
         assert_eq!(
             err.problems,
             ["DPOP must be `optional` or `required`, not `yes`"]
+        );
+    }
+
+    #[test]
+    fn token_exchange_needs_a_subject_token_type_of_the_operators_own() {
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_GRANT_TYPE", "token-exchange"),
+            (
+                "AUTH0_SUBJECT_TOKEN_TYPE",
+                "urn:acme:authsignal-bridge-assertion",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.auth0_grant,
+            Auth0Grant::TokenExchange {
+                subject_token_type: "urn:acme:authsignal-bridge-assertion".to_owned()
+            }
+        );
+        for own in [
+            "https://bridge.acme.example/assertion",
+            "https://notauth0.com/x",
+            "urn:ietfx:thing",
+        ] {
+            let s = settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                ("AUTH0_GRANT_TYPE", "token-exchange"),
+                ("AUTH0_SUBJECT_TOKEN_TYPE", own),
+            ]);
+            assert!(s.is_ok(), "{own}: {:?}", s.err());
+        }
+
+        let err = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_GRANT_TYPE", "token-exchange"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.problems[0].starts_with("AUTH0_SUBJECT_TOKEN_TYPE is required"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_reserved_or_malformed_subject_token_type_is_a_configuration_error() {
+        for reserved in [
+            "urn:ietf:params:oauth:token-type:jwt",
+            "URN:IETF:params:oauth:token-type:id_token",
+            "urn:auth0:assertion",
+            "urn:okta:thing",
+            "https://auth0.com/token",
+            "http://auth0.com",
+            "https://tenant.auth0.com/assertion",
+            "https://okta.com/x",
+            "HTTPS://OKTA.COM",
+        ] {
+            let err = settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                ("AUTH0_GRANT_TYPE", "token-exchange"),
+                ("AUTH0_SUBJECT_TOKEN_TYPE", reserved),
+            ])
+            .unwrap_err();
+            assert!(
+                err.problems[0].contains("a namespace Auth0 reserves"),
+                "{reserved}: {err}"
+            );
+        }
+        for malformed in ["assertion", ":x", "urn:", "urn:acme:a b", "1urn:x"] {
+            let err = settings(&[
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                ("AUTH0_GRANT_TYPE", "token-exchange"),
+                ("AUTH0_SUBJECT_TOKEN_TYPE", malformed),
+            ])
+            .unwrap_err();
+            assert!(
+                err.problems[0].contains("must be an absolute URI"),
+                "{malformed}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_exchange_with_the_authsignal_token_as_proof_is_a_configuration_error() {
+        let err = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_GRANT_TYPE", "token-exchange"),
+            ("AUTH0_SUBJECT_TOKEN_TYPE", "urn:acme:assertion"),
+            ("AUTH0_SIGN_IN_PROOF", "authsignal-token"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.problems,
+            ["AUTH0_GRANT_TYPE=token-exchange needs AUTH0_SIGN_IN_PROOF=assertion: the subject token is the bridge's assertion"]
+        );
+    }
+
+    #[test]
+    fn a_subject_token_type_without_token_exchange_is_reported_as_ignored() {
+        let s = settings(&[
+            ("AUTH0_DOMAIN", "t.auth0.com"),
+            ("AUTH0_SUBJECT_TOKEN_TYPE", "urn:acme:assertion"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.warnings(),
+            ["AUTH0_SUBJECT_TOKEN_TYPE is ignored unless AUTH0_GRANT_TYPE=token-exchange"]
         );
     }
 }

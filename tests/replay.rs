@@ -461,6 +461,49 @@ async fn the_record_is_released_when_auth0_issued_nothing_so_the_app_can_retry()
 
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
+async fn auth0s_token_exchange_rate_limit_releases_the_record_so_the_app_retries_after_the_wait() {
+    let upstreams = Upstreams::start().await;
+    upstreams.authsignal_answers(challenge_succeeded()).await;
+    // Custom Token Exchange is rate-limited per tenant (about 4 requests/s on Professional).
+    upstreams
+        .auth0_answers(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"error": "too_many_requests", "error_description": "Global limit has been reached"})),
+        )
+        .await;
+    let (moto, admin, vars) = moto_with_table(&upstreams).await;
+    let vars = with(
+        &vars,
+        &[
+            ("AUTH0_GRANT_TYPE", "token-exchange"),
+            (
+                "AUTH0_SUBJECT_TOKEN_TYPE",
+                "urn:acme:authsignal-bridge-assertion",
+            ),
+        ],
+    );
+    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let limited = call_as(&handler, &http_api(), "first-try", BUDGET).await;
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert_eq!(limited.json()["error"], "too_many_requests");
+    assert!(records(&admin).await.is_empty(), "the record was released");
+
+    upstreams.auth0.reset().await;
+    upstreams.auth0_answers(tokens()).await;
+    let retried = call_as(&handler, &http_api(), "second-try", BUDGET).await;
+    assert_eq!(retried.status, 200, "{retried:?}");
+    assert_eq!(records(&admin).await.len(), 1);
+    let sent = form(&upstreams.auth0_requests().await[0]);
+    assert_eq!(
+        sent["grant_type"],
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
 async fn the_record_stays_when_auth0_may_have_issued_tokens() {
     let cases = [
         ("timeout", tokens().set_delay(Duration::from_secs(3)), 504),

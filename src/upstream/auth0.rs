@@ -3,7 +3,10 @@
 //! - the password-realm exchange at `/oauth/token` (sign-in): the sign-in proof (the bridge's
 //!   assertion, or the Authsignal token) goes in as the password, and the custom database
 //!   connection's Login script checks it
-//!   (<https://auth0.com/docs/api/authentication#resource-owner-password>);
+//!   (<https://auth0.com/docs/api/authentication#resource-owner-password>); or, with
+//!   `AUTH0_GRANT_TYPE=token-exchange`, Custom Token Exchange (RFC 8693): the assertion is the
+//!   `subject_token` and the tenant's Action checks it
+//!   (<https://auth0.com/docs/authenticate/custom-token-exchange>);
 //! - the refresh grant at `/oauth/token`
 //!   (<https://auth0.com/docs/api/authentication#refresh-token>);
 //! - revocation at `/oauth/revoke`, with a JSON body, the form Auth0's SDKs use
@@ -28,6 +31,7 @@ use crate::upstream::http_client::{self, retry_after_seconds, UpstreamResponse};
 
 const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 const PASSWORD_GRANT: &str = "password";
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const REFRESH_TOKEN_GRANT: &str = "refresh_token";
 
 /// What Auth0 made of a revocation.
@@ -68,6 +72,20 @@ struct PasswordGrantRequest<'a> {
     realm: Option<&'a str>,
     username: &'a str,
     password: &'a str,
+    client_id: &'a str,
+    client_secret: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<&'a str>,
+}
+
+/// The form body of Custom Token Exchange: no realm, username or password; the tenant's
+/// Action reads the user from the subject token.
+#[derive(Serialize)]
+struct TokenExchangeRequest<'a> {
+    grant_type: &'a str,
+    subject_token: &'a str,
+    subject_token_type: &'a str,
     client_id: &'a str,
     client_secret: &'a str,
     scope: &'a str,
@@ -121,7 +139,8 @@ impl Auth0Client {
         http_client::open_connection(&self.http, &self.token_url, Upstream::Auth0, deadline).await;
     }
 
-    /// Signs `user_id` in at Auth0 with `proof` as the password.
+    /// Signs `user_id` in at Auth0 with `proof`: as the password (password grants), or as the
+    /// subject token (Custom Token Exchange).
     pub async fn exchange(
         &self,
         user_id: &str,
@@ -133,6 +152,18 @@ impl Auth0Client {
         let (grant_type, realm) = match &self.grant {
             Auth0Grant::PasswordRealm { realm } => (PASSWORD_REALM_GRANT, Some(realm.as_str())),
             Auth0Grant::Password => (PASSWORD_GRANT, None),
+            Auth0Grant::TokenExchange { subject_token_type } => {
+                let form = TokenExchangeRequest {
+                    grant_type: TOKEN_EXCHANGE_GRANT,
+                    subject_token: proof,
+                    subject_token_type,
+                    client_id: &credentials.auth0_client_id,
+                    client_secret: credentials.auth0_client_secret.expose_secret(),
+                    scope: &self.scope,
+                    audience: self.audience.as_deref(),
+                };
+                return self.token_grant(&form, credentials, caller, deadline).await;
+            }
         };
         let form = PasswordGrantRequest {
             grant_type,
