@@ -56,11 +56,16 @@ function grantsFor(settings) {
 
 const APPLICATION_NAME = (settings) => `Authsignal bridge (${settings.stackName})`;
 
+const tokenExchange = (settings) => settings.grantType === 'token-exchange';
+
 // The application the bridge signs in with: a confidential client with exactly its grants, no
 // redirect URLs of any kind, the end user's IP trusted from auth0-forwarded-for, and refresh
 // tokens that rotate (reuse detected), with a reuse interval and absolute and idle lifetimes.
+// With token exchange, it may use Custom Token Exchange profiles (first-party and
+// OIDC-conformant, as Auth0 requires for them).
 function desiredApplication(settings) {
   return {
+    ...(tokenExchange(settings) ? { token_exchange: { allow_any_profile_of_type: ['custom_authentication'] } } : {}),
     name: APPLICATION_NAME(settings),
     description: 'The authsignal-auth0-bridge Lambda function: passkey sign-ins through Authsignal. Managed by make auth0-setup.',
     app_type: 'regular_web',
@@ -91,9 +96,24 @@ function loginScript() {
   return fs.readFileSync(path.join(ROOT, 'auth0', 'login.js'), 'utf8');
 }
 
-// The custom database connection: the shipped Login script and its settings (with assertions:
-// the public keys, issuer and audience, and no Authsignal secret), import mode and sign-ups off.
+// The connection. For the password grants: the custom database with the shipped Login script
+// and its settings (with assertions: the public keys, issuer and audience, and no Authsignal
+// secret), import mode and sign-ups off. For token exchange: a plain Auth0 database that holds
+// the users the Action sets (no scripts; nobody signs up or in with a password there).
 function desiredConnection(settings, publicKeys) {
+  if (tokenExchange(settings)) {
+    return {
+      name: settings.realm,
+      strategy: 'auth0',
+      options: {
+        enabledDatabaseCustomization: false,
+        import_mode: false,
+        disable_signup: true,
+        requires_username: false,
+        brute_force_protection: true
+      }
+    };
+  }
   const configuration = settings.signInProof === 'assertion'
     ? { BRIDGE_PUBLIC_KEYS: publicKeys, BRIDGE_ISSUER: settings.issuer, BRIDGE_AUDIENCE: settings.realm }
     : null;
@@ -123,7 +143,75 @@ function desiredApi(settings) {
   };
 }
 
+// ---- Custom Token Exchange -------------------------------------------------------------------
+
+const ACTION_TRIGGER = { id: 'custom-token-exchange', version: 'v1' };
+const ACTION_NAME = (settings) => `authsignal-bridge-token-exchange-${settings.stackName}`;
+const PROFILE_NAME = (settings) => `Authsignal bridge (${settings.stackName})`;
+// The line setup appends to the Action's code: a digest of the secrets it set, since Auth0
+// never shows a secret's value again (so a second run can tell it need not send them).
+const SECRETS_TRAILER = '\n// make auth0-setup: secrets sha256=';
+
+// The shipped Action, as Auth0 stores it.
+function actionCode() {
+  return fs.readFileSync(path.join(ROOT, 'auth0', 'token-exchange.js'), 'utf8');
+}
+
+// The Action's secrets: the assertion's parties and keys, the connection its users live in, and
+// the one application allowed to exchange (the bridge's).
+function actionSecrets(settings, publicKeys, clientId) {
+  return {
+    BRIDGE_PUBLIC_KEYS: publicKeys,
+    BRIDGE_ISSUER: settings.issuer,
+    BRIDGE_AUDIENCE: settings.realm,
+    BRIDGE_CONNECTION: settings.realm,
+    BRIDGE_CLIENT_ID: clientId
+  };
+}
+
+function secretsDigest(secrets) {
+  const crypto = require('node:crypto');
+  const text = JSON.stringify(Object.keys(secrets).sort().map((name) => [name, secrets[name]]));
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+// The Action as setup uploads it: the shipped code with the secrets' digest appended.
+function desiredAction(settings, secrets) {
+  return {
+    name: ACTION_NAME(settings),
+    supported_triggers: [ACTION_TRIGGER],
+    runtime: 'node22',
+    code: `${actionCode()}${SECRETS_TRAILER}${secretsDigest(secrets)}\n`,
+    secrets: Object.entries(secrets).map(([name, value]) => ({ name, value }))
+  };
+}
+
+// An Action's code without setup's trailer, and the digest in the trailer (or null).
+function splitActionCode(code) {
+  const at = (code || '').lastIndexOf(SECRETS_TRAILER);
+  if (at < 0) return { code: code || '', digest: null };
+  return { code: code.slice(0, at), digest: code.slice(at + SECRETS_TRAILER.length).trim() };
+}
+
+function desiredProfile(settings, actionId) {
+  return {
+    name: PROFILE_NAME(settings),
+    subject_token_type: settings.subjectTokenType,
+    action_id: actionId,
+    type: 'custom_authentication'
+  };
+}
+
 module.exports = {
+  ACTION_TRIGGER,
+  ACTION_NAME,
+  actionCode,
+  actionSecrets,
+  secretsDigest,
+  desiredAction,
+  splitActionCode,
+  desiredProfile,
+  tokenExchange,
   PASSWORD_REALM,
   TOKEN_EXCHANGE,
   APPLICATION_NAME,

@@ -4,7 +4,11 @@
 //   GET/POST /api/v2/connections, GET/PATCH /api/v2/connections/{id},
 //   GET/PATCH /api/v2/connections/{id}/clients, GET/POST /api/v2/clients,
 //   PATCH /api/v2/clients/{id}, GET/POST /api/v2/resource-servers,
-//   PATCH /api/v2/resource-servers/{id}, GET/PATCH /api/v2/tenants/settings
+//   PATCH /api/v2/resource-servers/{id}, GET/PATCH /api/v2/tenants/settings,
+//   GET/POST /api/v2/actions/actions, GET/PATCH /api/v2/actions/actions/{id},
+//   POST /api/v2/actions/actions/{id}/deploy, GET/POST /api/v2/token-exchange-profiles,
+//   GET/PATCH/DELETE /api/v2/token-exchange-profiles/{id} (403 with `noTokenExchange`, as for a
+//   tenant without the Early Access feature)
 // PATCH of a connection replaces its `options` whole, as Auth0 does. Every request is recorded
 // (`requests`), so a test can tell reads from writes. Seed it with a tenant: {connections,
 // clients, resourceServers, enabledClients: {connectionId: [clientId]}}; with
@@ -24,8 +28,12 @@ async function startManagementApi(seed = {}, port = 0) {
     clients: structuredClone(seed.clients || []),
     resourceServers: structuredClone(seed.resourceServers || []),
     enabledClients: structuredClone(seed.enabledClients || {}),
-    settings: structuredClone(seed.settings || {})
+    settings: structuredClone(seed.settings || {}),
+    actions: structuredClone(seed.actions || []),
+    profiles: structuredClone(seed.profiles || [])
   };
+  // An Action as the API shows it: its secrets by name only (Auth0 never returns a value).
+  const shownAction = (a) => ({ ...a, secrets: (a.secrets || []).map(({ name }) => ({ name })) });
   const id = (prefix) => `${prefix}_${crypto.randomBytes(8).toString('hex')}`;
   const page = (items, query, key) => {
     const number = Number(query.get('page') || 0);
@@ -84,6 +92,46 @@ async function startManagementApi(seed = {}, port = 0) {
       return [200, shown(connection)];
     }
 
+    if (collection === 'actions' && key === 'actions') {
+      const [, , actionId, verb] = parts;
+      if (!actionId && request.method === 'GET') {
+        const name = query.get('actionName');
+        const found = tenant.actions.filter((a) => !name || a.name === name);
+        return [200, { ...page(found, query, 'actions'), per_page: Number(query.get('per_page') || 50) }];
+      }
+      if (!actionId && request.method === 'POST') {
+        const action = { id: id('act'), all_changes_deployed: false, ...body };
+        tenant.actions.push(action);
+        return [201, shownAction(action)];
+      }
+      const action = tenant.actions.find((a) => a.id === actionId);
+      if (!action) return [404, { statusCode: 404, error: 'Not Found', message: 'The action does not exist' }];
+      if (verb === 'deploy' && request.method === 'POST') {
+        action.all_changes_deployed = true;
+        action.deployed_code = action.code;
+        return [200, { id: id('ver'), action_id: action.id, deployed: true }];
+      }
+      if (!verb && request.method === 'GET') return [200, shownAction(action)];
+      if (!verb && request.method === 'PATCH') {
+        Object.assign(action, body, { all_changes_deployed: false });
+        return [200, shownAction(action)];
+      }
+    }
+    if (collection === 'token-exchange-profiles') {
+      if (seed.noTokenExchange) return [403, { statusCode: 403, error: 'Forbidden', message: 'This feature is not enabled for this tenant.' }];
+      if (!key && request.method === 'GET') return [200, { token_exchange_profiles: tenant.profiles }];
+      if (!key && request.method === 'POST') {
+        if (!tenant.actions.some((a) => a.id === body.action_id)) return [400, { statusCode: 400, error: 'Bad Request', message: 'action_id does not exist' }];
+        const profile = { id: id('tep'), ...body };
+        tenant.profiles.push(profile);
+        return [201, profile];
+      }
+      const profile = tenant.profiles.find((p) => p.id === key);
+      if (!profile) return [404, { statusCode: 404, error: 'Not Found', message: 'The profile does not exist' }];
+      if (request.method === 'GET') return [200, profile];
+      if (request.method === 'PATCH') { Object.assign(profile, body); return [200, profile]; }
+      if (request.method === 'DELETE') { tenant.profiles.splice(tenant.profiles.indexOf(profile), 1); return [204]; }
+    }
     if (collection === 'tenants' && key === 'settings') {
       if (request.method === 'PATCH') Object.assign(tenant.settings, body);
       return [200, tenant.settings];

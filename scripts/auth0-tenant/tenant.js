@@ -86,7 +86,25 @@ async function readTenant(client, settings) {
   const api = settings.audience ? apis.find((a) => a.identifier === settings.audience) || null : null;
   // The password grant (without a realm) signs in through the tenant's Default Directory.
   const tenantSettings = settings.grantType === 'password' ? await client.tenants.settings.get() : null;
-  return { tenantSettings, connection: fullConnection, enabledClients, enabledClientsEndpoint, application, clients, api, apis };
+  const exchange = desired.tokenExchange(settings) ? await readTokenExchange(client, settings) : {};
+  return { tenantSettings, ...exchange, connection: fullConnection, enabledClients, enabledClientsEndpoint, application, clients, api, apis };
+}
+
+// Custom Token Exchange: the Action (with its code and secret names) and the profiles.
+async function readTokenExchange(client, settings) {
+  const actions = await all(client.actions.list({ actionName: desired.ACTION_NAME(settings) }), 'actions');
+  const listed = actions.find((a) => a.name === desired.ACTION_NAME(settings)) || null;
+  const action = listed ? await client.actions.get(listed.id) : null;
+  let profiles = [];
+  try {
+    profiles = await all(client.tokenExchangeProfiles.list({}), 'token_exchange_profiles');
+  } catch (error) {
+    // A tenant without the Early Access entitlement has no such listing.
+    if (!MISSING.includes(error.statusCode) && error.statusCode !== 403) throw error;
+    profiles = null;
+  }
+  const profile = profiles ? profiles.find((p) => p.subject_token_type === settings.subjectTokenType) || null : null;
+  return { action, profile, profilesAvailable: profiles !== null };
 }
 
 // ---- what differs ------------------------------------------------------------------------------
@@ -119,14 +137,19 @@ function connectionOptions(existing, want, settings) {
     }
     options.configuration = configuration;
   }
-  options.customScripts = { ...((existing && existing.options && existing.options.customScripts) || {}), ...want.options.customScripts };
+  if (want.options.customScripts) {
+    options.customScripts = { ...((existing && existing.options && existing.options.customScripts) || {}), ...want.options.customScripts };
+  }
   return options;
 }
 
 // The public keys the connection must list: BRIDGE_PUBLIC_KEYS when given, else the
 // connection's current ones, else a new key's (whose private half is returned to print).
-function publicKeysFor(tenant, environment) {
+function publicKeysFor(tenant, environment, settings) {
   if (environment.BRIDGE_PUBLIC_KEYS) return { publicKeys: environment.BRIDGE_PUBLIC_KEYS, newKey: null };
+  // The token exchange Action's secret cannot be read back: there, the keys setup set last are
+  // kept (null) unless new ones are given.
+  if (desired.tokenExchange(settings) && tenant.action) return { publicKeys: null, newKey: null };
   const current = tenant.connection && tenant.connection.options && tenant.connection.options.configuration
     && tenant.connection.options.configuration.BRIDGE_PUBLIC_KEYS;
   if (current) return { publicKeys: current, newKey: null };
@@ -148,7 +171,10 @@ function otherPasswordClients(tenant) {
 // The changes setup makes, in order, each {what, action (create/update), apply(client)}.
 function plan(tenant, settings, environment) {
   const changes = [];
-  const keys = settings.signInProof === 'assertion' ? publicKeysFor(tenant, environment) : { publicKeys: null, newKey: null };
+  if (desired.tokenExchange(settings) && !settings.subjectTokenType) {
+    throw new Error('Auth0GrantType=token-exchange needs Auth0SubjectTokenType (samconfig.toml, or the variable of that name)');
+  }
+  const keys = settings.signInProof === 'assertion' ? publicKeysFor(tenant, environment, settings) : { publicKeys: null, newKey: null };
 
   const wantConnection = desired.desiredConnection(settings, keys.publicKeys);
   if (!tenant.connection) {
@@ -216,6 +242,8 @@ function plan(tenant, settings, environment) {
     });
   }
 
+  if (desired.tokenExchange(settings)) changes.push(...tokenExchangeChanges(tenant, settings, keys.publicKeys));
+
   if (settings.grantType === 'password' && tenant.tenantSettings.default_directory !== settings.realm) {
     changes.push({
       what: 'tenant settings', action: 'update', fields: [`default_directory: ${settings.realm}`],
@@ -242,6 +270,76 @@ function plan(tenant, settings, environment) {
     }
   }
   return { changes, newKey: keys.newKey };
+}
+
+// The Action (created or updated, then deployed) and the profile that runs it for the
+// bridge's subject_token_type. `publicKeys` is null when the Action's current keys stay.
+function tokenExchangeChanges(tenant, settings, publicKeys) {
+  const changes = [];
+  const action = tenant.action;
+  const current = action ? desired.splitActionCode(action.code) : { code: '', digest: null };
+  const secretNames = new Set(((action && action.secrets) || []).map((secret) => secret.name));
+  const codeDiffers = current.code !== desired.actionCode();
+  // What the secrets must be, once the application's client id is known.
+  const secretsFor = (state) => desired.actionSecrets(settings, publicKeys, state.application.client_id);
+  const digestFor = (state) => desired.secretsDigest(secretsFor(state));
+  const knownClientId = tenant.application && tenant.application.client_id;
+  const secretsDiffer = publicKeys !== null && (!knownClientId || current.digest !== digestFor({ application: tenant.application }));
+  if (!action) {
+    changes.push({
+      what: `Action ${desired.ACTION_NAME(settings)}`, action: 'create', fields: ['code', 'secrets', 'deploy'],
+      apply: async (client, state) => {
+        const want = desired.desiredAction(settings, secretsFor(state));
+        state.action = await client.actions.create(want);
+        await client.actions.deploy(state.action.id);
+      }
+    });
+  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS')) {
+    if (publicKeys === null && !secretNames.has('BRIDGE_PUBLIC_KEYS')) {
+      throw new Error(`the Action ${desired.ACTION_NAME(settings)} has no BRIDGE_PUBLIC_KEYS: give them (make signing-key prints them)`);
+    }
+    changes.push({
+      what: `Action ${desired.ACTION_NAME(settings)}`, action: 'update',
+      fields: [...(codeDiffers ? ['code'] : []), ...(publicKeys !== null ? ['secrets'] : []), 'deploy'],
+      apply: async (client, state) => {
+        // Without new keys the secrets stay as they are, and so does the digest that says so.
+        const code = publicKeys !== null ? desired.desiredAction(settings, secretsFor(state)).code
+          : `${desired.actionCode()}${current.digest ? `\n// make auth0-setup: secrets sha256=${current.digest}\n` : ''}`;
+        const patch = { code, supported_triggers: [desired.ACTION_TRIGGER], runtime: 'node22' };
+        if (publicKeys !== null) patch.secrets = desired.desiredAction(settings, secretsFor(state)).secrets;
+        state.action = await client.actions.update(action.id, patch);
+        await client.actions.deploy(action.id);
+      }
+    });
+  } else if (action.all_changes_deployed === false) {
+    changes.push({
+      what: `Action ${desired.ACTION_NAME(settings)}`, action: 'update', fields: ['deploy'],
+      apply: async (client, state) => { state.action = action; await client.actions.deploy(action.id); }
+    });
+  }
+
+  const profile = tenant.profile;
+  if (!tenant.profilesAvailable) {
+    throw new Error('the tenant has no Custom Token Exchange profiles: it is an Early Access feature of the Professional ' +
+      'and Enterprise plans (ask Auth0 to enable it), or the Management API application lacks read:token_exchange_profiles');
+  }
+  const actionId = (state) => (state.action || action).id;
+  if (!profile) {
+    changes.push({
+      what: `token exchange profile for ${settings.subjectTokenType}`, action: 'create', fields: ['subject_token_type', 'action_id'],
+      apply: async (client, state) => { await client.tokenExchangeProfiles.create(desired.desiredProfile(settings, actionId(state))); }
+    });
+  } else if (!action || profile.action_id !== action.id) {
+    // A profile's Action cannot be changed in place: it is made again.
+    changes.push({
+      what: `token exchange profile for ${settings.subjectTokenType}`, action: 'update', fields: ['action_id (made again)'],
+      apply: async (client, state) => {
+        await client.tokenExchangeProfiles.delete(profile.id);
+        await client.tokenExchangeProfiles.create(desired.desiredProfile(settings, actionId(state)));
+      }
+    });
+  }
+  return changes;
 }
 
 // ---- the audit ---------------------------------------------------------------------------------
@@ -298,7 +396,9 @@ function audit(tenant, settings) {
         : !tenant.api ? `no API ${settings.audience}` : `API ${settings.audience} does not allow offline access: no refresh tokens`,
       settings.audience ? setup : `set Auth0Audience, then ${setup}`);
   }
-  if (connection) {
+  if (desired.tokenExchange(settings)) {
+    tokenExchangeRows(tenant, settings, row, setup);
+  } else if (connection) {
     const script = (options.customScripts || {}).login || '';
     row(script !== desired.loginScript(), 'UNSAFE', 'Login script is the shipped one',
       'the Login script differs from auth0/login.js', setup);
@@ -310,6 +410,36 @@ function audit(tenant, settings) {
     }
   }
   return rows;
+}
+
+// The audit's rows for Custom Token Exchange (`row` adds one to the table).
+function tokenExchangeRows(tenant, settings, row, setup) {
+  const application = tenant.application;
+  const action = tenant.action;
+  if (application) {
+    const types = (application.token_exchange && application.token_exchange.allow_any_profile_of_type) || [];
+    row(!types.includes('custom_authentication'), 'BROKEN', 'application may use token exchange profiles',
+      'the bridge\'s application does not allow Custom Token Exchange profiles', setup);
+  }
+  row(!action, 'BROKEN', 'token exchange Action exists', `no Action named ${desired.ACTION_NAME(settings)}`, setup);
+  if (action) {
+    row(desired.splitActionCode(action.code).code !== desired.actionCode(), 'UNSAFE', 'Action is the shipped one',
+      'the Action\'s code differs from auth0/token-exchange.js', setup);
+    row(action.all_changes_deployed === false, 'BROKEN', 'Action deployed', 'the Action has changes that are not deployed', setup);
+    const names = new Set((action.secrets || []).map((secret) => secret.name));
+    row(!names.has('BRIDGE_PUBLIC_KEYS'), 'BROKEN', 'the bridge\'s public keys set',
+      'the Action has no BRIDGE_PUBLIC_KEYS secret: it refuses every exchange', `make signing-key, then ${setup}`);
+    row(names.has('AUTHSIGNAL_SECRET'), 'UNSAFE', 'no Authsignal secret in the Action',
+      'the Action holds AUTHSIGNAL_SECRET, which it never needs', 'remove it (Actions -> Secrets)');
+  }
+  if (!tenant.profilesAvailable) {
+    row(true, 'BROKEN', 'token exchange profile runs the Action',
+      'no Custom Token Exchange profiles on this tenant (an Early Access feature, or a missing read:token_exchange_profiles scope)',
+      'ask Auth0 to enable Custom Token Exchange');
+  } else {
+    row(!tenant.profile || !action || tenant.profile.action_id !== action.id, 'BROKEN', 'token exchange profile runs the Action',
+      !tenant.profile ? `no profile for ${settings.subjectTokenType}` : `the profile for ${settings.subjectTokenType} runs another Action`, setup);
+  }
 }
 
 function printTable(rows, out) {
@@ -427,7 +557,9 @@ async function main(argv, environment = process.env, out = process.stdout) {
   if (newKey) out.write(`  BRIDGE_SIGNING_KEY=${JSON.stringify(newKey)}   (a new key: keep it only in the secret)\n`);
   out.write('\nFor samconfig.toml (parameter_overrides):\n');
   out.write(`  "Auth0Domain=${settings.domain}", "Auth0Realm=${settings.realm}", "Auth0Scope=${settings.scope}"`);
-  out.write(settings.audience ? `, "Auth0Audience=${settings.audience}"\n` : '\n');
+  out.write(settings.audience ? `, "Auth0Audience=${settings.audience}"` : '');
+  out.write(desired.tokenExchange(settings)
+    ? `, "Auth0GrantType=token-exchange", "Auth0SubjectTokenType=${settings.subjectTokenType}"\n` : '\n');
   return 0;
 }
 

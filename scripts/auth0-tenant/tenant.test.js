@@ -290,3 +290,96 @@ test('without BRIDGE_PUBLIC_KEYS, setup keeps the connection\'s keys, or makes a
     assert.doesNotMatch(text, /BRIDGE_SIGNING_KEY/);
   } finally { await api.close(); }
 });
+
+// ---- Custom Token Exchange ---------------------------------------------------------------------
+
+const SUBJECT_TOKEN_TYPE = 'urn:acme:authsignal-bridge-assertion';
+
+async function runExchange(api, ...argv) {
+  let text = '';
+  const code = await main(argv, {
+    SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
+    BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, Auth0GrantType: 'token-exchange', Auth0SubjectTokenType: SUBJECT_TOKEN_TYPE
+  }, { write: (c) => { text += c; } });
+  return { code, text };
+}
+
+test('token exchange: setup on an empty tenant makes the database, the application, the deployed Action and its profile', async () => {
+  const api = await startManagementApi();
+  try {
+    const { code, text } = await runExchange(api, 'setup');
+    assert.equal(code, 0, text);
+    const [connection] = api.tenant.connections;
+    assert.equal(connection.options.enabledDatabaseCustomization, false);
+    assert.equal(connection.options.customScripts, undefined, 'no Login script');
+    assert.equal(connection.options.disable_signup, true);
+    const [application] = api.tenant.clients;
+    assert.deepEqual(application.grant_types, [desired.TOKEN_EXCHANGE, 'refresh_token']);
+    assert.deepEqual(application.token_exchange, { allow_any_profile_of_type: ['custom_authentication'] });
+    assert.deepEqual(api.tenant.enabledClients[connection.id], [application.client_id]);
+    const [action] = api.tenant.actions;
+    assert.equal(desired.splitActionCode(action.code).code, desired.actionCode(), 'the shipped Action');
+    assert.deepEqual(action.supported_triggers, [{ id: 'custom-token-exchange', version: 'v1' }]);
+    assert.equal(action.all_changes_deployed, true);
+    assert.deepEqual(Object.fromEntries(action.secrets.map((s) => [s.name, s.value])), {
+      BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, BRIDGE_ISSUER: 'authsignal-auth0-bridge', BRIDGE_AUDIENCE: 'authsignal',
+      BRIDGE_CONNECTION: 'authsignal', BRIDGE_CLIENT_ID: application.client_id
+    });
+    assert.deepEqual(api.tenant.profiles.map(({ subject_token_type, action_id, type }) => ({ subject_token_type, action_id, type })),
+      [{ subject_token_type: SUBJECT_TOKEN_TYPE, action_id: action.id, type: 'custom_authentication' }]);
+    assert.match(text, /"Auth0GrantType=token-exchange", "Auth0SubjectTokenType=urn:acme:authsignal-bridge-assertion"/);
+    const audit = await runExchange(api, 'check');
+    assert.equal(audit.code, 0, audit.text);
+    assert.match(audit.text, /\| ok +\| token exchange profile runs the Action/);
+    assert.doesNotMatch(audit.text, /Login script/);
+
+    const before = api.writes().length;
+    const again = await runExchange(api, 'setup');
+    assert.match(again.text, /nothing to change/);
+    assert.equal(api.writes().length, before, 'a second run writes nothing');
+  } finally { await api.close(); }
+});
+
+// Drift of the token exchange set-up: [name, change to the set-up tenant, the row's check text].
+const EXCHANGE_DRIFT = [
+  ['the Action\'s code changed', (t) => { t.actions[0].code = 'exports.onExecuteCustomTokenExchange = async (e, api) => api.authentication.setUserById(e.transaction.subject_token);'; }, 'Action is the shipped one'],
+  ['the Action not deployed', (t) => { t.actions[0].all_changes_deployed = false; }, 'Action deployed'],
+  ['the Action without its keys', (t) => { t.actions[0].secrets = t.actions[0].secrets.filter((s) => s.name !== 'BRIDGE_PUBLIC_KEYS'); }, 'the bridge\'s public keys set'],
+  ['no profile', (t) => { t.profiles = []; }, 'token exchange profile runs the Action'],
+  ['a profile running another Action', (t) => { t.actions.push({ id: 'act_other', name: 'other' }); t.profiles[0].action_id = 'act_other'; }, 'token exchange profile runs the Action'],
+  ['the application without token exchange', (t) => { delete t.clients[0].token_exchange; }, 'application may use token exchange profiles'],
+  ['the connection enabled for another application', (t) => { t.enabledClients[t.connections[0].id].push('cli_other'); t.clients.push({ client_id: 'cli_other', name: 'Other', grant_types: [] }); }, 'connection enabled for the bridge only']
+];
+
+for (const [name, change, check] of EXCHANGE_DRIFT) {
+  test(`token exchange: check finds, and setup repairs: ${name}`, async () => {
+    const seeded = await startManagementApi();
+    let tenant;
+    try {
+      assert.equal((await runExchange(seeded, 'setup')).code, 0);
+      tenant = structuredClone(seeded.tenant);
+    } finally { await seeded.close(); }
+    change(tenant);
+    const api = await startManagementApi(tenant);
+    try {
+      const found = await runExchange(api, 'check');
+      assert.equal(found.code, 1, found.text);
+      assert.match(found.text, new RegExp(`\\| (UNSAFE|BROKEN) +\\| ${check.replace(/[()]/g, '\\$&')} `), found.text);
+      const repaired = await runExchange(api, 'setup');
+      assert.equal(repaired.code, 0, repaired.text);
+      const after = await runExchange(api, 'check');
+      assert.equal(after.code, 0, after.text);
+    } finally { await api.close(); }
+  });
+}
+
+test('token exchange: a tenant without the feature is told so, and nothing is written', async () => {
+  const api = await startManagementApi({ noTokenExchange: true });
+  try {
+    await assert.rejects(runExchange(api, 'setup'), /Early Access/);
+    assert.deepEqual(api.writes(), []);
+    const audit = await runExchange(api, 'check');
+    assert.equal(audit.code, 1);
+    assert.match(audit.text, /\| BROKEN +\| token exchange profile runs the Action .*Early Access/);
+  } finally { await api.close(); }
+});
