@@ -9,6 +9,9 @@
 # after sign-out), shows the same Authsignal token refused when sent straight to "Auth0" and the
 # profile Auth0 made from Authsignal's, then two failures; prints the API Gateway responses, and
 # stops everything it started, also on Ctrl-C or failure.
+# DEMO_EXCHANGE=token-exchange shows the Custom Token Exchange mode instead: the bridge sends its
+# assertion as the subject_token and Auth0's stand-in runs the shipped Action
+# (auth0/token-exchange.js) to set the user; no Login script, no password grant.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=.venv
@@ -74,6 +77,16 @@ node scripts/signing-key.js --json >"$work/signing-key.json"
 DEMO_BRIDGE_SIGNING_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["BRIDGE_SIGNING_KEY"])' "$work/signing-key.json")
 BRIDGE_PUBLIC_KEYS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["BRIDGE_PUBLIC_KEYS"])' "$work/signing-key.json")
 export DEMO_BRIDGE_SIGNING_KEY BRIDGE_PUBLIC_KEYS
+DEMO_EXCHANGE=${DEMO_EXCHANGE:-password-realm}
+case "$DEMO_EXCHANGE" in
+  password-realm) ;;
+  token-exchange)
+    # The stand-in's token exchange profile runs the Action with the same public keys as its
+    # secrets, and lets only the bridge's application exchange.
+    export AUTH0_SUBJECT_TOKEN_TYPE="urn:demo:authsignal-bridge-assertion"
+    export BRIDGE_CLIENT_ID="$DEMO_AUTH0_CLIENT_ID" ;;
+  *) echo "DEMO_EXCHANGE must be password-realm or token-exchange, not $DEMO_EXCHANGE" >&2; exit 2 ;;
+esac
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
@@ -100,6 +113,9 @@ AWS_SECRET_ACCESS_KEY=demo
 AUTH0_SCOPE="openid profile email offline_access"
 AWS_LAMBDA_LOG_FORMAT=JSON
 ENV
+if [ "$DEMO_EXCHANGE" = token-exchange ]; then
+  printf 'AUTH0_GRANT_TYPE=token-exchange\nAUTH0_SUBJECT_TOKEN_TYPE=%s\n' "$AUTH0_SUBJECT_TOKEN_TYPE" >>"$work/function.env"
+fi
 
 echo "==> cargo lambda watch (builds the function; the first time takes a few minutes)"
 start watch.log cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
@@ -138,30 +154,51 @@ PY
 # The refresh token of the last answer (the stand-in for Auth0 rotates it on every refresh).
 refresh_token() { answer refresh_token; }
 
-invoke "sign-in: the bridge validates the Authsignal token, then signs in at Auth0 with its own assertion (AUTH0_SCOPE has offline_access)" events/http-api-token.json
+if [ "$DEMO_EXCHANGE" = token-exchange ]; then
+  sign_in_title="sign-in: the bridge validates the Authsignal token, then exchanges its own assertion at Auth0 (Custom Token Exchange; AUTH0_SCOPE has offline_access)"
+  proof_field=subject_token
+  proof_checker="the token exchange Action"
+else
+  sign_in_title="sign-in: the bridge validates the Authsignal token, then signs in at Auth0 with its own assertion (AUTH0_SCOPE has offline_access)"
+  proof_field=password
+  proof_checker="the Login script"
+fi
+invoke "$sign_in_title" events/http-api-token.json
 expect refresh_token
 signed_in=$(refresh_token)
-echo "(what Auth0's stand-in received as the password, decoded: the bridge's assertion, not the Authsignal token)"
+echo "(what Auth0's stand-in received, the $proof_field decoded beside the other fields: the bridge's assertion, not the Authsignal token)"
 curl -sS "http://127.0.0.1:$auth0_port/__requests" | python3 -c '
 import base64, json, sys
+field = sys.argv[1]
 for request in json.load(sys.stdin):
-    password = request["form"].get("password", "")
-    if request["path"] == "/oauth/token" and password:
-        header, claims, _ = (password.split(".") + ["", "", ""])[:3]
+    proof = request["form"].get(field, "")
+    if request["path"] == "/oauth/token" and proof:
+        header, claims, _ = (proof.split(".") + ["", "", ""])[:3]
         decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-        print(json.dumps({"header": decode(header), "claims": decode(claims)}, indent=2))'
-echo "(the user Auth0 created from the Login script's profile: the email is Authsignal's)"
+        fields = {k: ("<the assertion>" if k == field else "<secret>" if k == "client_secret" else v) for k, v in request["form"].items()}
+        print(json.dumps({"form": fields, "header": decode(header), "claims": decode(claims)}, indent=2))' "$proof_field"
+echo "(the user Auth0 made from the profile $proof_checker returned: the email is Authsignal's)"
 curl -sS "http://127.0.0.1:$auth0_port/__users" | python3 -m json.tool
 
 echo
-echo "==> the same Authsignal token sent straight to Auth0, past the bridge: the Login script refuses it"
-curl -sS "http://127.0.0.1:$auth0_port/oauth/token" \
-  -d grant_type=http://auth0.com/oauth/grant-type/password-realm -d realm=authsignal \
-  -d username=demo-user-7c1f --data-urlencode "password=$DEMO_VALID_TOKEN" \
-  -d client_id="$DEMO_AUTH0_CLIENT_ID" -d client_secret="$DEMO_AUTH0_CLIENT_SECRET" -d scope=openid \
-  | tee "$work/direct.json"
+echo "==> the same Authsignal token sent straight to Auth0, past the bridge: $proof_checker refuses it"
+if [ "$DEMO_EXCHANGE" = token-exchange ]; then
+  curl -sS "http://127.0.0.1:$auth0_port/oauth/token" \
+    -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+    --data-urlencode "subject_token=$DEMO_VALID_TOKEN" -d subject_token_type="$AUTH0_SUBJECT_TOKEN_TYPE" \
+    -d client_id="$DEMO_AUTH0_CLIENT_ID" -d client_secret="$DEMO_AUTH0_CLIENT_SECRET" -d scope=openid \
+    | tee "$work/direct.json"
+  refusal='"invalid_request"'
+else
+  curl -sS "http://127.0.0.1:$auth0_port/oauth/token" \
+    -d grant_type=http://auth0.com/oauth/grant-type/password-realm -d realm=authsignal \
+    -d username=demo-user-7c1f --data-urlencode "password=$DEMO_VALID_TOKEN" \
+    -d client_id="$DEMO_AUTH0_CLIENT_ID" -d client_secret="$DEMO_AUTH0_CLIENT_SECRET" -d scope=openid \
+    | tee "$work/direct.json"
+  refusal='"invalid_grant"'
+fi
 echo
-grep -q '"invalid_grant"' "$work/direct.json" || { echo "expected the direct use to be refused" >&2; exit 1; }
+grep -q "$refusal" "$work/direct.json" || { echo "expected the direct use to be refused" >&2; exit 1; }
 invoke "the same Authsignal token again: its challenge already finished a sign-in (replay protection)" events/http-api-token.json
 expect invalid_grant
 echo "(the replay table in moto now holds:)"
