@@ -591,7 +591,7 @@ fn check_metrics(documents: &[Value], cases: &[Case]) {
                 for key in dimension_set.as_array().unwrap() {
                     let key = key.as_str().unwrap();
                     assert!(
-                        ["Service", "Operation", "Outcome"].contains(&key),
+                        ["Service", "Operation", "Outcome", "Dpop"].contains(&key),
                         "low-cardinality dimensions only: {key}"
                     );
                     assert!(
