@@ -636,6 +636,16 @@ async fn measure(
         sign_in.clone(),
         &support::dpop::DpopKey::new().proof("https://tenant.example.auth0.com/oauth/token", None),
     );
+    let token_mode = || {
+        (
+            with(
+                &stand_ins.vars,
+                &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
+            ),
+            vec![validate, exchange],
+            &sign_in,
+        )
+    };
     let configurations = [
         (
             stand_ins.vars.clone(),
@@ -647,14 +657,7 @@ async fn measure(
             vec![validate, exchange],
             &sign_in,
         ),
-        (
-            with(
-                &stand_ins.vars,
-                &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
-            ),
-            vec![validate, exchange],
-            &sign_in,
-        ),
+        token_mode(),
         (
             stand_ins.replay_vars.clone(),
             vec![validate, lookup, put_item, exchange],
@@ -662,14 +665,7 @@ async fn measure(
         ),
         // A second, identical token-mode function: how far two processes doing the same work
         // differ is the noise floor of the CPU comparison.
-        (
-            with(
-                &stand_ins.vars,
-                &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
-            ),
-            vec![validate, exchange],
-            &sign_in,
-        ),
+        token_mode(),
         (
             stand_ins.vars.clone(),
             vec![validate, lookup, exchange],

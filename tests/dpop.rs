@@ -9,7 +9,7 @@ mod support;
 use serde_json::{json, Value};
 use support::auth0_stand_in::Auth0StandIn;
 use support::dpop::{with_dpop, DpopKey};
-use support::runtime_api::{body, Function, RuntimeApi};
+use support::runtime_api::{body, status_and_error, Function, RuntimeApi};
 use support::*;
 use wiremock::ResponseTemplate;
 
@@ -275,18 +275,6 @@ fn bridge(upstreams: &Upstreams, auth0: &Auth0StandIn, runtime: &RuntimeApi) -> 
     Function::start(runtime, &vars)
 }
 
-/// The middle part of a JWT, decoded.
-fn jwt_claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
@@ -302,7 +290,7 @@ async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
     let tokens = body(&signed_in);
     assert_eq!(tokens["token_type"], "DPoP");
     assert_eq!(
-        jwt_claims(tokens["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        jwt_part(tokens["access_token"].as_str().unwrap(), 1)["cnf"]["jkt"],
         key.jkt()
     );
     let seen = auth0.requests().await;
@@ -336,11 +324,8 @@ async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
         .respond(&with_dpop(thief, &DpopKey::new().proof(&token_url, None)))
         .await;
     assert_eq!(
-        (
-            stolen["statusCode"].as_u64(),
-            body(&stolen)["error"].as_str()
-        ),
-        (Some(400), Some("invalid_dpop_proof"))
+        status_and_error(&stolen),
+        (400, "invalid_dpop_proof".to_owned())
     );
 }
 
@@ -361,11 +346,8 @@ async fn a_proof_for_the_bridges_url_or_a_replayed_jti_is_refused_by_auth0() {
         .respond(&with_dpop(sign_in(), &for_the_bridge))
         .await;
     assert_eq!(
-        (
-            answer["statusCode"].as_u64(),
-            body(&answer)["error"].as_str()
-        ),
-        (Some(400), Some("invalid_dpop_proof"))
+        status_and_error(&answer),
+        (400, "invalid_dpop_proof".to_owned())
     );
     // A proof seen once is refused the second time (its jti).
     let proof = key.proof(&format!("{}/oauth/token", auth0.url), None);
@@ -373,11 +355,8 @@ async fn a_proof_for_the_bridges_url_or_a_replayed_jti_is_refused_by_auth0() {
     assert_eq!(first["statusCode"], 200, "{first}");
     let replayed = runtime.respond(&with_dpop(sign_in(), &proof)).await;
     assert_eq!(
-        (
-            replayed["statusCode"].as_u64(),
-            body(&replayed)["error"].as_str()
-        ),
-        (Some(400), Some("invalid_dpop_proof"))
+        status_and_error(&replayed),
+        (400, "invalid_dpop_proof".to_owned())
     );
 }
 
@@ -393,11 +372,8 @@ async fn the_nonce_goes_round_trip_through_the_bridge() {
     let first_proof = key.proof(&token_url, None);
     let without = runtime.respond(&with_dpop(sign_in(), &first_proof)).await;
     assert_eq!(
-        (
-            without["statusCode"].as_u64(),
-            body(&without)["error"].as_str()
-        ),
-        (Some(400), Some("use_dpop_nonce"))
+        status_and_error(&without),
+        (400, "use_dpop_nonce".to_owned())
     );
     let nonce = without["headers"]["dpop-nonce"]
         .as_str()

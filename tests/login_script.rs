@@ -34,18 +34,6 @@ async fn stand_ins(settings: &[(&str, &str)]) -> (Upstreams, Auth0StandIn) {
     (upstreams, Auth0StandIn::start(settings))
 }
 
-/// Part `index` of a JWT (0 the header, 1 the claims), decoded.
-fn jwt_part(jwt: &str, index: usize) -> Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(index).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 /// The passwords of the password grants Auth0's stand-in received, in order.
 async fn passwords(auth0: &Auth0StandIn) -> Vec<String> {
     auth0

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use support::auth0_stand_in::Auth0StandIn;
 use support::dpop::{with_dpop, DpopKey};
-use support::runtime_api::{body, Function, RuntimeApi};
+use support::runtime_api::{body, status_and_error, Function, RuntimeApi};
 use support::*;
 use wiremock::ResponseTemplate;
 
@@ -20,6 +20,25 @@ const SUBJECT_TOKEN_TYPE: &str = "urn:acme:authsignal-bridge-assertion";
 const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// The caller's IP in `events/http-api-token.json`.
 const CALLER_IP: &str = "203.0.113.10";
+/// The fields of the token exchange form, all of them: no realm, username or password.
+const TOKEN_EXCHANGE_FIELDS: [&str; 7] = [
+    "audience",
+    "client_id",
+    "client_secret",
+    "grant_type",
+    "scope",
+    "subject_token",
+    "subject_token_type",
+];
+
+/// The names of the fields of a form, sorted.
+fn field_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    names
+        .map(String::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
 
 fn token_exchange_vars(upstreams: &Upstreams) -> Vec<(String, String)> {
     with(
@@ -30,18 +49,6 @@ fn token_exchange_vars(upstreams: &Upstreams) -> Vec<(String, String)> {
             ("AUTH0_AUDIENCE", "https://api.example.com"),
         ],
     )
-}
-
-/// Part `index` of a JWT (0 the header, 1 the claims), decoded.
-fn jwt_part(jwt: &str, index: usize) -> Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(index).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 // ---- the handler, against wiremock -------------------------------------------------------------
@@ -59,19 +66,7 @@ async fn the_sign_in_sends_the_token_exchange_grant_with_the_assertion_as_subjec
     let requests = upstreams.auth0_requests().await;
     assert_eq!(requests.len(), 1);
     let sent = form(&requests[0]);
-    assert_eq!(
-        sent.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from([
-            "grant_type",
-            "subject_token",
-            "subject_token_type",
-            "client_id",
-            "client_secret",
-            "scope",
-            "audience"
-        ]),
-        "no realm, username or password"
-    );
+    assert_eq!(field_names(sent.keys()), TOKEN_EXCHANGE_FIELDS);
     assert_eq!(sent["grant_type"], TOKEN_EXCHANGE_GRANT);
     assert_eq!(sent["subject_token_type"], SUBJECT_TOKEN_TYPE);
     assert_eq!(sent["client_id"], AUTH0_CLIENT_ID);
@@ -90,10 +85,9 @@ async fn the_sign_in_sends_the_token_exchange_grant_with_the_assertion_as_subjec
     // grant; never the Authsignal token.
     let subject_token = &sent["subject_token"];
     assert_ne!(subject_token, TOKEN);
-    let header = jwt_part(subject_token, 0);
+    let (header, claims) = verify_assertion(subject_token).expect("signed by the bridge's key");
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["kid"], SIGNING_KEY_ID);
-    let claims = jwt_part(subject_token, 1);
     assert_eq!(claims["iss"], "authsignal-auth0-bridge");
     assert_eq!(claims["aud"], "authsignal");
     assert_eq!(claims["sub"], USER_ID);
@@ -259,18 +253,7 @@ async fn the_binary_signs_in_through_the_shipped_action_and_the_session_goes_on_
     let posts: Vec<&Value> = requests.iter().filter(|r| r["method"] == "POST").collect();
     assert_eq!(posts.len(), 1);
     let sent = posts[0]["form"].as_object().unwrap();
-    assert_eq!(
-        sent.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from([
-            "grant_type",
-            "subject_token",
-            "subject_token_type",
-            "client_id",
-            "client_secret",
-            "scope",
-            "audience"
-        ])
-    );
+    assert_eq!(field_names(sent.keys()), TOKEN_EXCHANGE_FIELDS);
     assert_eq!(sent["grant_type"], TOKEN_EXCHANGE_GRANT);
     assert_eq!(sent["subject_token_type"], SUBJECT_TOKEN_TYPE);
     assert_eq!(sent["scope"], "openid profile email offline_access");
@@ -302,11 +285,8 @@ async fn the_binary_signs_in_through_the_shipped_action_and_the_session_goes_on_
     );
     let refused = runtime.respond(&after).await;
     assert_eq!(
-        (
-            refused["statusCode"].as_u64(),
-            body(&refused)["error"].as_str()
-        ),
-        (Some(403), Some("invalid_grant")),
+        status_and_error(&refused),
+        (403, "invalid_grant".to_owned()),
         "the revoked session is over"
     );
 }
@@ -355,11 +335,8 @@ async fn the_action_binds_dpop_tokens_and_refuses_what_the_bridge_did_not_sign()
     );
     let refused = foreign_runtime.respond(&event("http-api-token.json")).await;
     assert_eq!(
-        (
-            refused["statusCode"].as_u64(),
-            body(&refused)["error"].as_str()
-        ),
-        (Some(400), Some("invalid_request"))
+        status_and_error(&refused),
+        (400, "invalid_request".to_owned())
     );
     assert_eq!(auth0.users().await.len(), 1, "only the bridge's sign-in");
 }

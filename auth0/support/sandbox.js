@@ -40,6 +40,27 @@ function newActivity() {
   return { required: [], fetched: [] };
 }
 
+// What both runtimes give the code besides their own objects: `require` for Node's built-in
+// modules (the Login script's sandbox offers no others; the Action declares no npm
+// dependency), `fetch` (`options.fetch` stands in for it), both recorded in `activity`, and
+// Node's usual globals; the outer realm's Error, so `instanceof Error` works on what the code
+// creates.
+function nodeGlobals(activity, options) {
+  return {
+    require(name) {
+      activity.required.push(name);
+      const bare = name.replace(/^node:/, '');
+      if (!builtinModules.includes(bare)) throw new Error(`module ${name} is not available here`);
+      return require(bare);
+    },
+    fetch(...args) {
+      activity.fetched.push(String(args[0]));
+      return (options.fetch || fetch)(...args);
+    },
+    Error, Buffer, AbortController, setTimeout, clearTimeout, console, TextEncoder, TextDecoder
+  };
+}
+
 // Loads the Login script (auth0/login.js, or `file`) with `configuration` as the connection's
 // settings. `activity` records what it requires and fetches; `fetch` stands in for the global.
 function loadLogin(configuration, options = {}) {
@@ -49,18 +70,7 @@ function loadLogin(configuration, options = {}) {
     WrongUsernameOrPasswordError,
     ValidationError,
     UnauthorizedError,
-    require(name) {
-      activity.required.push(name);
-      const bare = name.replace(/^node:/, '');
-      if (!builtinModules.includes(bare)) throw new Error(`module ${name} is not available in this sandbox`);
-      return require(bare);
-    },
-    fetch(...args) {
-      activity.fetched.push(String(args[0]));
-      return (options.fetch || fetch)(...args);
-    },
-    // The outer realm's Error, so `instanceof Error` works on what the script creates.
-    Error, Buffer, AbortController, setTimeout, clearTimeout, console, TextEncoder, TextDecoder
+    ...nodeGlobals(activity, options)
   };
   vm.createContext(sandbox);
   const source = fs.readFileSync(options.file || path.join(AUTH0_DIR, 'login.js'), 'utf8');
@@ -71,26 +81,11 @@ function loadLogin(configuration, options = {}) {
 
 // Loads the Custom Token Exchange Action (auth0/token-exchange.js) as Auth0's Actions runtime
 // does: a CommonJS module whose `exports.onExecuteCustomTokenExchange(event, api)` Auth0
-// calls, with `require` (Node's built-in modules here: the Action declares no npm dependency)
-// and Node's globals. `activity` records what it requires and fetches.
+// calls, with Node's globals (`nodeGlobals`). `activity` records what it requires and fetches.
 function loadAction(options = {}) {
   const activity = options.activity || newActivity();
   const module = { exports: {} };
-  const sandbox = {
-    module,
-    exports: module.exports,
-    require(name) {
-      activity.required.push(name);
-      const bare = name.replace(/^node:/, '');
-      if (!builtinModules.includes(bare)) throw new Error(`module ${name} is not a dependency of the Action`);
-      return require(bare);
-    },
-    fetch(...args) {
-      activity.fetched.push(String(args[0]));
-      return (options.fetch || fetch)(...args);
-    },
-    Error, Buffer, AbortController, setTimeout, clearTimeout, console, TextEncoder, TextDecoder
-  };
+  const sandbox = { module, exports: module.exports, ...nodeGlobals(activity, options) };
   vm.createContext(sandbox);
   const source = fs.readFileSync(options.file || path.join(AUTH0_DIR, 'token-exchange.js'), 'utf8');
   vm.runInContext(source, sandbox, { filename: 'token-exchange.js' });

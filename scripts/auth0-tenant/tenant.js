@@ -15,7 +15,8 @@
 //
 // Inputs: samconfig.toml's parameters for --config-env (Auth0Domain, Auth0Realm,
 // Auth0GrantType, Auth0Scope, Auth0Audience, SignInProof, AssertionIssuer), each overridable by
-// an environment variable of the same name; BRIDGE_PUBLIC_KEYS (from `make signing-key`; without
+// an environment variable of the same name; AUTH0_CLIENT_ID (the bridge's application, when it
+// exists already, e.g. made by hand: setup adopts it instead of making one); BRIDGE_PUBLIC_KEYS (from `make signing-key`; without
 // it, setup keeps the connection's or makes a new key and prints its private half); Management
 // API credentials: AUTH0_MANAGEMENT_CLIENT_ID and AUTH0_MANAGEMENT_CLIENT_SECRET (a machine-to-
 // machine application authorized for the Management API with the scopes in docs/deploying.md),
@@ -82,7 +83,15 @@ async function readTenant(client, settings) {
     }
     enabledClients = [...new Set([...enabledClients, ...(fullConnection.enabled_clients || [])])];
   }
-  const application = clients.find((c) => c.name === desired.APPLICATION_NAME(settings)) || null;
+  // The bridge's application: the one whose client id the bridge's secret holds (AUTH0_CLIENT_ID),
+  // when given, so that an application made by hand is adopted rather than made again;
+  // otherwise the one setup names after the stack.
+  const application = (settings.clientId
+    ? clients.find((c) => c.client_id === settings.clientId)
+    : clients.find((c) => c.name === desired.APPLICATION_NAME(settings))) || null;
+  if (settings.clientId && !application) {
+    throw new Error(`AUTH0_CLIENT_ID names no application of this tenant (${settings.clientId})`);
+  }
   const api = settings.audience ? apis.find((a) => a.identifier === settings.audience) || null : null;
   // The password grant (without a realm) signs in through the tenant's Default Directory.
   const tenantSettings = settings.grantType === 'password' ? await client.tenants.settings.get() : null;
@@ -202,6 +211,8 @@ function plan(tenant, settings, environment) {
     });
   } else {
     const patch = patchOf(wantApplication, tenant.application);
+    // An adopted application keeps its own name and description.
+    if (settings.clientId) { delete patch.name; delete patch.description; }
     if (Object.keys(patch).length) {
       changes.push({
         what: `application "${wantApplication.name}"`, action: 'update', fields: Object.keys(patch),
@@ -355,7 +366,7 @@ function audit(tenant, settings) {
   const configuration = options.configuration || {};
 
   row(!connection, 'BROKEN', 'connection exists', `no database connection named ${settings.realm}`, setup);
-  row(!application, 'BROKEN', 'application exists', `no application named "${desired.APPLICATION_NAME(settings)}"`, setup);
+  row(!application, 'BROKEN', 'application exists', `no application named "${desired.APPLICATION_NAME(settings)}" (or give its client id as AUTH0_CLIENT_ID)`, setup);
   const others = tenant.enabledClients.filter((id) => !application || id !== application.client_id);
   const names = (ids) => ids.map((id) => { const c = tenant.clients.find((x) => x.client_id === id); return c ? `"${c.name}"` : id; }).join(', ');
   row(others.length > 0, 'UNSAFE', 'connection enabled for the bridge only',
@@ -518,7 +529,7 @@ function settingsFrom(options, environment) {
   const overrides = Object.fromEntries(names.filter((n) => environment[n] !== undefined).map((n) => [n, environment[n]]));
   // The function's own variable names work too.
   if (environment.AUTH0_DOMAIN && overrides.Auth0Domain === undefined) overrides.Auth0Domain = environment.AUTH0_DOMAIN;
-  return desired.bridgeSettings(parameters, overrides);
+  return { ...desired.bridgeSettings(parameters, overrides), clientId: environment.AUTH0_CLIENT_ID || '' };
 }
 
 async function main(argv, environment = process.env, out = process.stdout) {

@@ -258,6 +258,38 @@ test('the commands as run from make: exit codes, client credentials and the dry 
   } finally { await api.close(); }
 });
 
+test('an application made by hand is adopted through AUTH0_CLIENT_ID, keeping its name, instead of made again', async () => {
+  const api = await startManagementApi(safeTenant((t) => {
+    t.clients[0].name = 'Passkey backend (made by hand)';
+    t.clients[0].callbacks = ['https://app.example/cb'];
+    t.clients[0].is_token_endpoint_ip_header_trusted = false;
+    return t;
+  }));
+  const environment = { SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
+    BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, AUTH0_CLIENT_ID: 'cli_bridge' };
+  const run = async (...argv) => {
+    let text = '';
+    const code = await main(argv, environment, { write: (c) => { text += c; } });
+    return { code, text };
+  };
+  try {
+    const found = await run('check');
+    assert.equal(found.code, 1);
+    assert.match(found.text, /\| ok +\| application exists/);
+    assert.match(found.text, /\| UNSAFE +\| end-user IP trusted/);
+    assert.equal((await run('setup')).code, 0);
+    assert.equal(api.tenant.clients.length, 2, 'no second application');
+    const adopted = api.tenant.clients.find((c) => c.client_id === 'cli_bridge');
+    assert.equal(adopted.name, 'Passkey backend (made by hand)');
+    assert.deepEqual(adopted.callbacks, []);
+    assert.equal(adopted.is_token_endpoint_ip_header_trusted, true);
+    assert.deepEqual(api.tenant.enabledClients.con_authsignal, ['cli_bridge']);
+    assert.equal((await run('check')).code, 0);
+    environment.AUTH0_CLIENT_ID = 'cli_nowhere';
+    await assert.rejects(run('setup'), /AUTH0_CLIENT_ID names no application/);
+  } finally { await api.close(); }
+});
+
 test('setup keeps what it does not manage in the connection options, and drops the Authsignal secret', async () => {
   const api = await startManagementApi(safeTenant((t) => {
     t.connections[0].options.passwordPolicy = 'good';

@@ -262,6 +262,14 @@ pub fn user() -> ResponseTemplate {
     }))
 }
 
+/// Part `index` of a JWT or JWS (0 the header, 1 the claims), decoded, without any check.
+pub fn jwt_part(jwt: &str, index: usize) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let part = jwt.split('.').nth(index).expect("a JWT part");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
 /// The claims of the assertion a request to Auth0 carried as its password (signature checked
 /// against [`SIGNING_KEY`] or [`NEXT_SIGNING_KEY`], whichever its `kid` names).
 pub fn assertion_claims(request: &Request) -> Value {

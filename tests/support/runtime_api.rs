@@ -388,6 +388,16 @@ pub fn body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
 }
 
+/// An API Gateway response's status and the OAuth `error` of its body (empty without one), to
+/// assert both at once.
+pub fn status_and_error(response: &Value) -> (u64, String) {
+    let error = body(response)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (response["statusCode"].as_u64().unwrap_or_default(), error)
+}
+
 /// The lines Lambda keeps with `LogFormat: JSON` and an application log level of `level`: a
 /// line's `level` is read case-insensitively, and a missing or unknown one counts as INFO.
 /// <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>
