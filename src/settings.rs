@@ -97,22 +97,13 @@ fn subject_token_type_problem(value: &str) -> Option<String> {
                 .strip_prefix(namespace)
                 .is_some_and(|rest| rest.starts_with(':'))
     });
-    let reserved_host = ["http://", "https://"].iter().any(|scheme| {
-        lower.strip_prefix(scheme).is_some_and(|rest| {
-            let host = rest
-                .split(['/', '?', '#'])
-                .next()
-                .unwrap_or_default()
-                .rsplit('@')
-                .next()
-                .unwrap_or_default()
-                .split(':')
-                .next()
-                .unwrap_or_default();
-            RESERVED_SUBJECT_TOKEN_HOSTS
-                .iter()
-                .any(|reserved| host == *reserved || host.ends_with(&format!(".{reserved}")))
-        })
+    let reserved_host = Url::parse(value).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|host| {
+                RESERVED_SUBJECT_TOKEN_HOSTS
+                    .iter()
+                    .any(|reserved| host == *reserved || host.ends_with(&format!(".{reserved}")))
+            })
     });
     (reserved_urn || reserved_host).then(|| {
         "AUTH0_SUBJECT_TOKEN_TYPE is in a namespace Auth0 reserves (urn:ietf, urn:auth0, urn:okta, \

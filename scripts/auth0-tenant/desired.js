@@ -181,9 +181,14 @@ function desiredAction(settings, secrets) {
     name: ACTION_NAME(settings),
     supported_triggers: [ACTION_TRIGGER],
     runtime: 'node22',
-    code: `${actionCode()}${SECRETS_TRAILER}${secretsDigest(secrets)}\n`,
+    code: withSecretsDigest(secretsDigest(secrets)),
     secrets: Object.entries(secrets).map(([name, value]) => ({ name, value }))
   };
+}
+
+// The shipped Action's code with setup's trailer naming `digest` (none without one).
+function withSecretsDigest(digest) {
+  return digest ? `${actionCode()}${SECRETS_TRAILER}${digest}\n` : actionCode();
 }
 
 // An Action's code without setup's trailer, and the digest in the trailer (or null).
@@ -210,6 +215,7 @@ module.exports = {
   secretsDigest,
   desiredAction,
   splitActionCode,
+  withSecretsDigest,
   desiredProfile,
   tokenExchange,
   PASSWORD_REALM,

@@ -315,7 +315,7 @@ function tokenExchangeChanges(tenant, settings, publicKeys) {
       apply: async (client, state) => {
         // Without new keys the secrets stay as they are, and so does the digest that says so.
         const code = publicKeys !== null ? desired.desiredAction(settings, secretsFor(state)).code
-          : `${desired.actionCode()}${current.digest ? `\n// make auth0-setup: secrets sha256=${current.digest}\n` : ''}`;
+          : desired.withSecretsDigest(current.digest);
         const patch = { code, supported_triggers: [desired.ACTION_TRIGGER], runtime: 'node22' };
         if (publicKeys !== null) patch.secrets = desired.desiredAction(settings, secretsFor(state)).secrets;
         state.action = await client.actions.update(action.id, patch);

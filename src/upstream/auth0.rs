@@ -149,33 +149,41 @@ impl Auth0Client {
         caller: ForCaller<'_>,
         deadline: &Deadline,
     ) -> Result<TokenResponse, CallError> {
-        let (grant_type, realm) = match &self.grant {
-            Auth0Grant::PasswordRealm { realm } => (PASSWORD_REALM_GRANT, Some(realm.as_str())),
-            Auth0Grant::Password => (PASSWORD_GRANT, None),
+        let client_id = &credentials.auth0_client_id;
+        let client_secret = credentials.auth0_client_secret.expose_secret();
+        let (scope, audience) = (self.scope.as_str(), self.audience.as_deref());
+        let password_grant = |grant_type, realm| PasswordGrantRequest {
+            grant_type,
+            realm,
+            username: user_id,
+            password: proof,
+            client_id,
+            client_secret,
+            scope,
+            audience,
+        };
+        match &self.grant {
+            Auth0Grant::PasswordRealm { realm } => {
+                let form = password_grant(PASSWORD_REALM_GRANT, Some(realm.as_str()));
+                self.token_grant(&form, credentials, caller, deadline).await
+            }
+            Auth0Grant::Password => {
+                let form = password_grant(PASSWORD_GRANT, None);
+                self.token_grant(&form, credentials, caller, deadline).await
+            }
             Auth0Grant::TokenExchange { subject_token_type } => {
                 let form = TokenExchangeRequest {
                     grant_type: TOKEN_EXCHANGE_GRANT,
                     subject_token: proof,
                     subject_token_type,
-                    client_id: &credentials.auth0_client_id,
-                    client_secret: credentials.auth0_client_secret.expose_secret(),
-                    scope: &self.scope,
-                    audience: self.audience.as_deref(),
+                    client_id,
+                    client_secret,
+                    scope,
+                    audience,
                 };
-                return self.token_grant(&form, credentials, caller, deadline).await;
+                self.token_grant(&form, credentials, caller, deadline).await
             }
-        };
-        let form = PasswordGrantRequest {
-            grant_type,
-            realm,
-            username: user_id,
-            password: proof,
-            client_id: &credentials.auth0_client_id,
-            client_secret: credentials.auth0_client_secret.expose_secret(),
-            scope: &self.scope,
-            audience: self.audience.as_deref(),
-        };
-        self.token_grant(&form, credentials, caller, deadline).await
+        }
     }
 
     /// Redeems a refresh token. Auth0's answer is handled exactly as the exchange's (a rotated
