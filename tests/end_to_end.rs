@@ -422,6 +422,25 @@ async fn the_signing_key_is_named_at_start_up_or_its_problem_reported_once() {
     assert_eq!(errors.len(), 1, "{output:#?}");
     assert!(errors[0].contains("BRIDGE_SIGNING_KEY in the environment is not a PEM"));
     assert!(output.iter().all(|line| !line.contains("REPLACE_ME")));
+
+    // With nothing cached (a TTL of 0) the key is still read, and its problem reported, at
+    // start-up: before the first request, not only in that request's answer.
+    let mut runtime = RuntimeApi::start().await;
+    let uncached = with(&broken, &[("SECRET_CACHE_TTL_SECONDS", "0")]);
+    let mut function = Function::start(&runtime, &uncached);
+    let response = runtime.respond(&event("http-api-token.json")).await;
+    assert_eq!(response["statusCode"], 500);
+    let output = function.stop();
+    let reported = output.iter().position(|line| {
+        line.contains(r#""level":"ERROR""#) && line.contains("no usable BRIDGE_SIGNING_KEY")
+    });
+    let summary = output
+        .iter()
+        .position(|line| line.contains(r#""status":500"#));
+    assert!(
+        matches!((reported, summary), (Some(r), Some(s)) if r < s),
+        "{output:#?}"
+    );
 }
 
 #[tokio::test]

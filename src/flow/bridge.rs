@@ -105,15 +105,14 @@ impl Bridge {
     /// more CPU than small memory sizes give later, and it is off every path with provisioned
     /// concurrency. Never fails: whatever goes wrong here, the first request tries again.
     pub async fn warm_up(&self, deadline: &Deadline) {
-        // With a TTL of 0 nothing fetched now could serve the first request.
-        if self.credentials.caches() {
-            match self.credentials.get(deadline, &mut None).await {
-                Ok(credentials) => self.report_signing_key(&credentials),
-                Err(error) => tracing::warn!(
-                    error = %error.log_detail(),
-                    "could not read the credentials during init; the first request will try again"
-                ),
-            }
+        // Read even with a TTL of 0, when nothing fetched now can serve the first request: an
+        // unusable signing key is a configuration error, and those are reported at start-up.
+        match self.credentials.get(deadline, &mut None).await {
+            Ok(credentials) => self.report_signing_key(&credentials),
+            Err(error) => tracing::warn!(
+                error = %error.log_detail(),
+                "could not read the credentials during init; the first request will try again"
+            ),
         }
         let replay = async {
             if let Some(replay) = &self.replay {

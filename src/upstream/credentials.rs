@@ -210,11 +210,6 @@ impl CredentialsCache {
         }
     }
 
-    /// Whether fetched credentials are kept at all (`SECRET_CACHE_TTL_SECONDS` above 0).
-    pub fn caches(&self) -> bool {
-        !self.ttl.is_zero()
-    }
-
     /// The cached credentials, fetched first when absent or older than the TTL. The time spent
     /// fetching, if any, is added to `fetch_latency` (for the summary log line).
     pub async fn get(
