@@ -41,7 +41,8 @@ function bridgeSettings(parameters, overrides = {}) {
     audience: get('Auth0Audience', ''),
     signInProof: get('SignInProof', 'assertion'),
     issuer: get('AssertionIssuer', 'authsignal-auth0-bridge'),
-    subjectTokenType: get('Auth0SubjectTokenType', '')
+    subjectTokenType: get('Auth0SubjectTokenType', ''),
+    dpop: get('Dpop', 'optional')
   };
   settings.wantsRefreshTokens = settings.scope.split(/\s+/).includes('offline_access');
   return settings;
@@ -62,10 +63,13 @@ const tokenExchange = (settings) => settings.grantType === 'token-exchange';
 // redirect URLs of any kind, the end user's IP trusted from auth0-forwarded-for, and refresh
 // tokens that rotate (reuse detected), with a reuse interval and absolute and idle lifetimes.
 // With token exchange, it may use Custom Token Exchange profiles (first-party and
-// OIDC-conformant, as Auth0 requires for them).
+// OIDC-conformant, as Auth0 requires for them). With Dpop=required, Auth0 requires a proof of
+// possession too: the bridge only checks that a proof is there, and without this an API whose
+// policy does not ask for one may still get Bearer tokens issued.
 function desiredApplication(settings) {
   return {
     ...(tokenExchange(settings) ? { token_exchange: { allow_any_profile_of_type: ['custom_authentication'] } } : {}),
+    ...(settings.dpop === 'required' ? { require_proof_of_possession: true } : {}),
     name: APPLICATION_NAME(settings),
     description: 'The authsignal-auth0-bridge Lambda function: passkey sign-ins through Authsignal. Managed by make auth0-setup.',
     app_type: 'regular_web',
@@ -89,6 +93,17 @@ function desiredApplication(settings) {
       infinite_idle_token_lifetime: false
     }
   };
+}
+
+// Why a BRIDGE_PUBLIC_KEYS value cannot verify the bridge's assertions, or null when it can: a
+// JSON array of at least one Ed25519 public JWK with its kid, as `make signing-key` prints.
+function publicKeysProblem(text) {
+  if (!text) return 'BRIDGE_PUBLIC_KEYS is missing';
+  let keys;
+  try { keys = JSON.parse(text); } catch (error) { return 'BRIDGE_PUBLIC_KEYS is not JSON'; }
+  if (!Array.isArray(keys) || keys.length === 0) return 'BRIDGE_PUBLIC_KEYS is not a list of keys';
+  const usable = (k) => k && k.kty === 'OKP' && k.crv === 'Ed25519' && typeof k.x === 'string' && typeof k.kid === 'string' && !k.d;
+  return keys.every(usable) ? null : 'BRIDGE_PUBLIC_KEYS holds an entry that is not an Ed25519 public JWK with a kid';
 }
 
 // The shipped Login script, as Auth0 stores it.
@@ -227,5 +242,6 @@ module.exports = {
   desiredApplication,
   desiredConnection,
   desiredApi,
-  loginScript
+  loginScript,
+  publicKeysProblem
 };

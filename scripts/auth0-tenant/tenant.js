@@ -14,7 +14,7 @@
 // check prints a table of what is unsafe or broken, each with its fix, and exits 1 when any is.
 //
 // Inputs: samconfig.toml's parameters for --config-env (Auth0Domain, Auth0Realm,
-// Auth0GrantType, Auth0Scope, Auth0Audience, SignInProof, AssertionIssuer), each overridable by
+// Auth0GrantType, Auth0Scope, Auth0Audience, SignInProof, AssertionIssuer, Auth0SubjectTokenType, Dpop), each overridable by
 // an environment variable of the same name; AUTH0_CLIENT_ID (the bridge's application, when it
 // exists already, e.g. made by hand: setup adopts it instead of making one); BRIDGE_PUBLIC_KEYS (from `make signing-key`; without
 // it, setup keeps the connection's or makes a new key and prints its private half); Management
@@ -149,6 +149,12 @@ function connectionOptions(existing, want, settings) {
   if (want.options.customScripts) {
     options.customScripts = { ...((existing && existing.options && existing.options.customScripts) || {}), ...want.options.customScripts };
   }
+  if (desired.tokenExchange(settings)) {
+    // The Action signs users in; a Login script left from the password grant would be a second
+    // way in, and its settings may hold the Authsignal secret.
+    delete options.customScripts;
+    delete options.configuration;
+  }
   return options;
 }
 
@@ -161,7 +167,7 @@ function publicKeysFor(tenant, environment, settings) {
   if (desired.tokenExchange(settings) && tenant.action) return { publicKeys: null, newKey: null };
   const current = tenant.connection && tenant.connection.options && tenant.connection.options.configuration
     && tenant.connection.options.configuration.BRIDGE_PUBLIC_KEYS;
-  if (current) return { publicKeys: current, newKey: null };
+  if (current && !desired.publicKeysProblem(current)) return { publicKeys: current, newKey: null };
   const { privateKey } = crypto.generateKeyPairSync('ed25519');
   return {
     publicKeys: JSON.stringify([publicJwk(privateKey)]),
@@ -305,9 +311,15 @@ function tokenExchangeChanges(tenant, settings, publicKeys) {
         await client.actions.deploy(state.action.id);
       }
     });
-  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS')) {
-    if (publicKeys === null && !secretNames.has('BRIDGE_PUBLIC_KEYS')) {
-      throw new Error(`the Action ${desired.ACTION_NAME(settings)} has no BRIDGE_PUBLIC_KEYS: give them (make signing-key prints them)`);
+  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS') || !secretNames.has('BRIDGE_CLIENT_ID')
+    || !tenant.application) {
+    // The secrets are written together, and Auth0 never shows them again: a missing one, or a
+    // new application (BRIDGE_CLIENT_ID must name it), needs the public keys given.
+    if (publicKeys === null && (!secretNames.has('BRIDGE_PUBLIC_KEYS') || !secretNames.has('BRIDGE_CLIENT_ID') || !tenant.application)) {
+      const why = !tenant.application ? 'its BRIDGE_CLIENT_ID must name the application this run creates'
+        : `it lacks ${['BRIDGE_PUBLIC_KEYS', 'BRIDGE_CLIENT_ID'].filter((n) => !secretNames.has(n)).join(' and ')}`;
+      throw new Error(`the Action ${desired.ACTION_NAME(settings)} needs its secrets written again (${why}): ` +
+        'give BRIDGE_PUBLIC_KEYS (make signing-key prints them)');
     }
     changes.push({
       what: `Action ${desired.ACTION_NAME(settings)}`, action: 'update',
@@ -389,6 +401,19 @@ function audit(tenant, settings) {
     row(extraGrants.length > 0 || redirects.length > 0, 'UNSAFE', 'bridge application: its grants only, no callbacks',
       [extraGrants.length ? `extra grants ${extraGrants.join(', ')}` : '', redirects.length ? `URLs in ${redirects.join(', ')}` : '']
         .filter(Boolean).join('; '), setup);
+    // A public client needs no secret at Auth0: anyone with the client id (which every app
+    // holds) could redeem refresh tokens there, past the bridge (and its DPOP=required).
+    const method = application.token_endpoint_auth_method;
+    const isPublic = ['native', 'spa'].includes(application.app_type) || method === 'none'
+      || (!method && !application.client_authentication_methods);
+    row(isPublic, 'UNSAFE', 'bridge application is confidential',
+      `app type ${application.app_type || 'unset'}, token endpoint authentication ${method || 'none'}: anyone with the client id can use Auth0's token endpoint without the bridge`,
+      setup);
+    if (settings.dpop === 'required') {
+      row(application.require_proof_of_possession !== true, 'UNSAFE', 'tokens bound to the app\'s key',
+        'Dpop=required, but the application does not require proof of possession: Auth0 may issue Bearer tokens that work without the app\'s key',
+        setup);
+    }
     row(application.is_token_endpoint_ip_header_trusted !== true, 'UNSAFE', 'end-user IP trusted',
       '"Trust Token Endpoint IP Header" is off: brute-force protection counts every sign-in against the Lambda\'s IPs', setup);
     const rt = application.refresh_token || {};
@@ -409,16 +434,26 @@ function audit(tenant, settings) {
   }
   if (desired.tokenExchange(settings)) {
     tokenExchangeRows(tenant, settings, row, setup);
+    row(connection && (options.enabledDatabaseCustomization !== false || Boolean(options.customScripts)), 'UNSAFE',
+      'connection runs no custom database scripts',
+      'the connection runs custom database scripts: a Login script is a way in that skips the Action', setup);
   } else if (connection) {
     const script = (options.customScripts || {}).login || '';
     row(script !== desired.loginScript(), 'UNSAFE', 'Login script is the shipped one',
       'the Login script differs from auth0/login.js', setup);
     if (settings.signInProof === 'assertion') {
-      row(!configuration.BRIDGE_PUBLIC_KEYS, 'BROKEN', 'the bridge\'s public keys set',
-        'BRIDGE_PUBLIC_KEYS is missing: the script does not accept the bridge\'s assertions', `make signing-key, then ${setup}`);
-      row(Boolean(configuration.AUTHSIGNAL_SECRET), 'UNSAFE', 'no Authsignal secret in the connection',
-        'AUTHSIGNAL_SECRET is in the connection\'s settings: a leak of the tenant\'s configuration leaks it', setup);
+      const problem = desired.publicKeysProblem(configuration.BRIDGE_PUBLIC_KEYS);
+      row(Boolean(problem), 'BROKEN', 'the bridge\'s public keys set',
+        `${problem}: the script does not accept the bridge's assertions`, `make signing-key, then ${setup}`);
+      const issuer = configuration.BRIDGE_ISSUER || 'authsignal-auth0-bridge';
+      const audience = configuration.BRIDGE_AUDIENCE || 'authsignal';
+      row(issuer !== settings.issuer || audience !== settings.realm, 'BROKEN', 'assertion issuer and audience match the bridge',
+        `the script expects iss ${issuer} and aud ${audience}; the bridge signs iss ${settings.issuer} and aud ${settings.realm}`, setup);
     }
+  }
+  if (connection && settings.signInProof === 'assertion') {
+    row(Boolean(configuration.AUTHSIGNAL_SECRET), 'UNSAFE', 'no Authsignal secret in the connection',
+      'AUTHSIGNAL_SECRET is in the connection\'s settings: a leak of the tenant\'s configuration leaks it', setup);
   }
   return rows;
 }
@@ -440,6 +475,8 @@ function tokenExchangeRows(tenant, settings, row, setup) {
     const names = new Set((action.secrets || []).map((secret) => secret.name));
     row(!names.has('BRIDGE_PUBLIC_KEYS'), 'BROKEN', 'the bridge\'s public keys set',
       'the Action has no BRIDGE_PUBLIC_KEYS secret: it refuses every exchange', `make signing-key, then ${setup}`);
+    row(!names.has('BRIDGE_CLIENT_ID'), 'UNSAFE', 'Action admits the bridge\'s application only',
+      'the Action has no BRIDGE_CLIENT_ID secret: any application allowed Custom Token Exchange profiles may exchange', setup);
     row(names.has('AUTHSIGNAL_SECRET'), 'UNSAFE', 'no Authsignal secret in the Action',
       'the Action holds AUTHSIGNAL_SECRET, which it never needs', 'remove it (Actions -> Secrets)');
   }
@@ -525,7 +562,7 @@ function settingsFrom(options, environment) {
   const stack = new RegExp(`^\\[${options.configEnv}\\.deploy\\.parameters\\][^[]*?stack_name\\s*=\\s*"([^"]+)"`, 'ms').exec(text);
   if (stack) parameters.StackName = stack[1];
   const names = ['Auth0Domain', 'Auth0Realm', 'Auth0GrantType', 'Auth0Scope', 'Auth0Audience', 'SignInProof',
-    'AssertionIssuer', 'Auth0SubjectTokenType', 'StackName'];
+    'AssertionIssuer', 'Auth0SubjectTokenType', 'Dpop', 'StackName'];
   const overrides = Object.fromEntries(names.filter((n) => environment[n] !== undefined).map((n) => [n, environment[n]]));
   // The function's own variable names work too.
   if (environment.AUTH0_DOMAIN && overrides.Auth0Domain === undefined) overrides.Auth0Domain = environment.AUTH0_DOMAIN;

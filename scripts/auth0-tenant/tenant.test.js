@@ -135,6 +135,8 @@ const UNSAFE = [
   ['another client with the password-realm grant', (t) => { t.clients[1].grant_types.push(desired.PASSWORD_REALM); }, 'no other client with the password grants'],
   ['the bridge application has callbacks', (t) => { t.clients[0].callbacks = ['https://x.example/cb']; }, 'bridge application: its grants only, no callbacks'],
   ['the bridge application has more grants', (t) => { t.clients[0].grant_types.push('authorization_code'); }, 'bridge application: its grants only, no callbacks'],
+  ['the bridge application made public', (t) => { t.clients[0].token_endpoint_auth_method = 'none'; }, 'bridge application is confidential'],
+  ['the bridge application made native', (t) => { t.clients[0].app_type = 'native'; }, 'bridge application is confidential'],
   ['the IP header not trusted', (t) => { t.clients[0].is_token_endpoint_ip_header_trusted = false; }, 'end-user IP trusted'],
   ['refresh-token rotation off', (t) => { t.clients[0].refresh_token.rotation_type = 'non-rotating'; }, 'refresh tokens rotate and expire'],
   ['refresh-token expiry off', (t) => { t.clients[0].refresh_token.expiration_type = 'non-expiring'; }, 'refresh tokens rotate and expire'],
@@ -142,6 +144,10 @@ const UNSAFE = [
   ['no API at all', (t) => { t.resourceServers = []; }, 'an API allows offline access'],
   ['the script differs from the shipped one', (t) => { t.connections[0].options.customScripts.login = 'function login(u, p, cb) { cb(null, {user_id: u}); }'; }, 'Login script is the shipped one'],
   ['no public keys', (t) => { delete t.connections[0].options.configuration.BRIDGE_PUBLIC_KEYS; }, 'the bridge\'s public keys set'],
+  ['public keys that are not JSON', (t) => { t.connections[0].options.configuration.BRIDGE_PUBLIC_KEYS = '{kty: OKP'; }, 'the bridge\'s public keys set'],
+  ['a public key of another kind', (t) => { t.connections[0].options.configuration.BRIDGE_PUBLIC_KEYS = '[{"kty":"RSA","n":"x","e":"AQAB","kid":"k"}]'; }, 'the bridge\'s public keys set'],
+  ['another issuer expected', (t) => { t.connections[0].options.configuration.BRIDGE_ISSUER = 'someone-else'; }, 'assertion issuer and audience match the bridge'],
+  ['another audience expected', (t) => { t.connections[0].options.configuration.BRIDGE_AUDIENCE = 'other-realm'; }, 'assertion issuer and audience match the bridge'],
   ['an Authsignal secret in the connection', (t) => { t.connections[0].options.configuration.AUTHSIGNAL_SECRET = 'sk_live'; }, 'no Authsignal secret in the connection'],
   ['no connection', (t) => { t.connections = []; t.enabledClients = {}; }, 'connection exists'],
   ['no application', (t) => { t.clients.shift(); t.enabledClients.con_authsignal = []; }, 'application exists']
@@ -380,6 +386,15 @@ const EXCHANGE_DRIFT = [
   ['no profile', (t) => { t.profiles = []; }, 'token exchange profile runs the Action'],
   ['a profile running another Action', (t) => { t.actions.push({ id: 'act_other', name: 'other' }); t.profiles[0].action_id = 'act_other'; }, 'token exchange profile runs the Action'],
   ['the application without token exchange', (t) => { delete t.clients[0].token_exchange; }, 'application may use token exchange profiles'],
+  ['the Action admitting any application', (t) => { t.actions[0].secrets = t.actions[0].secrets.filter((s) => s.name !== 'BRIDGE_CLIENT_ID'); }, 'Action admits the bridge\'s application only'],
+  ['a Login script left on the connection, with the Authsignal secret', (t) => {
+    Object.assign(t.connections[0].options, {
+      enabledDatabaseCustomization: true,
+      customScripts: { login: 'function login(u, p, cb) { cb(null, {user_id: u}); }' },
+      configuration: { AUTHSIGNAL_SECRET: 'sk_live_left_behind' }
+    });
+  }, 'connection runs no custom database scripts'],
+  ['the bridge application made public', (t) => { t.clients[0].token_endpoint_auth_method = 'none'; }, 'bridge application is confidential'],
   ['the connection enabled for another application', (t) => { t.enabledClients[t.connections[0].id].push('cli_other'); t.clients.push({ client_id: 'cli_other', name: 'Other', grant_types: [] }); }, 'connection enabled for the bridge only']
 ];
 
@@ -413,5 +428,77 @@ test('token exchange: a tenant without the feature is told so, and nothing is wr
     const audit = await runExchange(api, 'check');
     assert.equal(audit.code, 1);
     assert.match(audit.text, /\| BROKEN +\| token exchange profile runs the Action .*Early Access/);
+  } finally { await api.close(); }
+});
+
+test('token exchange: a Login script left from the password grant is removed with its settings', async () => {
+  const seeded = await startManagementApi();
+  let tenant;
+  try {
+    assert.equal((await runExchange(seeded, 'setup')).code, 0);
+    tenant = structuredClone(seeded.tenant);
+  } finally { await seeded.close(); }
+  Object.assign(tenant.connections[0].options, {
+    enabledDatabaseCustomization: true,
+    customScripts: { login: 'function login(u, p, cb) { cb(null, {user_id: u}); }' },
+    configuration: { AUTHSIGNAL_SECRET: 'sk_live_left_behind' }
+  });
+  const api = await startManagementApi(tenant);
+  try {
+    const found = await runExchange(api, 'check');
+    assert.match(found.text, /\| UNSAFE +\| no Authsignal secret in the connection /);
+    assert.equal((await runExchange(api, 'setup')).code, 0);
+    const { options } = api.tenant.connections[0];
+    assert.equal(options.enabledDatabaseCustomization, false);
+    assert.equal(options.customScripts, undefined);
+    assert.equal(options.configuration, undefined);
+  } finally { await api.close(); }
+});
+
+test('token exchange: without the public keys, setup refuses to leave the Action naming an application it replaced', async () => {
+  const seeded = await startManagementApi();
+  let tenant;
+  try {
+    assert.equal((await runExchange(seeded, 'setup')).code, 0);
+    tenant = structuredClone(seeded.tenant);
+  } finally { await seeded.close(); }
+  // The bridge's application deleted: setup makes a new one, whose id the Action must hold.
+  const gone = tenant.clients.shift().client_id;
+  for (const id of Object.keys(tenant.enabledClients)) tenant.enabledClients[id] = tenant.enabledClients[id].filter((c) => c !== gone);
+  const api = await startManagementApi(tenant);
+  try {
+    await assert.rejects(main(['setup'], {
+      SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
+      Auth0GrantType: 'token-exchange', Auth0SubjectTokenType: SUBJECT_TOKEN_TYPE
+    }, { write: () => {} }), /BRIDGE_CLIENT_ID must name the application this run creates\): give BRIDGE_PUBLIC_KEYS/);
+    assert.deepEqual(api.writes(), []);
+    // With the keys, the new application is the one the Action admits.
+    assert.equal((await runExchange(api, 'setup')).code, 0);
+    const [action] = api.tenant.actions;
+    const clientId = action.secrets.find((secret) => secret.name === 'BRIDGE_CLIENT_ID').value;
+    assert.notEqual(clientId, gone);
+    assert.ok(api.tenant.clients.some((c) => c.client_id === clientId && c.name === desired.APPLICATION_NAME(SETTINGS)));
+  } finally { await api.close(); }
+});
+
+test('with Dpop=required, setup makes Auth0 require proof of possession and check holds it there', async () => {
+  const api = await startManagementApi(safeTenant());
+  const runDpop = async (...argv) => {
+    let text = '';
+    const code = await main(argv, {
+      SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
+      BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, Dpop: 'required'
+    }, { write: (c) => { text += c; } });
+    return { code, text };
+  };
+  try {
+    // With Dpop=optional the row is not there: binding is the app's and the tenant's choice.
+    assert.doesNotMatch((await run(api, 'check')).text, /tokens bound to the app's key/);
+    const found = await runDpop('check');
+    assert.equal(found.code, 1, found.text);
+    assert.match(found.text, /\| UNSAFE +\| tokens bound to the app's key +\| Dpop=required, but the application does not require proof of possession/);
+    assert.equal((await runDpop('setup')).code, 0);
+    assert.equal(api.tenant.clients[0].require_proof_of_possession, true);
+    assert.equal((await runDpop('check')).code, 0);
   } finally { await api.close(); }
 });
