@@ -183,6 +183,12 @@ function otherPasswordClients(tenant) {
     && (c.grant_types || []).some((g) => PASSWORD_GRANTS.includes(g)));
 }
 
+// The tenant's clients other than the bridge's that may use Custom Token Exchange profiles.
+function otherExchangers(tenant) {
+  return tenant.clients.filter((c) => (!tenant.application || c.client_id !== tenant.application.client_id)
+    && ((c.token_exchange && c.token_exchange.allow_any_profile_of_type) || []).includes('custom_authentication'));
+}
+
 // The changes setup makes, in order, each {what, action (create/update), apply(client)}.
 function plan(tenant, settings, environment) {
   const changes = [];
@@ -311,13 +317,15 @@ function tokenExchangeChanges(tenant, settings, publicKeys) {
         await client.actions.deploy(state.action.id);
       }
     });
-  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS') || !secretNames.has('BRIDGE_CLIENT_ID')
-    || !tenant.application) {
+  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS') || !tenant.application
+    || (!secretNames.has('BRIDGE_CLIENT_ID') && otherExchangers(tenant).length > 0)) {
     // The secrets are written together, and Auth0 never shows them again: a missing one, or a
     // new application (BRIDGE_CLIENT_ID must name it), needs the public keys given.
-    if (publicKeys === null && (!secretNames.has('BRIDGE_PUBLIC_KEYS') || !secretNames.has('BRIDGE_CLIENT_ID') || !tenant.application)) {
+    const missing = ['BRIDGE_PUBLIC_KEYS', 'BRIDGE_CLIENT_ID'].filter((n) => !secretNames.has(n)
+      && (n === 'BRIDGE_PUBLIC_KEYS' || otherExchangers(tenant).length > 0));
+    if (publicKeys === null && (missing.length > 0 || !tenant.application)) {
       const why = !tenant.application ? 'its BRIDGE_CLIENT_ID must name the application this run creates'
-        : `it lacks ${['BRIDGE_PUBLIC_KEYS', 'BRIDGE_CLIENT_ID'].filter((n) => !secretNames.has(n)).join(' and ')}`;
+        : `it lacks ${missing.join(' and ')}`;
       throw new Error(`the Action ${desired.ACTION_NAME(settings)} needs its secrets written again (${why}): ` +
         'give BRIDGE_PUBLIC_KEYS (make signing-key prints them)');
     }
@@ -404,8 +412,7 @@ function audit(tenant, settings) {
     // A public client needs no secret at Auth0: anyone with the client id (which every app
     // holds) could redeem refresh tokens there, past the bridge (and its DPOP=required).
     const method = application.token_endpoint_auth_method;
-    const isPublic = ['native', 'spa'].includes(application.app_type) || method === 'none'
-      || (!method && !application.client_authentication_methods);
+    const isPublic = ['native', 'spa'].includes(application.app_type) || method === 'none';
     row(isPublic, 'UNSAFE', 'bridge application is confidential',
       `app type ${application.app_type || 'unset'}, token endpoint authentication ${method || 'none'}: anyone with the client id can use Auth0's token endpoint without the bridge`,
       setup);
@@ -434,7 +441,7 @@ function audit(tenant, settings) {
   }
   if (desired.tokenExchange(settings)) {
     tokenExchangeRows(tenant, settings, row, setup);
-    row(connection && (options.enabledDatabaseCustomization !== false || Boolean(options.customScripts)), 'UNSAFE',
+    row(connection && (options.enabledDatabaseCustomization === true || Object.keys(options.customScripts || {}).length > 0), 'UNSAFE',
       'connection runs no custom database scripts',
       'the connection runs custom database scripts: a Login script is a way in that skips the Action', setup);
   } else if (connection) {
@@ -475,8 +482,10 @@ function tokenExchangeRows(tenant, settings, row, setup) {
     const names = new Set((action.secrets || []).map((secret) => secret.name));
     row(!names.has('BRIDGE_PUBLIC_KEYS'), 'BROKEN', 'the bridge\'s public keys set',
       'the Action has no BRIDGE_PUBLIC_KEYS secret: it refuses every exchange', `make signing-key, then ${setup}`);
-    row(!names.has('BRIDGE_CLIENT_ID'), 'UNSAFE', 'Action admits the bridge\'s application only',
-      'the Action has no BRIDGE_CLIENT_ID secret: any application allowed Custom Token Exchange profiles may exchange', setup);
+    const exchangers = otherExchangers(tenant);
+    row(!names.has('BRIDGE_CLIENT_ID') && exchangers.length > 0, 'UNSAFE', 'Action admits the bridge\'s application only',
+      `${exchangers.map((c) => `"${c.name}"`).join(', ')} may use Custom Token Exchange profiles, and the Action has no BRIDGE_CLIENT_ID to refuse them`,
+      `${setup} with BRIDGE_PUBLIC_KEYS`);
     row(names.has('AUTHSIGNAL_SECRET'), 'UNSAFE', 'no Authsignal secret in the Action',
       'the Action holds AUTHSIGNAL_SECRET, which it never needs', 'remove it (Actions -> Secrets)');
   }

@@ -386,7 +386,10 @@ const EXCHANGE_DRIFT = [
   ['no profile', (t) => { t.profiles = []; }, 'token exchange profile runs the Action'],
   ['a profile running another Action', (t) => { t.actions.push({ id: 'act_other', name: 'other' }); t.profiles[0].action_id = 'act_other'; }, 'token exchange profile runs the Action'],
   ['the application without token exchange', (t) => { delete t.clients[0].token_exchange; }, 'application may use token exchange profiles'],
-  ['the Action admitting any application', (t) => { t.actions[0].secrets = t.actions[0].secrets.filter((s) => s.name !== 'BRIDGE_CLIENT_ID'); }, 'Action admits the bridge\'s application only'],
+  ['the Action admitting any application, and another one allowed to exchange', (t) => {
+    t.actions[0].secrets = t.actions[0].secrets.filter((s) => s.name !== 'BRIDGE_CLIENT_ID');
+    t.clients.push({ client_id: 'cli_partner', name: 'Partner app', grant_types: [desired.TOKEN_EXCHANGE], token_exchange: { allow_any_profile_of_type: ['custom_authentication'] } });
+  }, 'Action admits the bridge\'s application only'],
   ['a Login script left on the connection, with the Authsignal secret', (t) => {
     Object.assign(t.connections[0].options, {
       enabledDatabaseCustomization: true,
