@@ -27,18 +27,20 @@ const SETTINGS = desired.bridgeSettings(desired.samconfigParameters(fs.readFileS
   { StackName: 'authsignal-auth0-bridge-staging' });
 const APP_NAME = desired.APPLICATION_NAME(SETTINGS);
 
-// Runs the command against `api`: {code, text}.
-async function run(api, ...argv) {
+// Runs the command against `api` with `environment` on top of the test's own: {code, text}.
+async function runWith(api, environment, ...argv) {
   let text = '';
   const out = { write: (chunk) => { text += chunk; } };
   const code = await main(argv, {
     SAMCONFIG: samconfig,
     AUTH0_MANAGEMENT_TOKEN: api.token,
     AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
-    BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS
+    BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS,
+    ...environment
   }, out);
   return { code, text };
 }
+const run = (api, ...argv) => runWith(api, {}, ...argv);
 
 // A tenant set up exactly as the bridge needs, with `change` applied.
 function safeTenant(change = (t) => t) {
@@ -210,14 +212,7 @@ test('with the password grant, the Default Directory is checked and set to the c
     t.settings = { default_directory: 'Username-Password-Authentication' };
     return t;
   }));
-  const runPassword = async (...argv) => {
-    let text = '';
-    const code = await main(argv, {
-      SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
-      BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, Auth0GrantType: 'password'
-    }, { write: (c) => { text += c; } });
-    return { code, text };
-  };
+  const runPassword = (...argv) => runWith(api, { Auth0GrantType: 'password' }, ...argv);
   try {
     const found = await runPassword('check');
     assert.equal(found.code, 1);
@@ -333,14 +328,8 @@ test('without BRIDGE_PUBLIC_KEYS, setup keeps the connection\'s keys, or makes a
 
 const SUBJECT_TOKEN_TYPE = 'urn:acme:authsignal-bridge-assertion';
 
-async function runExchange(api, ...argv) {
-  let text = '';
-  const code = await main(argv, {
-    SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
-    BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, Auth0GrantType: 'token-exchange', Auth0SubjectTokenType: SUBJECT_TOKEN_TYPE
-  }, { write: (c) => { text += c; } });
-  return { code, text };
-}
+const runExchange = (api, ...argv) =>
+  runWith(api, { Auth0GrantType: 'token-exchange', Auth0SubjectTokenType: SUBJECT_TOKEN_TYPE }, ...argv);
 
 test('token exchange: setup on an empty tenant makes the database, the application, the deployed Action and its profile', async () => {
   const api = await startManagementApi();
@@ -378,6 +367,15 @@ test('token exchange: setup on an empty tenant makes the database, the applicati
   } finally { await api.close(); }
 });
 
+// A tenant as setup leaves it for token exchange.
+async function exchangeTenant() {
+  const seeded = await startManagementApi();
+  try {
+    assert.equal((await runExchange(seeded, 'setup')).code, 0);
+    return structuredClone(seeded.tenant);
+  } finally { await seeded.close(); }
+}
+
 // Drift of the token exchange set-up: [name, change to the set-up tenant, the row's check text].
 const EXCHANGE_DRIFT = [
   ['the Action\'s code changed', (t) => { t.actions[0].code = 'exports.onExecuteCustomTokenExchange = async (e, api) => api.authentication.setUserById(e.transaction.subject_token);'; }, 'Action is the shipped one'],
@@ -403,12 +401,7 @@ const EXCHANGE_DRIFT = [
 
 for (const [name, change, check] of EXCHANGE_DRIFT) {
   test(`token exchange: check finds, and setup repairs: ${name}`, async () => {
-    const seeded = await startManagementApi();
-    let tenant;
-    try {
-      assert.equal((await runExchange(seeded, 'setup')).code, 0);
-      tenant = structuredClone(seeded.tenant);
-    } finally { await seeded.close(); }
+    const tenant = await exchangeTenant();
     change(tenant);
     const api = await startManagementApi(tenant);
     try {
@@ -435,12 +428,7 @@ test('token exchange: a tenant without the feature is told so, and nothing is wr
 });
 
 test('token exchange: a Login script left from the password grant is removed with its settings', async () => {
-  const seeded = await startManagementApi();
-  let tenant;
-  try {
-    assert.equal((await runExchange(seeded, 'setup')).code, 0);
-    tenant = structuredClone(seeded.tenant);
-  } finally { await seeded.close(); }
+  const tenant = await exchangeTenant();
   Object.assign(tenant.connections[0].options, {
     enabledDatabaseCustomization: true,
     customScripts: { login: 'function login(u, p, cb) { cb(null, {user_id: u}); }' },
@@ -459,12 +447,7 @@ test('token exchange: a Login script left from the password grant is removed wit
 });
 
 test('token exchange: without the public keys, setup refuses to leave the Action naming an application it replaced', async () => {
-  const seeded = await startManagementApi();
-  let tenant;
-  try {
-    assert.equal((await runExchange(seeded, 'setup')).code, 0);
-    tenant = structuredClone(seeded.tenant);
-  } finally { await seeded.close(); }
+  const tenant = await exchangeTenant();
   // The bridge's application deleted: setup makes a new one, whose id the Action must hold.
   const gone = tenant.clients.shift().client_id;
   for (const id of Object.keys(tenant.enabledClients)) tenant.enabledClients[id] = tenant.enabledClients[id].filter((c) => c !== gone);
@@ -486,14 +469,7 @@ test('token exchange: without the public keys, setup refuses to leave the Action
 
 test('with Dpop=required, setup makes Auth0 require proof of possession and check holds it there', async () => {
   const api = await startManagementApi(safeTenant());
-  const runDpop = async (...argv) => {
-    let text = '';
-    const code = await main(argv, {
-      SAMCONFIG: samconfig, AUTH0_MANAGEMENT_TOKEN: api.token, AUTH0_MANAGEMENT_API_URL: `${api.url}/api/v2`,
-      BRIDGE_PUBLIC_KEYS: PUBLIC_KEYS, Dpop: 'required'
-    }, { write: (c) => { text += c; } });
-    return { code, text };
-  };
+  const runDpop = (...argv) => runWith(api, { Dpop: 'required' }, ...argv);
   try {
     // With Dpop=optional the row is not there: binding is the app's and the tenant's choice.
     assert.doesNotMatch((await run(api, 'check')).text, /tokens bound to the app's key/);
