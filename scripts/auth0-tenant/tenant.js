@@ -13,17 +13,17 @@
 // need. --dry-run prints the changes and writes nothing.
 // check prints a table of what is unsafe or broken, each with its fix, and exits 1 when any is.
 //
-// Inputs: samconfig.toml's parameters for --config-env (Auth0Domain, Auth0Realm,
-// Auth0GrantType, Auth0Scope, Auth0Audience, SignInProof, AssertionIssuer, Auth0SubjectTokenType, Dpop), each overridable by
-// an environment variable of the same name; AUTH0_CLIENT_ID (the bridge's application, when it
-// exists already, e.g. made by hand: setup adopts it instead of making one); BRIDGE_PUBLIC_KEYS (from `make signing-key`; without
-// it, setup keeps the connection's or makes a new key and prints its private half); Management
-// API credentials: AUTH0_MANAGEMENT_CLIENT_ID and AUTH0_MANAGEMENT_CLIENT_SECRET (a machine-to-
-// machine application authorized for the Management API with the scopes in docs/deploying.md),
-// or AUTH0_MANAGEMENT_TOKEN. AUTH0_MANAGEMENT_API_URL sends the Management API calls (and the
-// client-credentials token request, to its /oauth/token) to another base URL than
-// https://<Auth0Domain>/api/v2 (a proxy, or a stand-in on loopback in tests); AUTH0_DOMAIN is
-// accepted for Auth0Domain.
+// Inputs: samconfig.toml's parameters for --config-env (Auth0Domain, Auth0Realm, Auth0GrantType,
+// Auth0Scope, Auth0Audience, SignInProof, AssertionIssuer, Auth0SubjectTokenType, Dpop), each
+// overridable by an environment variable of the same name; AUTH0_CLIENT_ID (the bridge's
+// application, when it exists already, e.g. made by hand: setup adopts it instead of making one);
+// BRIDGE_PUBLIC_KEYS (from `make signing-key`; without it, setup keeps the connection's or makes a
+// new key and prints its private half); Management API credentials: AUTH0_MANAGEMENT_CLIENT_ID and
+// AUTH0_MANAGEMENT_CLIENT_SECRET (a machine-to-machine application authorized for the Management
+// API with the scopes in docs/deploying.md), or AUTH0_MANAGEMENT_TOKEN. AUTH0_MANAGEMENT_API_URL
+// sends the Management API calls (and the client-credentials token request, to its /oauth/token)
+// to another base URL than https://<Auth0Domain>/api/v2 (a proxy, or a stand-in on loopback in
+// tests); AUTH0_DOMAIN is accepted for Auth0Domain.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -189,6 +189,16 @@ function otherExchangers(tenant) {
     && ((c.token_exchange && c.token_exchange.allow_any_profile_of_type) || []).includes('custom_authentication'));
 }
 
+// The secrets the token exchange Action lacks and needs: its keys, and BRIDGE_CLIENT_ID when
+// another application may use Custom Token Exchange profiles (the Action alone refuses it).
+function missingActionSecrets(tenant) {
+  const names = new Set(((tenant.action && tenant.action.secrets) || []).map((secret) => secret.name));
+  return [
+    ...(names.has('BRIDGE_PUBLIC_KEYS') ? [] : ['BRIDGE_PUBLIC_KEYS']),
+    ...(names.has('BRIDGE_CLIENT_ID') || otherExchangers(tenant).length === 0 ? [] : ['BRIDGE_CLIENT_ID'])
+  ];
+}
+
 // The changes setup makes, in order, each {what, action (create/update), apply(client)}.
 function plan(tenant, settings, environment) {
   const changes = [];
@@ -301,7 +311,7 @@ function tokenExchangeChanges(tenant, settings, publicKeys) {
   const changes = [];
   const action = tenant.action;
   const current = action ? desired.splitActionCode(action.code) : { code: '', digest: null };
-  const secretNames = new Set(((action && action.secrets) || []).map((secret) => secret.name));
+  const missing = missingActionSecrets(tenant);
   const codeDiffers = current.code !== desired.actionCode();
   // What the secrets must be, once the application's client id is known.
   const secretsFor = (state) => desired.actionSecrets(settings, publicKeys, state.application.client_id);
@@ -317,12 +327,9 @@ function tokenExchangeChanges(tenant, settings, publicKeys) {
         await client.actions.deploy(state.action.id);
       }
     });
-  } else if (codeDiffers || secretsDiffer || !secretNames.has('BRIDGE_PUBLIC_KEYS') || !tenant.application
-    || (!secretNames.has('BRIDGE_CLIENT_ID') && otherExchangers(tenant).length > 0)) {
+  } else if (codeDiffers || secretsDiffer || missing.length > 0 || !tenant.application) {
     // The secrets are written together, and Auth0 never shows them again: a missing one, or a
     // new application (BRIDGE_CLIENT_ID must name it), needs the public keys given.
-    const missing = ['BRIDGE_PUBLIC_KEYS', 'BRIDGE_CLIENT_ID'].filter((n) => !secretNames.has(n)
-      && (n === 'BRIDGE_PUBLIC_KEYS' || otherExchangers(tenant).length > 0));
     if (publicKeys === null && (missing.length > 0 || !tenant.application)) {
       const why = !tenant.application ? 'its BRIDGE_CLIENT_ID must name the application this run creates'
         : `it lacks ${missing.join(' and ')}`;
@@ -480,11 +487,11 @@ function tokenExchangeRows(tenant, settings, row, setup) {
       'the Action\'s code differs from auth0/token-exchange.js', setup);
     row(action.all_changes_deployed === false, 'BROKEN', 'Action deployed', 'the Action has changes that are not deployed', setup);
     const names = new Set((action.secrets || []).map((secret) => secret.name));
-    row(!names.has('BRIDGE_PUBLIC_KEYS'), 'BROKEN', 'the bridge\'s public keys set',
+    const missing = missingActionSecrets(tenant);
+    row(missing.includes('BRIDGE_PUBLIC_KEYS'), 'BROKEN', 'the bridge\'s public keys set',
       'the Action has no BRIDGE_PUBLIC_KEYS secret: it refuses every exchange', `make signing-key, then ${setup}`);
-    const exchangers = otherExchangers(tenant);
-    row(!names.has('BRIDGE_CLIENT_ID') && exchangers.length > 0, 'UNSAFE', 'Action admits the bridge\'s application only',
-      `${exchangers.map((c) => `"${c.name}"`).join(', ')} may use Custom Token Exchange profiles, and the Action has no BRIDGE_CLIENT_ID to refuse them`,
+    row(missing.includes('BRIDGE_CLIENT_ID'), 'UNSAFE', 'Action admits the bridge\'s application only',
+      `${otherExchangers(tenant).map((c) => `"${c.name}"`).join(', ')} may use Custom Token Exchange profiles, and the Action has no BRIDGE_CLIENT_ID to refuse them`,
       `${setup} with BRIDGE_PUBLIC_KEYS`);
     row(names.has('AUTHSIGNAL_SECRET'), 'UNSAFE', 'no Authsignal secret in the Action',
       'the Action holds AUTHSIGNAL_SECRET, which it never needs', 'remove it (Actions -> Secrets)');
