@@ -156,6 +156,8 @@ impl Bridge {
         invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<Success, BridgeError> {
+        // The summary line says whether a proof went to Auth0, whatever the operation's fate.
+        trace.dpop_forwarded = operation.dpop().is_some();
         match operation {
             Operation::SignIn { token, dpop } => self
                 .sign_in(token, dpop.as_ref(), invocation, trace)
@@ -200,7 +202,6 @@ impl Bridge {
         invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
-        trace.dpop_forwarded = dpop.is_some();
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         self.call_with_credentials(

@@ -54,6 +54,14 @@ impl Operation {
             Operation::Revoke { .. } => OperationKind::Revoke,
         }
     }
+
+    /// The app's DPoP proof, forwarded with the token call (a revocation has none).
+    pub fn dpop(&self) -> Option<&DpopProof> {
+        match self {
+            Operation::SignIn { dpop, .. } | Operation::Refresh { dpop, .. } => dpop.as_ref(),
+            Operation::Revoke { .. } => None,
+        }
+    }
 }
 
 /// What a successful operation gives the app.

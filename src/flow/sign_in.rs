@@ -32,7 +32,6 @@ impl Bridge {
         invocation: &Invocation<'_>,
         trace: &mut ExchangeTrace,
     ) -> Result<TokenResponse, BridgeError> {
-        trace.dpop_forwarded = dpop.is_some();
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         if let SignInProof::Assertion { .. } = self.sign_in_proof {
