@@ -253,18 +253,23 @@ async fn a_retry_after_a_credentials_refresh_carries_the_same_proof() {
 
 // ---- the binary against the Auth0 stand-in that verifies proofs --------------------------------
 
-async fn stand_ins(nonce: bool) -> (Upstreams, Auth0StandIn) {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
-    let auth0 = if nonce {
-        Auth0StandIn::start_with(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)], &["--dpop-nonce"])
-    } else {
-        Auth0StandIn::start(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)])
-    };
-    (upstreams, auth0)
+/// The binary against the Auth0 stand-in that verifies proofs (and demands a nonce first, with
+/// `nonce`), and the app's key.
+struct Stage {
+    _upstreams: Upstreams,
+    auth0: Auth0StandIn,
+    runtime: RuntimeApi,
+    function: Function,
+    key: DpopKey,
+    /// Auth0's token endpoint: what the app's proofs name as `htu`.
+    token_url: String,
 }
 
-fn bridge(upstreams: &Upstreams, auth0: &Auth0StandIn, runtime: &RuntimeApi) -> Function {
+async fn stage(nonce: bool) -> Stage {
+    let flags: &[&str] = if nonce { &["--dpop-nonce"] } else { &[] };
+    let (upstreams, auth0) =
+        Auth0StandIn::beside_authsignal(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)], flags).await;
+    let runtime = RuntimeApi::start().await;
     let vars = with(
         &upstreams.vars(),
         &[
@@ -272,17 +277,29 @@ fn bridge(upstreams: &Upstreams, auth0: &Auth0StandIn, runtime: &RuntimeApi) -> 
             ("AUTH0_SCOPE", "openid offline_access"),
         ],
     );
-    Function::start(runtime, &vars)
+    let function = Function::start(&runtime, &vars);
+    Stage {
+        token_url: format!("{}/oauth/token", auth0.url),
+        _upstreams: upstreams,
+        auth0,
+        runtime,
+        function,
+        key: DpopKey::new(),
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
-    let (upstreams, auth0) = stand_ins(false).await;
-    let mut runtime = RuntimeApi::start().await;
-    let _function = bridge(&upstreams, &auth0, &runtime);
-    let key = DpopKey::new();
-    let token_url = format!("{}/oauth/token", auth0.url);
+    // Every field bound: one left in `..` would be dropped here, stopping the binary.
+    let Stage {
+        _upstreams,
+        auth0,
+        mut runtime,
+        function: _function,
+        key,
+        token_url,
+    } = stage(false).await;
 
     let proof = key.proof(&token_url, None);
     let signed_in = runtime.respond(&with_dpop(sign_in(), &proof)).await;
@@ -301,13 +318,9 @@ async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
     );
 
     // The refresh: bound to the same key.
-    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let refresh = with_body(
-        event("http-api-refresh.json"),
-        &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}).to_string(),
-    );
+    let refresh = refresh_event(tokens["refresh_token"].as_str().unwrap());
     let refreshed = runtime
-        .respond(&with_dpop(refresh.clone(), &key.proof(&token_url, None)))
+        .respond(&with_dpop(refresh, &key.proof(&token_url, None)))
         .await;
     assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
     assert_eq!(body(&refreshed)["token_type"], "DPoP");
@@ -316,10 +329,7 @@ async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
         .as_str()
         .unwrap()
         .to_owned();
-    let thief = with_body(
-        event("http-api-refresh.json"),
-        &json!({"grant_type": "refresh_token", "refresh_token": rotated}).to_string(),
-    );
+    let thief = refresh_event(&rotated);
     let stolen = runtime
         .respond(&with_dpop(thief, &DpopKey::new().proof(&token_url, None)))
         .await;
@@ -332,10 +342,14 @@ async fn auth0_binds_the_tokens_to_the_apps_key_through_the_bridge() {
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn a_proof_for_the_bridges_url_or_a_replayed_jti_is_refused_by_auth0() {
-    let (upstreams, auth0) = stand_ins(false).await;
-    let mut runtime = RuntimeApi::start().await;
-    let _function = bridge(&upstreams, &auth0, &runtime);
-    let key = DpopKey::new();
+    let Stage {
+        _upstreams,
+        auth0: _auth0,
+        mut runtime,
+        function: _function,
+        key,
+        token_url,
+    } = stage(false).await;
 
     // htu must name Auth0's token endpoint, never the bridge's URL.
     let for_the_bridge = key.proof(
@@ -350,7 +364,7 @@ async fn a_proof_for_the_bridges_url_or_a_replayed_jti_is_refused_by_auth0() {
         (400, "invalid_dpop_proof".to_owned())
     );
     // A proof seen once is refused the second time (its jti).
-    let proof = key.proof(&format!("{}/oauth/token", auth0.url), None);
+    let proof = key.proof(&token_url, None);
     let first = runtime.respond(&with_dpop(sign_in(), &proof)).await;
     assert_eq!(first["statusCode"], 200, "{first}");
     let replayed = runtime.respond(&with_dpop(sign_in(), &proof)).await;
@@ -363,11 +377,14 @@ async fn a_proof_for_the_bridges_url_or_a_replayed_jti_is_refused_by_auth0() {
 #[tokio::test]
 #[ignore = "needs Node.js: `make test` runs it"]
 async fn the_nonce_goes_round_trip_through_the_bridge() {
-    let (upstreams, auth0) = stand_ins(true).await;
-    let mut runtime = RuntimeApi::start().await;
-    let function = bridge(&upstreams, &auth0, &runtime);
-    let key = DpopKey::new();
-    let token_url = format!("{}/oauth/token", auth0.url);
+    let Stage {
+        _upstreams,
+        auth0,
+        mut runtime,
+        function,
+        key,
+        token_url,
+    } = stage(true).await;
 
     let first_proof = key.proof(&token_url, None);
     let without = runtime.respond(&with_dpop(sign_in(), &first_proof)).await;

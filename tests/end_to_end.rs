@@ -545,10 +545,9 @@ impl Case {
     }
 
     fn refresh(canary: &'static str, status: u64, outcome: &'static str) -> Case {
-        let body = json!({"grant_type": "refresh_token", "refresh_token": canary}).to_string();
         Case {
             canary,
-            event: with_body(event("http-api-refresh.json"), &body),
+            event: refresh_event(canary),
             status,
             outcome,
             operation: "refresh",

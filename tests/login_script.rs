@@ -29,9 +29,7 @@ async fn bridge(
 /// Authsignal's stand-in confirming the challenge, and the Auth0 stand-in with `settings` as
 /// the connection's.
 async fn stand_ins(settings: &[(&str, &str)]) -> (Upstreams, Auth0StandIn) {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
-    (upstreams, Auth0StandIn::start(settings))
+    Auth0StandIn::beside_authsignal(settings, &[]).await
 }
 
 /// The passwords of the password grants Auth0's stand-in received, in order.

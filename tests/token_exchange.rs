@@ -202,11 +202,9 @@ async fn a_reserved_subject_token_type_or_the_authsignal_token_as_proof_is_a_500
 /// Authsignal's stand-in confirming the challenge, and Auth0's stand-in serving Custom Token
 /// Exchange for SUBJECT_TOKEN_TYPE with the shipped Action, whose secrets are `secrets`.
 async fn stand_ins(secrets: &[(&str, &str)]) -> (Upstreams, Auth0StandIn) {
-    let upstreams = Upstreams::start().await;
-    upstreams.authsignal_answers(challenge_succeeded()).await;
     let mut settings = vec![("AUTH0_SUBJECT_TOKEN_TYPE", SUBJECT_TOKEN_TYPE)];
     settings.extend_from_slice(secrets);
-    (upstreams, Auth0StandIn::start(&settings))
+    Auth0StandIn::beside_authsignal(&settings, &[]).await
 }
 
 fn bridge(
@@ -264,26 +262,17 @@ async fn the_binary_signs_in_through_the_shipped_action_and_the_session_goes_on_
 
     // Refresh and sign-out through the bridge, as in the password modes.
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let refresh = with_body(
-        event("http-api-refresh.json"),
-        &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}).to_string(),
-    );
-    let refreshed = runtime.respond(&refresh).await;
+    let refreshed = runtime.respond(&refresh_event(&refresh_token)).await;
     assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
     let rotated = body(&refreshed)["refresh_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let revoke = with_body(
-        event("http-api-revoke.json"),
-        &json!({"token": rotated}).to_string(),
+    assert_eq!(
+        runtime.respond(&revoke_event(&rotated)).await["statusCode"],
+        200
     );
-    assert_eq!(runtime.respond(&revoke).await["statusCode"], 200);
-    let after = with_body(
-        event("http-api-refresh.json"),
-        &json!({"grant_type": "refresh_token", "refresh_token": rotated}).to_string(),
-    );
-    let refused = runtime.respond(&after).await;
+    let refused = runtime.respond(&refresh_event(&rotated)).await;
     assert_eq!(
         status_and_error(&refused),
         (403, "invalid_grant".to_owned()),

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use super::{AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET};
+use super::{challenge_succeeded, Upstreams, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET};
 
 pub struct Auth0StandIn {
     pub url: String,
@@ -19,6 +19,17 @@ impl Auth0StandIn {
     /// or `AUTHSIGNAL_SECRET` and `AUTHSIGNAL_CONNECT_URL`, ...), accepting the tests' client.
     pub fn start(settings: &[(&str, &str)]) -> Auth0StandIn {
         Auth0StandIn::start_with(settings, &[])
+    }
+
+    /// Authsignal's stand-in confirming the challenge, beside this stand-in started with
+    /// `settings` (the connection's, or the Action's secrets) and `flags`.
+    pub async fn beside_authsignal(
+        settings: &[(&str, &str)],
+        flags: &[&str],
+    ) -> (Upstreams, Auth0StandIn) {
+        let upstreams = Upstreams::start().await;
+        upstreams.authsignal_answers(challenge_succeeded()).await;
+        (upstreams, Auth0StandIn::start_with(settings, flags))
     }
 
     /// The same with more flags of `run.js` (`--dpop-nonce`, ...).

@@ -453,6 +453,22 @@ pub fn with_body(mut event: Value, body: &str) -> Value {
     event
 }
 
+/// A refresh of `refresh_token` as the app sends it (JSON, HTTP API).
+pub fn refresh_event(refresh_token: &str) -> Value {
+    with_body(
+        event("http-api-refresh.json"),
+        &json!({"grant_type": "refresh_token", "refresh_token": refresh_token}).to_string(),
+    )
+}
+
+/// A sign-out revoking `refresh_token` as the app sends it (JSON, HTTP API).
+pub fn revoke_event(refresh_token: &str) -> Value {
+    with_body(
+        event("http-api-revoke.json"),
+        &json!({ "token": refresh_token }).to_string(),
+    )
+}
+
 /// `event` sent to `path` (HTTP API, function URL or REST API shape).
 pub fn at_path(mut event: Value, path: &str) -> Value {
     if event.get("rawPath").is_some() {
