@@ -141,6 +141,11 @@ impl fmt::Debug for PassthroughBody {
     }
 }
 
+/// What the caller reads when the operator must act (our configuration, Secrets Manager).
+const OPERATOR_TOLD: &str = "the service is not available; the operator has been told";
+/// What the caller reads when an upstream (or the time left) ran out of time.
+const UPSTREAM_TOO_SLOW: &str = "an upstream service did not answer in time; retry later";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     /// The request used a method other than POST.
@@ -299,8 +304,20 @@ impl BridgeError {
             BridgeError::RateLimited { .. } | BridgeError::Throttled { .. } => {
                 "temporarily_unavailable"
             }
-            _ if self.status() == StatusCode::INTERNAL_SERVER_ERROR => "server_error",
-            _ => "temporarily_unavailable",
+            BridgeError::CredentialsRejected { .. }
+            | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::Misconfigured
+            | BridgeError::ReplayTableUnusable(_) => "server_error",
+            // Secrets Manager failing is ours to fix (500); any other upstream passes.
+            BridgeError::UpstreamUnavailable { .. }
+            | BridgeError::UpstreamTimeout { .. }
+            | BridgeError::BudgetExhausted { .. } => {
+                if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                    "server_error"
+                } else {
+                    "temporarily_unavailable"
+                }
+            }
         })
     }
 
@@ -323,18 +340,21 @@ impl BridgeError {
             BridgeError::Throttled { .. } => "the service is busy; retry in a second",
             BridgeError::Auth0Rejected { .. } => "Auth0 rejected the request",
             BridgeError::RateLimited { .. } => "too many attempts; retry later",
-            BridgeError::BudgetExhausted { .. } => {
-                "an upstream service did not answer in time; retry later"
-            }
-            BridgeError::UpstreamTimeout { upstream } if *upstream != Upstream::SecretsManager => {
-                "an upstream service did not answer in time; retry later"
-            }
-            BridgeError::UpstreamUnavailable { upstream, .. }
-                if *upstream != Upstream::SecretsManager =>
-            {
-                "an upstream service is unavailable; retry later"
-            }
-            _ => "the service is not available; the operator has been told",
+            BridgeError::BudgetExhausted { .. } => UPSTREAM_TOO_SLOW,
+            BridgeError::UpstreamTimeout { upstream } => match upstream {
+                Upstream::SecretsManager => OPERATOR_TOLD,
+                Upstream::Authsignal | Upstream::Auth0 | Upstream::DynamoDb => UPSTREAM_TOO_SLOW,
+            },
+            BridgeError::UpstreamUnavailable { upstream, .. } => match upstream {
+                Upstream::SecretsManager => OPERATOR_TOLD,
+                Upstream::Authsignal | Upstream::Auth0 | Upstream::DynamoDb => {
+                    "an upstream service is unavailable; retry later"
+                }
+            },
+            BridgeError::CredentialsRejected { .. }
+            | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::Misconfigured
+            | BridgeError::ReplayTableUnusable(_) => OPERATOR_TOLD,
         }
     }
 
@@ -357,7 +377,13 @@ impl BridgeError {
             }
             BridgeError::Auth0Rejected { .. } => "auth0_rejected",
             BridgeError::RateLimited { .. } => "rate_limited",
-            _ => match self.status() {
+            BridgeError::CredentialsRejected { .. }
+            | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::Misconfigured
+            | BridgeError::ReplayTableUnusable(_) => "server_error",
+            BridgeError::UpstreamUnavailable { .. }
+            | BridgeError::UpstreamTimeout { .. }
+            | BridgeError::BudgetExhausted { .. } => match self.status() {
                 StatusCode::BAD_GATEWAY => "upstream_unavailable",
                 StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
                 _ => "server_error",
@@ -380,7 +406,21 @@ impl BridgeError {
             | BridgeError::RateLimited { retry_after, .. } => *retry_after,
             // DynamoDB throttling passes within a second or two (on-demand tables adapt).
             BridgeError::Throttled { .. } => Some(1),
-            _ => None,
+            BridgeError::MethodNotAllowed
+            | BridgeError::BodyTooLarge
+            | BridgeError::UnknownEndpoint
+            | BridgeError::InvalidRequest(_)
+            | BridgeError::UnsupportedGrantType
+            | BridgeError::ChallengeRejected(_)
+            | BridgeError::Replayed
+            | BridgeError::InvalidDpopProof(_)
+            | BridgeError::CredentialsRejected { .. }
+            | BridgeError::CredentialsUnavailable(_)
+            | BridgeError::Misconfigured
+            | BridgeError::UpstreamUnavailable { .. }
+            | BridgeError::ReplayTableUnusable(_)
+            | BridgeError::UpstreamTimeout { .. }
+            | BridgeError::BudgetExhausted { .. } => None,
         }
     }
 

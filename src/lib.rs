@@ -22,10 +22,11 @@
 //!   [`upstream::authsignal`]
 //! - the password-realm and refresh grants, revocation, passthrough and `Retry-After`:
 //!   [`upstream::auth0`]
-//! - timeouts and the invocation deadline: [`upstream::budget`]; the shared HTTP client and the
+//! - timeouts and the invocation deadline: [`budget`]; the shared HTTP client and the
 //!   body size cap: [`upstream::http_client`]
 //! - logs: [`logging`]; the summary line and the EMF metrics: [`telemetry`]
 
+pub mod budget;
 pub mod edge;
 pub mod error;
 pub mod flow;

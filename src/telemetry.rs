@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::flow::bridge::ExchangeTrace;
-use crate::flow::operation::OperationKind;
+use tokio::time::Instant;
+
+use crate::error::Upstream;
 
 /// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";
@@ -34,16 +35,56 @@ pub struct Telemetry {
 /// a token endpoint body that could not be read or named an unsupported grant).
 pub const UNKNOWN_OPERATION: &str = "unknown";
 
+/// What happened during one invocation, for the summary log line (success or not).
+#[derive(Debug, Default, Clone)]
+pub struct InvocationTrace {
+    /// Time spent reading the secret (only when this invocation read it).
+    pub secrets_manager_latency: Option<Duration>,
+    pub authsignal_latency: Option<Duration>,
+    pub auth0_latency: Option<Duration>,
+    /// Time spent on the replay record (write, and release when made).
+    pub dynamodb_latency: Option<Duration>,
+    /// What became of the replay record: `written`, `released`, `not_ours` (a release found
+    /// no record of this invocation), `release_failed`.
+    pub replay_record: Option<&'static str>,
+    /// Authsignal's user id once the token was validated (sign-in only).
+    pub user_id: Option<String>,
+    /// Whether this invocation re-read the secret after an upstream rejected the credentials.
+    pub credentials_refreshed: bool,
+    /// Whether this invocation already asked for a refresh: at most once per invocation (the
+    /// cache also limits forced refreshes to one per 30 s per execution environment).
+    pub refresh_requested: bool,
+    /// Whether a DPoP proof went (or was to go) to Auth0 with the token call.
+    pub dpop_forwarded: bool,
+}
+
+impl InvocationTrace {
+    /// Adds the time since `started` to `upstream`'s latency.
+    pub fn add_latency(&mut self, upstream: Upstream, started: Instant) {
+        self.add_elapsed(upstream, started.elapsed());
+    }
+
+    pub fn add_elapsed(&mut self, upstream: Upstream, elapsed: Duration) {
+        let total = match upstream {
+            Upstream::Authsignal => &mut self.authsignal_latency,
+            Upstream::Auth0 => &mut self.auth0_latency,
+            Upstream::SecretsManager => &mut self.secrets_manager_latency,
+            Upstream::DynamoDb => &mut self.dynamodb_latency,
+        };
+        *total = Some(total.unwrap_or_default() + elapsed);
+    }
+}
+
 /// One invocation, as the summary line and the metrics describe it.
 #[derive(Debug)]
 pub struct InvocationRecord<'a> {
-    /// Sign-in, refresh or revocation, when the request said which.
-    pub operation: Option<OperationKind>,
+    /// The operation's label (`sign_in`, `refresh`, `revoke`), when the request said which.
+    pub operation: Option<&'static str>,
     pub outcome: &'static str,
     pub status: u16,
     /// Which party failed and why (no secrets, no tokens), for failures.
     pub detail: Option<String>,
-    pub trace: &'a ExchangeTrace,
+    pub trace: &'a InvocationTrace,
     pub cold_start: bool,
     pub request_id: &'a str,
     pub xray_trace_id: Option<&'a str>,
@@ -204,13 +245,11 @@ impl Telemetry {
 }
 
 fn operation_label(record: &InvocationRecord<'_>) -> &'static str {
-    record
-        .operation
-        .map_or(UNKNOWN_OPERATION, OperationKind::label)
+    record.operation.unwrap_or(UNKNOWN_OPERATION)
 }
 
 /// Whether the request's DPoP proof was forwarded to Auth0 (never the proof itself).
-fn dpop_label(trace: &ExchangeTrace) -> &'static str {
+fn dpop_label(trace: &InvocationTrace) -> &'static str {
     if trace.dpop_forwarded {
         "forwarded"
     } else {
@@ -228,11 +267,11 @@ mod tests {
 
     fn record<'a>(
         outcome: &'static str,
-        trace: &'a ExchangeTrace,
+        trace: &'a InvocationTrace,
         cold: bool,
     ) -> InvocationRecord<'a> {
         InvocationRecord {
-            operation: Some(OperationKind::SignIn),
+            operation: Some("sign_in"),
             outcome,
             status: 200,
             detail: None,
@@ -245,11 +284,11 @@ mod tests {
 
     #[test]
     fn a_cold_success_declares_every_metric_it_carries() {
-        let trace = ExchangeTrace {
+        let trace = InvocationTrace {
             authsignal_latency: Some(Duration::from_millis(12)),
             auth0_latency: Some(Duration::from_millis(80)),
             credentials_refreshed: true,
-            ..ExchangeTrace::default()
+            ..InvocationTrace::default()
         };
         let telemetry = Telemetry::new("Test/Bridge", "bridge-staging", "fn");
         let now = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
@@ -318,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_warm_rejected_request_counts_only_the_exchange() {
-        let trace = ExchangeTrace::default();
+        let trace = InvocationTrace::default();
         let telemetry = Telemetry::new(DEFAULT_NAMESPACE, "svc", "fn");
         let mut unknown = record("invalid_request", &trace, false);
         unknown.operation = None;

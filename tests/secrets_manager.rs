@@ -9,9 +9,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authsignal_auth0_bridge::budget::Deadline;
 use authsignal_auth0_bridge::settings::Settings;
 use authsignal_auth0_bridge::upstream::aws::load_sdk_config;
-use authsignal_auth0_bridge::upstream::budget::Deadline;
 use authsignal_auth0_bridge::upstream::credentials::{
     secrets_manager_client, CredentialsCache, CredentialsSource,
 };

@@ -24,14 +24,14 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, LambdaEvent, Response};
 use serde::Serialize;
 
+use crate::budget::Deadline;
 use crate::edge::request::{self, DpopHeader, Endpoint, RawRequest};
 use crate::error::BridgeError;
-use crate::flow::bridge::{Bridge, ExchangeTrace};
-use crate::flow::operation::{Invocation, Success};
+use crate::flow::bridge::Bridge;
+use crate::flow::operation::{Invocation, OperationKind, Success};
 use crate::settings::DpopPolicy;
-use crate::telemetry::{InvocationRecord, Telemetry};
+use crate::telemetry::{InvocationRecord, InvocationTrace, Telemetry};
 use crate::tokens::TokenResponse;
-use crate::upstream::budget::Deadline;
 
 /// Time budget when an event carries no Lambda deadline (direct handler calls in tests).
 const BUDGET_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
@@ -181,7 +181,7 @@ impl Handler {
             client_ip: request.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
             deadline: deadline_of(&context, self.upstream_timeout),
         };
-        let mut trace = ExchangeTrace::default();
+        let mut trace = InvocationTrace::default();
         // The request rules run first, but a misconfigured function answers every request
         // with its 500 (the order docs/configuration.md gives: configuration, then the request).
         let endpoint = Endpoint::from_path(request.path);
@@ -208,7 +208,7 @@ impl Handler {
             ),
         };
         self.telemetry.record(&InvocationRecord {
-            operation: operation_kind,
+            operation: operation_kind.map(OperationKind::label),
             outcome,
             status,
             detail,

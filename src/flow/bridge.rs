@@ -6,60 +6,19 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-
 use tokio::time::Instant;
 
+use crate::budget::Deadline;
 use crate::error::{BridgeError, CallError, Upstream};
 use crate::flow::operation::{Invocation, Operation, Success};
 use crate::settings::{DpopPolicy, Settings, SignInProof};
+use crate::telemetry::InvocationTrace;
 use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
 use crate::upstream::auth0::{Auth0Client, ForCaller, Revocation};
 use crate::upstream::authsignal::AuthsignalClient;
-use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::upstream::http_client::build_http_client;
 use crate::upstream::replay::ReplayGuard;
-
-/// What happened during one invocation, for the summary log line (success or not).
-#[derive(Debug, Default, Clone)]
-pub struct ExchangeTrace {
-    /// Time spent reading the secret (only when this invocation read it).
-    pub secrets_manager_latency: Option<Duration>,
-    pub authsignal_latency: Option<Duration>,
-    pub auth0_latency: Option<Duration>,
-    /// Time spent on the replay record (write, and release when made).
-    pub dynamodb_latency: Option<Duration>,
-    /// What became of the replay record: `written`, `released`, `not_ours` (a release found
-    /// no record of this invocation), `release_failed`.
-    pub replay_record: Option<&'static str>,
-    /// Authsignal's user id once the token was validated (sign-in only).
-    pub user_id: Option<String>,
-    /// Whether this invocation re-read the secret after an upstream rejected the credentials.
-    pub credentials_refreshed: bool,
-    /// Whether this invocation already asked for a refresh: at most once per invocation (the
-    /// cache also limits forced refreshes to one per 30 s per execution environment).
-    pub refresh_requested: bool,
-    /// Whether a DPoP proof went (or was to go) to Auth0 with the token call.
-    pub dpop_forwarded: bool,
-}
-
-impl ExchangeTrace {
-    /// Adds the time since `started` to `upstream`'s latency.
-    pub(crate) fn add_latency(&mut self, upstream: Upstream, started: Instant) {
-        self.add_elapsed(upstream, started.elapsed());
-    }
-
-    pub(crate) fn add_elapsed(&mut self, upstream: Upstream, elapsed: Duration) {
-        let total = match upstream {
-            Upstream::Authsignal => &mut self.authsignal_latency,
-            Upstream::Auth0 => &mut self.auth0_latency,
-            Upstream::SecretsManager => &mut self.secrets_manager_latency,
-            Upstream::DynamoDb => &mut self.dynamodb_latency,
-        };
-        *total = Some(total.unwrap_or_default() + elapsed);
-    }
-}
 
 pub struct Bridge {
     credentials: CredentialsCache,
@@ -154,7 +113,7 @@ impl Bridge {
         &self,
         operation: &Operation,
         invocation: &Invocation<'_>,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<Success, BridgeError> {
         // The summary line says whether a proof went to Auth0, whatever the operation's fate.
         trace.dpop_forwarded = operation.dpop().is_some();
@@ -185,7 +144,7 @@ impl Bridge {
     pub(super) async fn credentials(
         &self,
         deadline: &Deadline,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<Arc<Credentials>, BridgeError> {
         self.credentials
             .get(deadline, &mut trace.secrets_manager_latency)
@@ -200,7 +159,7 @@ impl Bridge {
         scope: Option<&str>,
         dpop: Option<&DpopProof>,
         invocation: &Invocation<'_>,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<TokenResponse, BridgeError> {
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
@@ -233,7 +192,7 @@ impl Bridge {
         &self,
         token: &RefreshToken,
         invocation: &Invocation<'_>,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<Success, BridgeError> {
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
@@ -265,7 +224,7 @@ impl Bridge {
         upstream: Upstream,
         credentials: &mut Arc<Credentials>,
         deadline: &Deadline,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
         mut call: Call,
     ) -> Result<T, BridgeError>
     where
@@ -295,7 +254,7 @@ impl Bridge {
         rejected: &Arc<Credentials>,
         upstream: Upstream,
         deadline: &Deadline,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<Arc<Credentials>, BridgeError> {
         if trace.refresh_requested {
             return Err(BridgeError::CredentialsRejected { upstream });

@@ -4,5 +4,6 @@
 
 pub mod assertion;
 pub mod bridge;
+pub mod one_time;
 pub mod operation;
 pub mod sign_in;

@@ -4,8 +4,8 @@
 
 use std::net::IpAddr;
 
+use crate::budget::Deadline;
 use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken, TokenResponse};
-use crate::upstream::budget::Deadline;
 
 /// One request, as the request rules decoded it: what the app asks the bridge to do.
 #[derive(Debug)]

@@ -8,19 +8,19 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::time::Instant;
-
+use crate::budget::Deadline;
 use crate::error::{BridgeError, RequestFate, Upstream};
 use crate::flow::assertion;
-use crate::flow::bridge::{Bridge, ExchangeTrace};
+use crate::flow::bridge::Bridge;
+use crate::flow::one_time::Claim;
 use crate::flow::operation::Invocation;
 use crate::settings::SignInProof;
+use crate::telemetry::InvocationTrace;
 use crate::tokens::{AuthsignalToken, DpopProof, TokenResponse};
 use crate::upstream::auth0::ForCaller;
 use crate::upstream::authsignal::{UserProfile, ValidatedChallenge};
-use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::Credentials;
-use crate::upstream::replay::{ChallengeKey, Release, ReplayGuard};
+use crate::upstream::replay::ChallengeKey;
 
 impl Bridge {
     /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
@@ -30,19 +30,50 @@ impl Bridge {
         token: &AuthsignalToken,
         dpop: Option<&DpopProof>,
         invocation: &Invocation<'_>,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<TokenResponse, BridgeError> {
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
+        self.check_signing_key(&credentials)?;
+        let challenge = self
+            .validate(token, &mut credentials, deadline, trace)
+            .await?;
+        let (claim, profile) = self
+            .claim_and_look_up(&challenge, token, &mut credentials, invocation, trace)
+            .await?;
+        let proof = ProofInput {
+            challenge: &challenge,
+            token,
+            profile: profile.as_ref(),
+            record: claim.as_ref().map(|claim| &claim.key),
+            dpop,
+        };
+        self.exchange_or_release(&proof, claim.as_ref(), &mut credentials, invocation, trace)
+            .await
+    }
+
+    /// No usable key, no sign-in, and never the token instead: with assertions this is the
+    /// configuration 500, answered before Authsignal is asked, so the token stays unused.
+    fn check_signing_key(&self, credentials: &Credentials) -> Result<(), BridgeError> {
         if let SignInProof::Assertion { .. } = self.sign_in_proof {
-            // No usable key, no sign-in, and never the token instead: this is the configuration
-            // 500, answered before Authsignal is asked, so the token stays unused.
             credentials.usable_signing_key()?;
         }
+        Ok(())
+    }
+
+    /// Step 1: Authsignal's verdict on the token (`crate::upstream::authsignal` decides what
+    /// counts as a succeeded challenge).
+    async fn validate(
+        &self,
+        token: &AuthsignalToken,
+        credentials: &mut Arc<Credentials>,
+        deadline: &Deadline,
+        trace: &mut InvocationTrace,
+    ) -> Result<ValidatedChallenge, BridgeError> {
         let challenge = self
             .call_with_credentials(
                 Upstream::Authsignal,
-                &mut credentials,
+                credentials,
                 deadline,
                 trace,
                 |credentials| async move {
@@ -54,70 +85,69 @@ impl Bridge {
             .await?;
         tracing::debug!(user_id = %challenge.user_id, action = ?challenge.action, "challenge validated");
         trace.user_id = Some(challenge.user_id.clone());
+        Ok(challenge)
+    }
 
-        // The claim and the profile lookup need only the user: neither waits for the other.
-        let record = self
-            .replay
-            .as_ref()
-            .map(|replay| (replay, ChallengeKey::of(&challenge, token)));
-        let (claimed, profile) = tokio::join!(
+    /// Step 2: the one-time claim and the profile lookup, side by side (both need only the
+    /// user). A failed claim ends the sign-in; so does a failed lookup, after the record it
+    /// claimed is taken back (Auth0 never saw this sign-in).
+    async fn claim_and_look_up<'a>(
+        &'a self,
+        challenge: &ValidatedChallenge,
+        token: &AuthsignalToken,
+        credentials: &mut Arc<Credentials>,
+        invocation: &Invocation<'_>,
+        trace: &mut InvocationTrace,
+    ) -> Result<(Option<Claim<'a>>, Option<UserProfile>), BridgeError> {
+        let claim = self.claim_for(challenge, token);
+        let (written, profile) = tokio::join!(
             async {
-                let (replay, key) = record.as_ref()?;
-                let started = Instant::now();
-                let claimed = replay.claim(key, invocation.request_id, deadline).await;
-                Some((claimed, started.elapsed()))
+                match &claim {
+                    Some(claim) => Some(claim.write(invocation).await),
+                    None => None,
+                }
             },
-            self.user_profile(&challenge, &mut credentials, deadline, trace),
+            self.user_profile(challenge, credentials, &invocation.deadline, trace),
         );
-        let mut written = None;
-        if let (Some((replay, key)), Some((claimed, elapsed))) = (&record, claimed) {
-            trace.add_elapsed(Upstream::DynamoDb, elapsed);
-            if let Err(error) = claimed {
-                // Any failed claim but a replay may still have left our record behind (an
-                // attempt that landed before its answer was lost, then a timeout or throttled
-                // retries): take it back, owner-conditionally, so that the app's retry is not
-                // refused as a replay. Auth0 was not called, so nothing was issued for it.
-                if !matches!(error, BridgeError::Replayed) {
-                    self.release(replay, key, invocation, deadline, trace).await;
-                }
-                return Err(error);
-            }
-            trace.replay_record = Some("written");
-            written = Some((*replay, key));
+        if let (Some(claim), Some(written)) = (&claim, written) {
+            self.settle_claim(claim, written, invocation, trace).await?;
         }
+        match profile {
+            Ok(profile) => Ok((claim, profile)),
+            Err(error) => {
+                if let Some(claim) = &claim {
+                    self.release(claim, invocation, trace).await;
+                }
+                Err(error)
+            }
+        }
+    }
 
-        let result = match profile {
-            // Auth0 never saw this sign-in: the record is released below, like any other.
-            Err(error) => Err(LookupFailed(error)),
-            Ok(profile) => {
-                // Auth0 is called only while time for the release remains after it.
-                let until_release = match written {
-                    Some((replay, _)) => deadline.reserving(replay.call_time(deadline)),
-                    None => *deadline,
-                };
-                let proof = ProofInput {
-                    challenge: &challenge,
-                    token,
-                    profile: profile.as_ref(),
-                    record: written.map(|(_, key)| key),
-                    dpop,
-                };
-                self.exchange(&proof, &mut credentials, invocation, &until_release, trace)
-                    .await
-                    .map_err(ExchangeFailed)
-            }
+    /// Step 3: the proof to Auth0; when Auth0 certainly issued nothing for a reason outside the
+    /// app's control, the claimed record is taken back so that the app may retry with the same
+    /// token. Auth0 is called only while time for that release remains after it.
+    async fn exchange_or_release(
+        &self,
+        proof: &ProofInput<'_>,
+        claim: Option<&Claim<'_>>,
+        credentials: &mut Arc<Credentials>,
+        invocation: &Invocation<'_>,
+        trace: &mut InvocationTrace,
+    ) -> Result<TokenResponse, BridgeError> {
+        let deadline = &invocation.deadline;
+        let until_release = match claim {
+            Some(claim) => deadline.reserving(claim.replay.call_time(deadline)),
+            None => *deadline,
         };
-        match result {
-            Ok(tokens) => Ok(tokens),
-            Err(failure) => {
-                if let Some((replay, key)) = written {
-                    if failure.auth0_issued_nothing() {
-                        self.release(replay, key, invocation, deadline, trace).await;
-                    }
-                }
-                Err(failure.into_error())
+        let exchanged = self
+            .exchange(proof, credentials, invocation, &until_release, trace)
+            .await;
+        if let (Err(error), Some(claim)) = (&exchanged, claim) {
+            if auth0_issued_nothing(error) {
+                self.release(claim, invocation, trace).await;
             }
         }
+        exchanged
     }
 
     /// The user's profile at Authsignal, when the assertion carries one (`AUTHSIGNAL_PROFILE`).
@@ -126,7 +156,7 @@ impl Bridge {
         challenge: &ValidatedChallenge,
         credentials: &mut Arc<Credentials>,
         deadline: &Deadline,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<Option<UserProfile>, BridgeError> {
         if !self.sign_in_proof.looks_up_profile() {
             return Ok(None);
@@ -146,32 +176,6 @@ impl Bridge {
         .map(Some)
     }
 
-    /// Deletes this invocation's replay record of `key`, so that the app may use the token
-    /// again, and says what became of it in the trace.
-    async fn release(
-        &self,
-        replay: &ReplayGuard,
-        key: &ChallengeKey,
-        invocation: &Invocation<'_>,
-        deadline: &Deadline,
-        trace: &mut ExchangeTrace,
-    ) {
-        let started = Instant::now();
-        let released = replay.release(key, invocation.request_id, deadline).await;
-        trace.add_latency(Upstream::DynamoDb, started);
-        trace.replay_record = Some(match released {
-            Ok(Release::Deleted) => "released",
-            Ok(Release::NotOurs) => "not_ours",
-            Err(error) => {
-                tracing::warn!(
-                    error = %error.log_detail(),
-                    "could not release the replay record; the app must sign in again instead of retrying"
-                );
-                "release_failed"
-            }
-        });
-    }
-
     /// The sign-in at Auth0 for the validated challenge. Auth0 checks client credentials before
     /// it runs the connection's Login script, so after a 401 nothing was used and the retry is
     /// safe. The proof is made with each attempt's credentials: a refreshed secret can bring a
@@ -182,7 +186,7 @@ impl Bridge {
         credentials: &mut Arc<Credentials>,
         invocation: &Invocation<'_>,
         deadline: &Deadline,
-        trace: &mut ExchangeTrace,
+        trace: &mut InvocationTrace,
     ) -> Result<TokenResponse, BridgeError> {
         self.call_with_credentials(
             Upstream::Auth0,
@@ -246,30 +250,6 @@ struct ProofInput<'a> {
     dpop: Option<&'a DpopProof>,
 }
 
-/// How a sign-in failed after its challenge was claimed.
-enum SignInFailure {
-    /// The profile lookup failed: Auth0 was not called.
-    LookupFailed(BridgeError),
-    /// The call to Auth0 failed (or could not be made).
-    ExchangeFailed(BridgeError),
-}
-use SignInFailure::{ExchangeFailed, LookupFailed};
-
-impl SignInFailure {
-    fn auth0_issued_nothing(&self) -> bool {
-        match self {
-            LookupFailed(_) => true,
-            ExchangeFailed(error) => auth0_issued_nothing(error),
-        }
-    }
-
-    fn into_error(self) -> BridgeError {
-        match self {
-            LookupFailed(error) | ExchangeFailed(error) => error,
-        }
-    }
-}
-
 /// Whether a failed exchange shows that Auth0 issued no tokens for the challenge, for a reason
 /// outside the app's control, so that its replay record may be released and the app may retry
 /// with the same token: the request could not be sent, Auth0 answered 5xx or 429, it rejected
@@ -311,7 +291,24 @@ fn auth0_issued_nothing(error: &BridgeError) -> bool {
         | BridgeError::BudgetExhausted {
             upstream: Upstream::SecretsManager,
         } => true,
-        _ => false,
+        // The answer came from Auth0 (or may have: a timeout, an unusable answer), or the
+        // failure is not Auth0's: Auth0 may have issued tokens, or was never to be called.
+        BridgeError::UpstreamUnavailable { .. }
+        | BridgeError::UpstreamTimeout { .. }
+        | BridgeError::RateLimited { .. }
+        | BridgeError::CredentialsRejected { .. }
+        | BridgeError::BudgetExhausted { .. }
+        | BridgeError::MethodNotAllowed
+        | BridgeError::BodyTooLarge
+        | BridgeError::UnknownEndpoint
+        | BridgeError::InvalidRequest(_)
+        | BridgeError::UnsupportedGrantType
+        | BridgeError::ChallengeRejected(_)
+        | BridgeError::Replayed
+        | BridgeError::InvalidDpopProof(_)
+        | BridgeError::Misconfigured
+        | BridgeError::Throttled { .. }
+        | BridgeError::ReplayTableUnusable(_) => false,
     }
 }
 

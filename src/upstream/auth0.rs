@@ -20,14 +20,14 @@ use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::budget::Deadline;
 use crate::error::{
     log_label, BridgeError, CallError, PassthroughBody, RequestFate, Upstream, WordCase,
 };
-use crate::settings::{endpoint, Auth0Grant, Settings};
+use crate::settings::{Auth0Grant, Settings};
 use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
-use crate::upstream::budget::Deadline;
 use crate::upstream::credentials::Credentials;
-use crate::upstream::http_client::{self, retry_after_seconds, UpstreamResponse};
+use crate::upstream::http_client::{self, endpoint, retry_after_seconds, UpstreamResponse};
 
 const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 const PASSWORD_GRANT: &str = "password";

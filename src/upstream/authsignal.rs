@@ -11,10 +11,9 @@ use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::budget::Deadline;
 use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstream, WordCase};
-use crate::settings::endpoint;
-use crate::upstream::budget::Deadline;
-use crate::upstream::http_client::{self, retry_after_seconds};
+use crate::upstream::http_client::{self, endpoint, retry_after_seconds};
 
 /// What is escaped in the `{userId}` path segment: everything but RFC 3986's unreserved
 /// characters, so an id like `google-oauth2|123` or one holding `/` stays one segment.

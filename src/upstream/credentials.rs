@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::budget::Deadline;
 use crate::error::{BridgeError, Upstream};
 use crate::signing_key::SigningKey;
 use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
-use crate::upstream::budget::Deadline;
 
 /// Forced refreshes (after an upstream rejected our credentials) happen at most this often per
 /// execution environment, so a broken secret cannot turn every request into a Secrets Manager

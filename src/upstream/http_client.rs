@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 
 use crate::error::{BridgeError, RequestFate, Upstream};
 
@@ -132,7 +132,7 @@ pub async fn open_connection(
     http: &reqwest::Client,
     url: &reqwest::Url,
     upstream: Upstream,
-    deadline: &crate::upstream::budget::Deadline,
+    deadline: &crate::budget::Deadline,
 ) {
     let opened = deadline
         .run(upstream, async {
@@ -153,4 +153,37 @@ pub fn retry_after_seconds(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Joins a path (like `validate` or `oauth/token`) to a base URL, keeping the base's own path
+/// (`/v1`): `Url::join` would drop the last segment of a base without a trailing slash.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_base_path() {
+        let base = Url::parse("https://api.authsignal.com/v1").unwrap();
+        assert_eq!(
+            endpoint(&base, "validate").as_str(),
+            "https://api.authsignal.com/v1/validate"
+        );
+        let base = Url::parse("https://api.authsignal.com/v1/").unwrap();
+        assert_eq!(
+            endpoint(&base, "validate").as_str(),
+            "https://api.authsignal.com/v1/validate"
+        );
+        let base = Url::parse("https://t.auth0.com").unwrap();
+        assert_eq!(
+            endpoint(&base, "oauth/token").as_str(),
+            "https://t.auth0.com/oauth/token"
+        );
+    }
 }

@@ -29,12 +29,11 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use sha2::{Digest, Sha256};
 
+use crate::budget::Deadline;
 use crate::error::{BridgeError, RequestFate, Upstream};
 use crate::settings::Settings;
 use crate::tokens::AuthsignalToken;
-use crate::upstream::authsignal::ValidatedChallenge;
 use crate::upstream::aws::{AnswerSizeLimit, SdkFailure};
-use crate::upstream::budget::Deadline;
 
 /// The most any DynamoDB call may take (docs/behaviour.md: "the smaller of 1 s and the time left").
 pub const MAX_CALL_TIME: Duration = Duration::from_secs(1);
@@ -55,19 +54,19 @@ const THROTTLING_CODES: &[&str] = &[
 pub struct ChallengeKey(String);
 
 impl ChallengeKey {
-    pub fn of(challenge: &ValidatedChallenge, token: &AuthsignalToken) -> ChallengeKey {
-        match &challenge.idempotency_key {
-            Some(key) if is_usable_key(key) => ChallengeKey(format!("{CHALLENGE_PREFIX}{key}")),
-            _ => {
-                tracing::warn!(
-                    "Authsignal's answer has no usable idempotencyKey; the replay record is keyed by the token's hash"
-                );
-                ChallengeKey(format!(
-                    "token#{}",
-                    hex::encode(Sha256::digest(token.expose().as_bytes()))
-                ))
-            }
-        }
+    /// The key of the challenge Authsignal named (`challenge#` + its `idempotencyKey`), when
+    /// the id can be a key (which one the flow picks is its rule: `crate::flow::one_time`).
+    pub fn for_challenge(idempotency_key: &str) -> Option<ChallengeKey> {
+        is_usable_key(idempotency_key)
+            .then(|| ChallengeKey(format!("{CHALLENGE_PREFIX}{idempotency_key}")))
+    }
+
+    /// The key of a token whose challenge has no usable id: `token#` + its SHA-256 in hex.
+    pub fn for_token(token: &AuthsignalToken) -> ChallengeKey {
+        ChallengeKey(format!(
+            "token#{}",
+            hex::encode(Sha256::digest(token.expose().as_bytes()))
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -320,44 +319,21 @@ where
 mod tests {
     use super::*;
 
-    fn challenge(idempotency_key: Option<&str>) -> ValidatedChallenge {
-        ValidatedChallenge {
-            user_id: "u".into(),
-            action: None,
-            idempotency_key: idempotency_key.map(str::to_owned),
-            verification_method: Some("PASSKEY".into()),
-        }
-    }
-
     #[test]
-    fn the_key_is_the_challenge_and_never_the_token() {
-        let token = AuthsignalToken::new("eyJ.canary-token.sig".into());
-        let key = ChallengeKey::of(&challenge(Some("2b8e6f0a")), &token);
-        assert_eq!(key.as_str(), "challenge#2b8e6f0a");
-        // Another token text for the same challenge (a re-signed or padded JWT) is the same key.
-        let other = AuthsignalToken::new("eyJ.canary-token.sig2".into());
-        assert_eq!(ChallengeKey::of(&challenge(Some("2b8e6f0a")), &other), key);
-    }
-
-    #[test]
-    fn without_an_idempotency_key_the_key_is_the_tokens_sha256() {
-        let token = AuthsignalToken::new("abc".into());
-        let key = ChallengeKey::of(&challenge(None), &token);
+    fn a_token_key_is_its_sha256_and_never_printed() {
+        let key = ChallengeKey::for_token(&AuthsignalToken::new("abc".into()));
         assert_eq!(
             key.as_str(),
             "token#ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        let printed = format!("{key:?}");
-        assert_eq!(printed, "ChallengeKey(token#[REDACTED])");
+        assert_eq!(format!("{key:?}"), "ChallengeKey(token#[REDACTED])");
     }
 
     #[test]
-    fn an_unusable_idempotency_key_falls_back_to_the_tokens_hash() {
-        let token = AuthsignalToken::new("abc".into());
+    fn an_unusable_challenge_id_is_no_key() {
         let long = "k".repeat(257);
-        for key in [long.as_str(), "with space", "tab\there"] {
-            let key = ChallengeKey::of(&challenge(Some(key)), &token);
-            assert!(key.as_str().starts_with("token#"), "{key:?}");
+        for id in [long.as_str(), "with space", "tab\there", ""] {
+            assert_eq!(ChallengeKey::for_challenge(id), None, "{id:?}");
         }
     }
 }
