@@ -33,6 +33,7 @@ pub mod flow;
 pub mod logging;
 pub mod settings;
 pub mod signing_key;
+pub mod startup;
 pub mod telemetry;
 pub mod tokens;
 pub mod upstream;

@@ -34,7 +34,7 @@ async fn a_proof_is_forwarded_unchanged_with_the_sign_in_and_the_refresh_and_now
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let key = DpopKey::new();
     let (first, second, third) = (
         key.proof(AUTH0_TOKEN_URL, None),
@@ -87,7 +87,7 @@ async fn a_proof_is_forwarded_unchanged_with_the_sign_in_and_the_refresh_and_now
 async fn a_repeated_or_malformed_proof_is_400_invalid_dpop_proof_with_no_upstream_call() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let key = DpopKey::new();
     let proof = key.proof(AUTH0_TOKEN_URL, None);
     let mut cases: Vec<(&str, Value)> = vec![
@@ -139,7 +139,7 @@ async fn with_dpop_required_a_sign_in_or_refresh_without_a_proof_is_refused() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&with(&upstreams.vars(), &[("DPOP", "required")]));
+    let handler = handler(&with(&upstreams.vars(), &[("DPOP", "required")])).await;
     for fixture in [
         "http-api-token.json",
         "http-api-refresh.json",
@@ -183,7 +183,7 @@ async fn auth0s_nonce_and_dpop_errors_come_back_to_the_app_unchanged() {
                 )
                 .await;
             let answer = call(
-                &handler(&upstreams.vars()),
+                &handler(&upstreams.vars()).await,
                 &with_dpop(event(fixture), &key.proof(AUTH0_TOKEN_URL, None)),
             )
             .await;
@@ -211,7 +211,7 @@ async fn auth0s_nonce_and_dpop_errors_come_back_to_the_app_unchanged() {
         )
         .await;
     let answer = call(
-        &handler(&upstreams.vars()),
+        &handler(&upstreams.vars()).await,
         &with_dpop(sign_in(), &key.proof(AUTH0_TOKEN_URL, None)),
     )
     .await;
@@ -235,7 +235,11 @@ async fn a_retry_after_a_credentials_refresh_carries_the_same_proof() {
         .await;
     let key = DpopKey::new();
     let proof = key.proof(AUTH0_TOKEN_URL, None);
-    let answer = call(&handler(&upstreams.vars()), &with_dpop(sign_in(), &proof)).await;
+    let answer = call(
+        &handler(&upstreams.vars()).await,
+        &with_dpop(sign_in(), &proof),
+    )
+    .await;
     // The environment's credentials cannot change: one call, the 500; the proof went with it.
     assert_eq!(answer.status, 500);
     let sent: Vec<Vec<String>> = upstreams

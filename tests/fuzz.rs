@@ -51,7 +51,7 @@ fn shared_harness() -> &'static Harness {
             .unwrap();
         let upstreams = runtime.block_on(Upstreams::start());
         let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "2000")]);
-        let handler = handler(&vars);
+        let handler = runtime.block_on(handler(&vars));
         Harness {
             runtime,
             upstreams,

@@ -25,7 +25,7 @@ fn http_api() -> Value {
 async fn success_returns_auth0s_token_json_unchanged() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
 
     let answer = call(&handler, &http_api()).await;
 
@@ -41,7 +41,7 @@ async fn success_returns_auth0s_token_json_unchanged() {
 async fn authsignal_gets_basic_auth_and_the_token_as_json() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    call(&handler(&upstreams.vars()), &http_api()).await;
+    call(&handler(&upstreams.vars()).await, &http_api()).await;
 
     let requests = upstreams.authsignal_requests().await;
     assert_eq!(requests.len(), 1);
@@ -66,7 +66,7 @@ async fn authsignal_gets_the_action_when_one_is_configured() {
         &upstreams.vars(),
         &[("AUTHSIGNAL_ACTION", "signInWithPasskey")],
     );
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(answer.status, 200);
     let body: Value =
         serde_json::from_slice(&upstreams.authsignal_requests().await[0].body).unwrap();
@@ -84,7 +84,7 @@ async fn auth0_gets_the_password_realm_grant_with_the_user_and_the_bridges_asser
         &upstreams.vars(),
         &[("AUTH0_AUDIENCE", "https://api.example.com")],
     );
-    call(&handler(&vars), &http_api()).await;
+    call(&handler(&vars).await, &http_api()).await;
 
     let requests = upstreams.auth0_requests().await;
     assert_eq!(requests.len(), 1);
@@ -121,7 +121,7 @@ async fn the_password_grant_omits_the_realm() {
         &upstreams.vars(),
         &[("AUTH0_GRANT_TYPE", "password"), ("AUTH0_REALM", "x")],
     );
-    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert_eq!(call(&handler(&vars).await, &http_api()).await.status, 200);
     let form = form(&upstreams.auth0_requests().await[0]);
     assert_eq!(form["grant_type"], "password");
     assert!(!form.contains_key("realm"));
@@ -140,7 +140,7 @@ async fn the_callers_ip_is_forwarded_to_auth0_from_each_event_source() {
     ] {
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
-        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        let answer = call(&handler(&upstreams.vars()).await, &event(fixture)).await;
         assert_eq!(answer.status, 200, "{fixture}");
         let request = &upstreams.auth0_requests().await[0];
         assert_eq!(
@@ -156,7 +156,7 @@ async fn the_callers_ip_is_not_forwarded_when_turned_off() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let vars = with(&upstreams.vars(), &[("AUTH0_FORWARD_CLIENT_IP", "false")]);
-    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert_eq!(call(&handler(&vars).await, &http_api()).await.status, 200);
     assert!(upstreams.auth0_requests().await[0]
         .headers
         .get("auth0-forwarded-for")
@@ -170,7 +170,7 @@ async fn a_client_supplied_forwarded_for_header_is_not_trusted() {
     let mut event = http_api();
     event["headers"]["x-forwarded-for"] = json!("1.2.3.4");
     event["headers"]["auth0-forwarded-for"] = json!("1.2.3.4");
-    call(&handler(&upstreams.vars()), &event).await;
+    call(&handler(&upstreams.vars()).await, &event).await;
     let request = &upstreams.auth0_requests().await[0];
     assert_eq!(
         request.headers.get("auth0-forwarded-for").unwrap(),
@@ -188,7 +188,7 @@ async fn every_event_source_and_base64_bodies_succeed() {
     ] {
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
-        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        let answer = call(&handler(&upstreams.vars()).await, &event(fixture)).await;
         assert_eq!((fixture, answer.status), (fixture, 200));
         assert_eq!(answer.json()["access_token"], ACCESS_TOKEN);
     }
@@ -199,7 +199,7 @@ async fn every_event_source_and_base64_bodies_succeed() {
 #[tokio::test]
 async fn a_method_other_than_post_is_405_with_allow_post() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for verb in ["GET", "PUT", "DELETE", "OPTIONS", "PATCH"] {
         let mut event = event("http-api-get.json");
         event["requestContext"]["http"]["method"] = json!(verb);
@@ -218,7 +218,7 @@ async fn a_method_other_than_post_is_405_with_allow_post() {
 async fn a_body_over_8_kib_is_413() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let padded = |size: usize| {
         let head = format!(r#"{{"token":"{TOKEN}","pad":""#);
         let pad = "x".repeat(size - head.len() - 2);
@@ -248,7 +248,7 @@ async fn a_body_over_8_kib_is_413() {
 async fn the_body_limit_is_measured_after_base64_decoding() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let encode = |text: &str| {
         let mut event = http_api();
         event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(text));
@@ -269,7 +269,7 @@ async fn the_body_limit_is_measured_after_base64_decoding() {
 #[tokio::test]
 async fn a_bad_body_is_400_invalid_request_saying_what_is_wrong() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let long_token = "t".repeat(4097);
     let long = format!(r#"{{"token":"{long_token}"}}"#);
     let nested = format!(r#"{{"token":{}{}}}"#, "[".repeat(4_000), "]".repeat(4_000));
@@ -316,14 +316,18 @@ async fn a_token_of_exactly_4096_bytes_is_accepted() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let body = format!(r#"{{"token":"{}"}}"#, "t".repeat(4096));
-    let answer = call(&handler(&upstreams.vars()), &with_body(http_api(), &body)).await;
+    let answer = call(
+        &handler(&upstreams.vars()).await,
+        &with_body(http_api(), &body),
+    )
+    .await;
     assert_eq!(answer.status, 200);
 }
 
 #[tokio::test]
 async fn a_broken_base64_body_is_400_not_an_invocation_error() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let mut event = http_api();
     event["body"] = json!("eyJ0b2tlbiI6!!not-base64!!");
     event["isBase64Encoded"] = json!(true);
@@ -339,7 +343,7 @@ async fn odd_but_valid_events_get_an_answer_not_a_panic() {
     // `lambda_http`'s own conversion to `http::Request` panics on each of these.
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let mut quoted_query = http_api();
     quoted_query["rawQueryString"] = json!("a=\"<b>\"&c={}");
     let mut bad_host = http_api();
@@ -358,7 +362,7 @@ async fn odd_but_valid_events_get_an_answer_not_a_panic() {
 async fn answers_use_the_event_sources_response_format() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
 
     let rest = call_raw(&handler, &event("rest-api-token.json")).await;
     assert_eq!(rest["statusCode"], 200);
@@ -382,7 +386,7 @@ async fn authsignal_verdict(answer: ResponseTemplate, vars: &[(&str, &str)]) -> 
     let upstreams = Upstreams::start().await;
     upstreams.authsignal_answers(answer).await;
     upstreams.auth0_answers(tokens()).await;
-    let handler = handler(&with(&upstreams.vars(), vars));
+    let handler = handler(&with(&upstreams.vars(), vars)).await;
     let answer = call(&handler, &http_api()).await;
     (answer, upstreams.auth0_requests().await.len())
 }
@@ -519,7 +523,7 @@ async fn authsignal_rejecting_our_secret_is_500_server_error_when_a_refresh_brin
             ))
             .await;
         upstreams.auth0_answers(tokens()).await;
-        let answer = call(&handler(&upstreams.vars()), &http_api()).await;
+        let answer = call(&handler(&upstreams.vars()).await, &http_api()).await;
         assert_eq!(
             (answer.status, answer.error().as_str()),
             (500, "server_error"),
@@ -540,7 +544,7 @@ async fn auth0_answer(answer: ResponseTemplate) -> Answer {
     let upstreams = Upstreams::start().await;
     upstreams.authsignal_answers(challenge_succeeded()).await;
     upstreams.auth0_answers(answer).await;
-    call(&handler(&upstreams.vars()), &http_api()).await
+    call(&handler(&upstreams.vars()).await, &http_api()).await
 }
 
 #[tokio::test]
@@ -649,7 +653,7 @@ async fn auth0_rejecting_our_client_credentials_is_500_server_error_when_a_refre
         upstreams
             .auth0_answers(ResponseTemplate::new(401).set_body_json(body))
             .await;
-        let answer = call(&handler(&upstreams.vars()), &http_api()).await;
+        let answer = call(&handler(&upstreams.vars()).await, &http_api()).await;
         assert_eq!(
             (answer.status, answer.error().as_str()),
             (500, "server_error"),
@@ -721,7 +725,7 @@ async fn an_unreachable_upstream_is_502() {
         &upstreams.vars(),
         &[("AUTHSIGNAL_API_URL", &format!("http://{closed}/v1"))],
     );
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(
         (answer.status, answer.error().as_str()),
         (502, "temporarily_unavailable")
@@ -731,7 +735,7 @@ async fn an_unreachable_upstream_is_502() {
         &upstreams.vars(),
         &[("AUTH0_DOMAIN", &format!("http://{closed}"))],
     );
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(
         (answer.status, answer.error().as_str()),
         (502, "temporarily_unavailable")
@@ -747,7 +751,7 @@ async fn a_slow_upstream_is_504_after_the_upstream_timeout() {
         .await;
     let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "200")]);
     let started = std::time::Instant::now();
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(
         (answer.status, answer.error().as_str()),
         (504, "temporarily_unavailable")
@@ -761,7 +765,7 @@ async fn a_slow_upstream_is_504_after_the_upstream_timeout() {
     upstreams.authsignal_answers(challenge_succeeded()).await;
     upstreams.auth0_answers(slow()).await;
     let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "200")]);
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(answer.status, 504);
 }
 
@@ -774,7 +778,12 @@ async fn a_call_gets_no_more_than_the_time_left_before_the_lambda_deadline() {
     // 5 s allowed per call, but the Lambda deadline is 1.2 s away (0.7 s after the margin).
     let vars = with(&upstreams.vars(), &[("UPSTREAM_TIMEOUT_MS", "5000")]);
     let started = std::time::Instant::now();
-    let answer = call_with_budget(&handler(&vars), &http_api(), Duration::from_millis(1200)).await;
+    let answer = call_with_budget(
+        &handler(&vars).await,
+        &http_api(),
+        Duration::from_millis(1200),
+    )
+    .await;
     let took = started.elapsed();
     assert_eq!(answer.status, 504);
     assert!(
@@ -789,7 +798,7 @@ async fn no_call_starts_once_the_budget_is_spent() {
     upstreams.happy_path().await;
     // Deadline inside the safety margin: no time for any call.
     let answer = call_with_budget(
-        &handler(&upstreams.vars()),
+        &handler(&upstreams.vars()).await,
         &http_api(),
         Duration::from_millis(400),
     )
@@ -808,7 +817,7 @@ async fn missing_credentials_are_500_server_error() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let vars = without(&upstreams.vars(), "AUTH0_CLIENT_SECRET");
-    let answer = call(&handler(&vars), &http_api()).await;
+    let answer = call(&handler(&vars).await, &http_api()).await;
     assert_eq!(
         (answer.status, answer.error().as_str()),
         (500, "server_error")
@@ -824,7 +833,7 @@ async fn an_invalid_setting_answers_every_request_with_500() {
         &upstreams.vars(),
         &[("AUTHSIGNAL_API_URL", "http://api.authsignal.com/v1")],
     );
-    let handler = handler(&vars);
+    let handler = handler(&vars).await;
     let too_large = with_body(http_api(), &"x".repeat(9000));
     let mut broken_base64 = http_api();
     broken_base64["body"] = json!("!!!");
@@ -855,7 +864,7 @@ async fn the_last_path_segment_picks_the_endpoint_with_stages_base_paths_and_a_t
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for (fixture, path) in [
         ("http-api-token.json", "/token"),
         ("http-api-token.json", "/token/"),
@@ -884,7 +893,7 @@ async fn any_other_path_is_404_unknown_endpoint_and_reaches_no_upstream() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for fixture in [
         "http-api-refresh.json",
         "http-api-token.json",
@@ -917,7 +926,7 @@ async fn any_other_path_is_404_unknown_endpoint_and_reaches_no_upstream() {
 #[tokio::test]
 async fn method_size_and_body_rules_apply_to_the_revocation_endpoint_too() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let mut get = event("http-api-revoke.json");
     get["requestContext"]["http"]["method"] = json!("GET");
     let answer = call(&handler, &get).await;
@@ -956,7 +965,7 @@ fn form_body(mut event: Value, body: &str) -> Value {
 async fn a_sign_in_can_be_an_oauth_form_as_api_gateway_delivers_it_base64_encoded() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let form = format!(
         "token={}",
         url::form_urlencoded::byte_serialize(TOKEN.as_bytes()).collect::<String>()
@@ -975,7 +984,7 @@ async fn a_sign_in_can_be_an_oauth_form_as_api_gateway_delivers_it_base64_encode
 async fn json_labelled_as_a_form_is_read_as_json_and_a_form_needs_its_content_type() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     // What `curl -d '{"token":"..."}'` sends.
     let curl = form_body(http_api(), &format!(" {{\"token\":\"{TOKEN}\"}}"));
     assert_eq!(call(&handler, &curl).await.status, 200);
@@ -994,7 +1003,7 @@ async fn json_labelled_as_a_form_is_read_as_json_and_a_form_needs_its_content_ty
 async fn repeated_parameters_foreign_charsets_and_non_utf8_bytes_are_400() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut cases = vec![
         (
@@ -1044,7 +1053,7 @@ async fn repeated_parameters_foreign_charsets_and_non_utf8_bytes_are_400() {
 async fn empty_or_null_parameters_count_as_omitted() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     // An empty or null grant_type is a sign-in.
     for event in [
         form_body(http_api(), &format!("grant_type=&token={TOKEN}")),
@@ -1080,7 +1089,7 @@ async fn a_refresh_redeems_the_refresh_token_with_the_bridges_client_credentials
         upstreams.happy_path().await;
         upstreams.auth0.reset().await;
         upstreams.auth0_answers(refreshed_tokens()).await;
-        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        let answer = call(&handler(&upstreams.vars()).await, &event(fixture)).await;
 
         assert_eq!(answer.status, 200, "{fixture}");
         assert_eq!(
@@ -1124,7 +1133,7 @@ async fn a_refresh_redeems_the_refresh_token_with_the_bridges_client_credentials
 async fn a_refresh_passes_a_narrowed_scope_and_never_the_callers_client_credentials() {
     let upstreams = Upstreams::start().await;
     upstreams.auth0_answers(refreshed_tokens()).await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let body = format!(
         "grant_type=refresh_token&refresh_token={FIXTURE_REFRESH_TOKEN}&scope=openid+email\
          &client_id=app-client&client_secret=app-made-up-secret&audience=https%3A%2F%2Fevil"
@@ -1161,7 +1170,11 @@ async fn a_refresh_answer_without_a_new_refresh_token_is_passed_through() {
                 .set_body_raw(without_rotation.to_string(), "application/json"),
         )
         .await;
-    let answer = call(&handler(&upstreams.vars()), &event("http-api-refresh.json")).await;
+    let answer = call(
+        &handler(&upstreams.vars()).await,
+        &event("http-api-refresh.json"),
+    )
+    .await;
     assert_eq!(
         (answer.status, answer.text),
         (200, without_rotation.to_string())
@@ -1173,7 +1186,7 @@ async fn an_unknown_expired_or_reused_refresh_token_is_auth0s_403_invalid_grant_
     let upstreams = Upstreams::start().await;
     upstreams.auth0_answers(unknown_refresh_token()).await;
     let answer = call(
-        &handler(&upstreams.vars()),
+        &handler(&upstreams.vars()).await,
         &event("http-api-refresh-form.json"),
     )
     .await;
@@ -1188,7 +1201,7 @@ async fn an_unknown_expired_or_reused_refresh_token_is_auth0s_403_invalid_grant_
 async fn any_other_grant_type_is_400_unsupported_grant_type_without_an_upstream_call() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for body in [
         "grant_type=password&username=u&password=p".to_owned(),
         "grant_type=client_credentials".to_owned(),
@@ -1216,7 +1229,7 @@ async fn any_other_grant_type_is_400_unsupported_grant_type_without_an_upstream_
 async fn a_revocation_shaped_body_at_the_token_endpoint_is_400_and_reaches_no_upstream() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     // The revocation fixture's own body, and a refresh sent without its grant type.
     let revocation = event("http-api-revoke.json");
     let at_the_token_endpoint = at_path(revocation, "/token");
@@ -1250,7 +1263,7 @@ async fn a_revocation_shaped_body_at_the_token_endpoint_is_400_and_reaches_no_up
 #[tokio::test]
 async fn a_refresh_without_a_usable_refresh_token_is_400_invalid_request() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     let long = "r".repeat(4097);
     for (body, description) in [
         (
@@ -1345,7 +1358,7 @@ async fn refresh_and_revocation_failures_get_the_same_answers_as_the_sign_in() {
                 .respond_with(answer)
                 .mount(&upstreams.auth0)
                 .await;
-            let got = call(&handler(&upstreams.vars()), &event(fixture)).await;
+            let got = call(&handler(&upstreams.vars()).await, &event(fixture)).await;
             assert_eq!(got.status, status, "{fixture}: {}", got.text);
             if status != 200 {
                 assert_eq!(got.error(), error, "{fixture}");
@@ -1364,7 +1377,7 @@ async fn rejected_client_credentials_on_refresh_or_revocation_are_500_when_a_ref
             .set_body_json(json!({"error": "access_denied", "error_description": "Unauthorized"}));
         upstreams.auth0_answers(rejected.clone()).await;
         upstreams.auth0_revoke_answers(rejected).await;
-        let answer = call(&handler(&upstreams.vars()), &event(fixture)).await;
+        let answer = call(&handler(&upstreams.vars()).await, &event(fixture)).await;
         assert_eq!(
             (answer.status, answer.error().as_str()),
             (500, "server_error"),
@@ -1386,7 +1399,7 @@ async fn a_revocation_posts_json_with_the_bridges_credentials_and_answers_200_wi
 {
     let upstreams = Upstreams::start().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for event in [
         event("http-api-revoke.json"),
         with_body(
@@ -1428,7 +1441,11 @@ async fn auth0_refusing_to_revoke_an_invalid_or_revoked_token_is_still_200_for_t
                     .set_body_json(json!({"error": code, "error_description": "no such token"})),
             )
             .await;
-        let answer = call(&handler(&upstreams.vars()), &event("http-api-revoke.json")).await;
+        let answer = call(
+            &handler(&upstreams.vars()).await,
+            &event("http-api-revoke.json"),
+        )
+        .await;
         assert_eq!(
             (answer.status, answer.text.as_str()),
             (200, "{}"),
@@ -1445,7 +1462,11 @@ async fn auth0_refusing_a_revocation_for_another_reason_is_passed_through_not_a_
         upstreams
             .auth0_revoke_answers(ResponseTemplate::new(status).set_body_json(&body))
             .await;
-        let answer = call(&handler(&upstreams.vars()), &event("http-api-revoke.json")).await;
+        let answer = call(
+            &handler(&upstreams.vars()).await,
+            &event("http-api-revoke.json"),
+        )
+        .await;
         assert_eq!((answer.status, answer.json()), (status, body), "{code}");
     }
 }

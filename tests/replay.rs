@@ -51,7 +51,7 @@ async fn a_challenge_finishes_one_sign_in_and_its_second_use_is_refused_without_
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let (moto, _admin, vars) = moto_with_table(&upstreams).await;
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
 
     let first = call_as(&handler, &http_api(), "invocation-1", BUDGET).await;
     assert_eq!(first.status, 200, "{first:?}");
@@ -73,7 +73,7 @@ async fn a_challenge_finishes_one_sign_in_and_its_second_use_is_refused_without_
     );
 
     // Another execution environment (a new handler) sees the same table.
-    let elsewhere = handler_with_replay(&vars, moto.loader()).await;
+    let elsewhere = handler_over_aws(&vars, moto.loader()).await;
     let third = call_as(&elsewhere, &http_api(), "invocation-3", BUDGET).await;
     assert_eq!(
         (third.status, third.error().as_str()),
@@ -89,7 +89,7 @@ async fn the_record_is_keyed_by_the_challenge_owned_by_the_invocation_and_holds_
     upstreams.happy_path().await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
     let vars = with(&vars, &[("REPLAY_WINDOW_SECONDS", "3600")]);
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     let written_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -135,7 +135,7 @@ async fn without_an_idempotency_key_the_record_is_keyed_by_the_tokens_hash() {
         .await;
     upstreams.auth0_answers(tokens()).await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     assert_eq!(
         call_as(&handler, &http_api(), "a", BUDGET).await.status,
         200
@@ -163,7 +163,7 @@ async fn an_sdk_retry_of_our_own_write_is_not_a_replay() {
     // The first PutItem lands in the table; its answer is lost and replaced by a 500, so the
     // SDK retries the same write, whose condition now fails on our own record.
     let relay = AnswerLosingRelay::start(&moto.url, 1).await;
-    let handler = handler_with_replay(&vars, loader_for(&relay.url)).await;
+    let handler = handler_over_aws(&vars, loader_for(&relay.url)).await;
 
     let answer = call_as(&handler, &http_api(), "retrying-owner", BUDGET).await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -194,7 +194,7 @@ async fn a_write_whose_answer_never_came_is_taken_back_so_the_retry_signs_in() {
     // Every answer to the write is lost (the SDK tries three times, then gives up with a 5xx),
     // but the first attempt landed: the bridge deletes its own record before answering 502.
     let relay = AnswerLosingRelay::start(&moto.url, usize::MAX).await;
-    let handler = handler_with_replay(&vars, loader_for(&relay.url)).await;
+    let handler = handler_over_aws(&vars, loader_for(&relay.url)).await;
 
     let failed = call_as(&handler, &http_api(), "lost-answers", BUDGET).await;
     assert_eq!(
@@ -208,7 +208,7 @@ async fn a_write_whose_answer_never_came_is_taken_back_so_the_retry_signs_in() {
     );
 
     // The app's retry (another invocation) signs in.
-    let healthy = handler_with_replay(&vars, moto.loader()).await;
+    let healthy = handler_over_aws(&vars, moto.loader()).await;
     let retried = call_as(&healthy, &http_api(), "the-retry", BUDGET).await;
     assert_eq!(retried.status, 200, "{retried:?}");
 }
@@ -221,7 +221,7 @@ async fn a_lost_write_answer_then_throttling_is_taken_back_so_the_retry_signs_in
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
     // The first PutItem lands but its answer is lost; the SDK's retries are throttled.
     let relay = AnswerLosingRelay::start_then_throttling(&moto.url, 1).await;
-    let handler = handler_with_replay(&vars, loader_for(&relay.url)).await;
+    let handler = handler_over_aws(&vars, loader_for(&relay.url)).await;
 
     let throttled = call_as(&handler, &http_api(), "lost-then-throttled", BUDGET).await;
     assert_eq!(
@@ -243,7 +243,7 @@ async fn a_lost_write_answer_then_throttling_is_taken_back_so_the_retry_signs_in
         "the landed write was taken back"
     );
 
-    let healthy = handler_with_replay(&vars, moto.loader()).await;
+    let healthy = handler_over_aws(&vars, moto.loader()).await;
     let retried = call_as(&healthy, &http_api(), "after-the-throttling", BUDGET).await;
     assert_eq!(retried.status, 200, "{retried:?}");
 }
@@ -256,7 +256,7 @@ async fn a_failed_profile_lookup_releases_the_record_so_the_retry_signs_in() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     // Authsignal's user lookup fails once.
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(503))
@@ -296,7 +296,7 @@ async fn auth0_asking_for_a_dpop_nonce_releases_the_record_so_the_app_signs_agai
         .await;
     upstreams.auth0_answers(tokens()).await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     let key = DpopKey::new();
     let token_url = "https://tenant.example.auth0.com/oauth/token";
 
@@ -385,7 +385,7 @@ async fn the_claim_and_the_profile_lookup_are_made_side_by_side() {
         }))
         .await;
     let vars = with(&upstreams.vars(), &[("REPLAY_TABLE", TABLE)]);
-    let handler = handler_with_replay(&vars, loader_for(&dynamodb.uri())).await;
+    let handler = handler_over_aws(&vars, loader_for(&dynamodb.uri())).await;
 
     let answer = call_as(&handler, &http_api(), "side-by-side", BUDGET).await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -435,7 +435,7 @@ async fn the_record_is_released_when_auth0_issued_nothing_so_the_app_can_retry()
             Some(answer) => upstreams.auth0_answers(answer).await,
             None => vars = with(&vars, &[("AUTH0_DOMAIN", &closed_port_url())]),
         }
-        let handler = handler_with_replay(&vars, moto.loader()).await;
+        let handler = handler_over_aws(&vars, moto.loader()).await;
         let failed = call_as(&handler, &http_api(), "first-try", BUDGET).await;
         assert_eq!(failed.status, status, "{case}: {failed:?}");
         assert!(
@@ -447,7 +447,7 @@ async fn the_record_is_released_when_auth0_issued_nothing_so_the_app_can_retry()
         let handler_after = if case == "connection refused" {
             upstreams.auth0_answers(tokens()).await;
             vars = with(&vars, &[("AUTH0_DOMAIN", &upstreams.auth0.uri())]);
-            handler_with_replay(&vars, moto.loader()).await
+            handler_over_aws(&vars, moto.loader()).await
         } else {
             upstreams.auth0.reset().await;
             upstreams.auth0_answers(tokens()).await;
@@ -483,7 +483,7 @@ async fn auth0s_token_exchange_rate_limit_releases_the_record_so_the_app_retries
             ),
         ],
     );
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     let limited = call_as(&handler, &http_api(), "first-try", BUDGET).await;
     assert_eq!(limited.status, 429, "{limited:?}");
     assert_eq!(limited.header("retry-after"), Some("1"));
@@ -535,7 +535,7 @@ async fn the_record_stays_when_auth0_may_have_issued_tokens() {
         upstreams.authsignal_answers(challenge_succeeded()).await;
         upstreams.auth0_answers(answer).await;
         let (moto, admin, vars) = moto_with_table(&upstreams).await;
-        let handler = handler_with_replay(&vars, moto.loader()).await;
+        let handler = handler_over_aws(&vars, moto.loader()).await;
         let failed = call_as(&handler, &http_api(), "first-try", BUDGET).await;
         assert_eq!(failed.status, status, "{case}: {failed:?}");
         assert_eq!(records(&admin).await.len(), 1, "{case}: the record stays");
@@ -559,7 +559,7 @@ async fn auth0_is_called_only_while_time_for_the_release_remains() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     // 1.3 s before the Lambda deadline is 0.8 s after the safety margin: enough to validate and
     // write the record, not enough to call Auth0 and still keep 1 s for the release.
     let answer = call_as(
@@ -593,7 +593,7 @@ async fn a_failed_challenge_refresh_and_revocation_write_nothing() {
     upstreams.auth0_revoke_answers(revoked()).await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
     let vars = with(&vars, &[("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY")]);
-    let handler = handler_with_replay(&vars, moto.loader()).await;
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     let refused = call_as(&handler, &http_api(), "a", BUDGET).await;
     assert_eq!(
         (refused.status, refused.error().as_str()),
@@ -633,7 +633,7 @@ async fn a_failed_challenge_refresh_and_revocation_write_nothing() {
 async fn replay_protection_is_off_without_replay_table() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&upstreams.vars());
+    let handler = handler(&upstreams.vars()).await;
     for request_id in ["a", "b"] {
         assert_eq!(
             call_as(&handler, &http_api(), request_id, BUDGET)
@@ -727,7 +727,7 @@ async fn dynamodb_failing_gets_the_documented_answer_within_the_budget_and_auth0
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
         let vars = with(&upstreams.vars(), &[("REPLAY_TABLE", TABLE)]);
-        let handler = handler_with_replay(&vars, loader_for(&url)).await;
+        let handler = handler_over_aws(&vars, loader_for(&url)).await;
         let started = Instant::now();
         let answer = call_as(&handler, &http_api(), "dynamodb-failing", BUDGET).await;
         let took = started.elapsed();
@@ -863,7 +863,7 @@ async fn a_release_never_deletes_another_invocations_record() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let (moto, admin, vars) = moto_with_table(&upstreams).await;
-    let first = handler_with_replay(&vars, moto.loader()).await;
+    let first = handler_over_aws(&vars, moto.loader()).await;
     assert_eq!(
         call_as(&first, &http_api(), "the-winner", BUDGET)
             .await
@@ -874,7 +874,7 @@ async fn a_release_never_deletes_another_invocations_record() {
     // Another invocation's write finds the winner's record, but every answer is lost, so it
     // cannot tell that from a write of its own that landed: it tries to take it back.
     let relay = AnswerLosingRelay::start(&moto.url, usize::MAX).await;
-    let loser = handler_with_replay(&vars, loader_for(&relay.url)).await;
+    let loser = handler_over_aws(&vars, loader_for(&relay.url)).await;
     let failed = call_as(&loser, &http_api(), "the-loser", BUDGET).await;
     assert_eq!(failed.status, 502);
     let records = records(&admin).await;

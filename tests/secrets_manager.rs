@@ -267,8 +267,7 @@ async fn handler_over_secret(
     secret_id: &str,
 ) -> authsignal_auth0_bridge::edge::http::Handler {
     let vars = with(&upstreams.vars(), &[("SECRET_ID", secret_id)]);
-    let settings = settings(&[("SECRET_ID", secret_id)]);
-    handler_with_source(&vars, source(moto.loader(), &settings, secret_id).await)
+    handler_over_aws(&vars, moto.loader()).await
 }
 
 /// Authsignal's stand-in accepts only `secret` (on `/validate` and the user lookup), rejecting
@@ -518,10 +517,7 @@ async fn the_signing_key_is_read_cached_and_rotated_with_the_secret() {
     upstreams.auth0_answers(refreshed_tokens()).await;
     let ttl = [("SECRET_ID", secret_id), ("SECRET_CACHE_TTL_SECONDS", "1")];
     let vars = with(&without(&upstreams.vars(), "BRIDGE_SIGNING_KEY"), &ttl);
-    let handler = handler_with_source(
-        &vars,
-        source(moto.loader(), &settings(&ttl), secret_id).await,
-    );
+    let handler = handler_over_aws(&vars, moto.loader()).await;
     let kid_of_last_sign_in = || async {
         let requests = upstreams.auth0_requests().await;
         let request = requests.last().unwrap();

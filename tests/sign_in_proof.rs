@@ -45,7 +45,7 @@ async fn everything_auth0_saw(upstreams: &Upstreams) -> String {
 async fn the_password_is_an_assertion_with_the_documented_claims_and_never_the_authsignal_token() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let answer = call(&handler(&upstreams.vars()), &http_api()).await;
+    let answer = call(&handler(&upstreams.vars()).await, &http_api()).await;
     assert_eq!(answer.status, 200);
 
     let request = &upstreams.auth0_requests().await[0];
@@ -108,7 +108,7 @@ async fn the_issuer_and_audience_follow_assertion_issuer_and_auth0_realm() {
             ("AUTH0_REALM", "passkeys"),
         ],
     );
-    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert_eq!(call(&handler(&vars).await, &http_api()).await.status, 200);
     let request = &upstreams.auth0_requests().await[0];
     let claims = assertion_claims(request);
     assert_eq!(
@@ -130,7 +130,9 @@ async fn the_profile_lookup_reads_the_validated_user_with_basic_auth() {
         .await;
     upstreams.auth0_answers(tokens()).await;
     assert_eq!(
-        call(&handler(&upstreams.vars()), &http_api()).await.status,
+        call(&handler(&upstreams.vars()).await, &http_api())
+            .await
+            .status,
         200
     );
 
@@ -157,7 +159,7 @@ async fn with_the_profile_off_nothing_is_looked_up_and_the_assertion_has_no_prof
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     let vars = with(&upstreams.vars(), &[("AUTHSIGNAL_PROFILE", "false")]);
-    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert_eq!(call(&handler(&vars).await, &http_api()).await.status, 200);
     assert!(upstreams.user_lookups().await.is_empty());
     let claims = assertion_claims(&upstreams.auth0_requests().await[0]);
     for profile_claim in [
@@ -180,7 +182,7 @@ async fn with_the_authsignal_token_proof_the_password_is_the_token_and_nothing_i
         &without(&upstreams.vars(), "BRIDGE_SIGNING_KEY"),
         &[("AUTH0_SIGN_IN_PROOF", "authsignal-token")],
     );
-    assert_eq!(call(&handler(&vars), &http_api()).await.status, 200);
+    assert_eq!(call(&handler(&vars).await, &http_api()).await.status, 200);
     assert_eq!(
         form(&upstreams.auth0_requests().await[0])["password"],
         TOKEN
@@ -231,7 +233,7 @@ async fn a_failed_profile_lookup_is_answered_like_a_failed_validation_and_auth0_
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
         upstreams.authsignal_user_answers(lookup).await;
-        let answer = call(&handler(&upstreams.vars()), &http_api()).await;
+        let answer = call(&handler(&upstreams.vars()).await, &http_api()).await;
         assert_eq!((answer.status, answer.error()), (status, error.to_owned()));
         assert_eq!(answer.header("retry-after"), retry_after);
         assert!(
@@ -256,7 +258,7 @@ async fn without_a_usable_signing_key_every_sign_in_is_500_before_authsignal_is_
             Some(key) => with(&vars, &[("BRIDGE_SIGNING_KEY", key)]),
             None => vars,
         };
-        let handler = handler(&vars);
+        let handler = handler(&vars).await;
         let answer = call(&handler, &http_api()).await;
         assert_eq!(
             (answer.status, answer.error()),

@@ -57,7 +57,7 @@ fn token_exchange_vars(upstreams: &Upstreams) -> Vec<(String, String)> {
 async fn the_sign_in_sends_the_token_exchange_grant_with_the_assertion_as_subject_token() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
-    let handler = handler(&token_exchange_vars(&upstreams));
+    let handler = handler(&token_exchange_vars(&upstreams)).await;
 
     let answer = call(&handler, &event("http-api-token.json")).await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -107,7 +107,7 @@ async fn without_an_audience_none_is_sent() {
         .into_iter()
         .filter(|(name, _)| name != "AUTH0_AUDIENCE")
         .collect();
-    let answer = call(&handler(&vars), &event("http-api-token.json")).await;
+    let answer = call(&handler(&vars).await, &event("http-api-token.json")).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let sent = form(&upstreams.auth0_requests().await[0]);
     assert!(!sent.contains_key("audience"), "{sent:?}");
@@ -118,7 +118,7 @@ async fn refresh_revocation_and_dpop_are_unchanged_in_this_mode() {
     let upstreams = Upstreams::start().await;
     upstreams.happy_path().await;
     upstreams.auth0_revoke_answers(revoked()).await;
-    let handler = handler(&token_exchange_vars(&upstreams));
+    let handler = handler(&token_exchange_vars(&upstreams)).await;
     let proof = DpopKey::new().proof("https://tenant.example.auth0.com/oauth/token", None);
 
     let signed_in = call(&handler, &with_dpop(event("http-api-token.json"), &proof)).await;
@@ -163,7 +163,7 @@ async fn auth0s_errors_and_its_token_exchange_rate_limit_are_passed_through() {
         upstreams.authsignal_answers(challenge_succeeded()).await;
         upstreams.auth0_answers(answer).await;
         let got = call(
-            &handler(&token_exchange_vars(&upstreams)),
+            &handler(&token_exchange_vars(&upstreams)).await,
             &event("http-api-token.json"),
         )
         .await;
@@ -186,7 +186,7 @@ async fn a_reserved_subject_token_type_or_the_authsignal_token_as_proof_is_a_500
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
         let vars = with(&token_exchange_vars(&upstreams), &changes);
-        let answer = call(&handler(&vars), &event("http-api-token.json")).await;
+        let answer = call(&handler(&vars).await, &event("http-api-token.json")).await;
         assert_eq!(
             (answer.status, answer.error().as_str()),
             (500, "server_error"),

@@ -15,10 +15,9 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authsignal_auth0_bridge::edge::http::{GatewayResponse, Handler};
-use authsignal_auth0_bridge::flow::bridge::Bridge;
 use authsignal_auth0_bridge::settings::Settings;
+use authsignal_auth0_bridge::startup::build_handler;
 use authsignal_auth0_bridge::telemetry::Telemetry;
-use authsignal_auth0_bridge::upstream::credentials::{Credentials, CredentialsSource};
 use connection_counter::ConnectionCounter;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent};
@@ -363,62 +362,22 @@ pub fn settings_of(vars: &[(String, String)]) -> Settings {
     Settings::from_lookup(|name| map.get(name).cloned()).expect("valid settings")
 }
 
-/// Builds the handler as `main` does, from settings given as variables, with credentials from
-/// `source`.
-pub fn handler_with_source(vars: &[(String, String)], source: CredentialsSource) -> Handler {
-    let settings = settings_of(vars);
-    Handler::new(
-        Bridge::from_settings(&settings, source, None).unwrap(),
-        settings.upstream_timeout,
-        test_telemetry(),
-    )
+/// Builds the handler as `main` does ([`build_handler`]), from settings given as variables,
+/// with `aws` as the AWS SDK's configuration (moto, or a stand-in for its failures): the
+/// replay table (`REPLAY_TABLE`) and the secret (`SECRET_ID`) are reached through it.
+pub async fn handler_over_aws(vars: &[(String, String)], aws: aws_config::ConfigLoader) -> Handler {
+    let map: HashMap<String, String> = vars.iter().cloned().collect();
+    build_handler(|name| map.get(name).cloned(), aws, test_telemetry()).await
 }
 
-/// Builds the handler as `main` does with replay protection on: `vars` name the table
-/// (`REPLAY_TABLE`), `loader` points the real AWS SDK at DynamoDB (moto, or a stand-in);
-/// credentials come from the environment variables in `vars`.
-pub async fn handler_with_replay(
-    vars: &[(String, String)],
-    loader: aws_config::ConfigLoader,
-) -> Handler {
-    use authsignal_auth0_bridge::upstream::aws::load_sdk_config;
-    use authsignal_auth0_bridge::upstream::replay::{dynamodb_client, ReplayGuard};
-    let settings = settings_of(vars);
-    let map: HashMap<String, String> = vars.iter().cloned().collect();
-    let source =
-        CredentialsSource::Environment(Credentials::from_lookup(|name| map.get(name).cloned()));
-    let sdk_config = load_sdk_config(loader, &settings).await;
-    let replay = ReplayGuard::new(
-        dynamodb_client(&sdk_config, &settings),
-        settings.replay_table.clone().expect("REPLAY_TABLE in vars"),
-        settings.replay_window,
-    );
-    Handler::new(
-        Bridge::from_settings(&settings, source, Some(replay)).unwrap(),
-        settings.upstream_timeout,
-        test_telemetry(),
-    )
+/// Builds the handler as `main` does, from settings given as variables (credentials in them,
+/// no AWS service used).
+pub async fn handler(vars: &[(String, String)]) -> Handler {
+    handler_over_aws(vars, moto::loader_for("http://127.0.0.1:9")).await
 }
 
 pub fn test_telemetry() -> Telemetry {
     Telemetry::new("Test/Bridge", "bridge-test", "bridge-test").without_metrics_output()
-}
-
-/// Builds the handler as `main` does, from settings given as variables.
-pub fn handler(vars: &[(String, String)]) -> Handler {
-    let map: HashMap<String, String> = vars.iter().cloned().collect();
-    let lookup = |name: &str| map.get(name).cloned();
-    match Settings::from_lookup(lookup) {
-        Ok(settings) => {
-            let source = CredentialsSource::Environment(Credentials::from_lookup(lookup));
-            Handler::new(
-                Bridge::from_settings(&settings, source, None).unwrap(),
-                settings.upstream_timeout,
-                test_telemetry(),
-            )
-        }
-        Err(_) => Handler::misconfigured(test_telemetry()),
-    }
 }
 
 /// Sets (or adds) variables on top of `vars`.
