@@ -8,29 +8,81 @@
 //!   docs/behaviour.md forbids the token and the secrets "at any level". An allow-list, so a new
 //!   dependency cannot start leaking at TRACE.
 
-use std::str::FromStr;
-
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 /// The targets of this package (library and binary) that may log below INFO.
 const OWN_TARGETS: &[&str] = &["authsignal_auth0_bridge", "bootstrap"];
 
-/// The level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO. Lambda's `FATAL` has no
-/// tracing equivalent and is read as ERROR (not as the INFO an unknown value would give).
-pub fn level_from(value: Option<&str>) -> LevelFilter {
-    match value.map(str::trim) {
-        Some(value) if value.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
-        Some(value) => LevelFilter::from_str(value).unwrap_or(LevelFilter::INFO),
-        None => LevelFilter::INFO,
+/// Lambda's log levels (a function's `ApplicationLogLevel`), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LogLevel {
+    /// The function's configured level: `AWS_LAMBDA_LOG_LEVEL` (what Lambda sets from
+    /// `ApplicationLogLevel`, and filters by), else `RUST_LOG` (as one level), else INFO; an
+    /// unknown value is INFO.
+    pub fn configured(lookup: impl Fn(&str) -> Option<String>) -> LogLevel {
+        let value = lookup("AWS_LAMBDA_LOG_LEVEL").or_else(|| lookup("RUST_LOG"));
+        LogLevel::parse(value.as_deref())
     }
+
+    pub fn parse(value: Option<&str>) -> LogLevel {
+        let Some(value) = value.map(str::trim) else {
+            return LogLevel::Info;
+        };
+        [
+            ("TRACE", LogLevel::Trace),
+            ("DEBUG", LogLevel::Debug),
+            ("INFO", LogLevel::Info),
+            ("WARN", LogLevel::Warn),
+            ("ERROR", LogLevel::Error),
+            ("FATAL", LogLevel::Fatal),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value))
+        .map_or(LogLevel::Info, |(_, level)| level)
+    }
+
+    /// The level as Lambda writes it in a JSON log line's `level`.
+    pub fn label(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+            LogLevel::Fatal => "FATAL",
+        }
+    }
+
+    /// The tracing filter: Lambda's `FATAL` has no tracing equivalent and is read as ERROR (not
+    /// as the INFO an unknown value would give).
+    fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Trace => LevelFilter::TRACE,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Error | LogLevel::Fatal => LevelFilter::ERROR,
+        }
+    }
+}
+
+/// The tracing filter for the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
+pub fn level_from(value: Option<&str>) -> LevelFilter {
+    LogLevel::parse(value).filter()
 }
 
 pub fn init() {
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
-    let configured = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok();
-    let level = level_from(configured.as_deref());
+    let level = LogLevel::configured(|name| std::env::var(name).ok()).filter();
     let mut filter = EnvFilter::builder()
         .with_default_directive(level.min(LevelFilter::INFO).into())
         .parse_lossy("");

@@ -31,6 +31,7 @@ pub async fn build_handler(
     aws: ConfigLoader,
     telemetry: Telemetry,
 ) -> Handler {
+    telemetry.report_metrics_level();
     let settings = match Settings::from_lookup(&lookup) {
         Ok(settings) => settings,
         Err(error) => {

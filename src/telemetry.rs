@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use crate::error::Upstream;
+use crate::logging::LogLevel;
 
 /// Default CloudWatch namespace of the metrics (`METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "AuthsignalAuth0Bridge";
@@ -29,6 +30,9 @@ pub struct Telemetry {
     function_name: String,
     /// Off only for in-process tests, whose stdout the test harness does not capture.
     write_metrics: bool,
+    /// The `level` of the metrics lines: the lowest level the function's log level lets
+    /// through (see [`metrics_level`]).
+    metrics_level: LogLevel,
 }
 
 /// The `Operation` label of a request refused before it named an operation (an unknown path, or
@@ -97,6 +101,7 @@ impl Telemetry {
             service: service.to_owned(),
             function_name: function_name.to_owned(),
             write_metrics: true,
+            metrics_level: LogLevel::Info,
         }
     }
 
@@ -107,8 +112,14 @@ impl Telemetry {
         self
     }
 
+    /// The same, for a function whose log level is `level`.
+    pub fn with_log_level(mut self, level: LogLevel) -> Self {
+        self.metrics_level = metrics_level(level);
+        self
+    }
+
     /// `METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`]), `METRICS_SERVICE` (default the
-    /// function name) and `AWS_LAMBDA_FUNCTION_NAME`.
+    /// function name), `AWS_LAMBDA_FUNCTION_NAME`, and the log level.
     pub fn from_env() -> Self {
         let get = |name: &str| {
             std::env::var(name)
@@ -116,12 +127,28 @@ impl Telemetry {
                 .filter(|value| !value.trim().is_empty())
         };
         let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-        Telemetry {
-            namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-            service: get("METRICS_SERVICE").unwrap_or_else(|| function_name.clone()),
-            function_name,
-            write_metrics: true,
+        Telemetry::new(
+            &get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            &get("METRICS_SERVICE").unwrap_or_else(|| function_name.clone()),
+            &function_name,
+        )
+        .with_log_level(LogLevel::configured(get))
+    }
+
+    /// Says once, at start-up, that a raised log level raised the metrics lines' level too
+    /// (so alarms and searches on that level see them), at that level, so it is kept.
+    pub fn report_metrics_level(&self) {
+        if !self.write_metrics || self.metrics_level == LogLevel::Info {
+            return;
         }
+        let level = self.metrics_level.label();
+        write_line(&json!({
+            "level": level,
+            "message": format!(
+                "the log level is {level}: the metrics lines carry level {level} so that Lambda keeps them; \
+                 searches and alarms on {level} lines should leave out lines with _aws"
+            ),
+        }));
     }
 
     /// Writes the summary line and the metrics of one invocation.
@@ -130,12 +157,7 @@ impl Telemetry {
         if !self.write_metrics {
             return;
         }
-        let document = self.metrics_document(record, SystemTime::now());
-        // Straight to stdout, not through the log subscriber: metrics must not depend on the
-        // log level. One write of one line, so it cannot interleave with a log line.
-        let mut line = document.to_string();
-        line.push('\n');
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        write_line(&self.metrics_document(record, SystemTime::now()));
     }
 
     /// The EMF document: `Exchanges` by `Outcome`, and the latencies, cold start and
@@ -186,9 +208,7 @@ impl Telemetry {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);
         let mut document = Map::new();
-        // Lambda's log-level filter (LogFormat JSON) drops lines below the configured level and
-        // reads a line without `level` as INFO: FATAL is the one level no setting filters out.
-        document.insert("level".into(), json!("FATAL"));
+        document.insert("level".into(), json!(self.metrics_level.label()));
         document.insert("message".into(), json!("metrics"));
         document.insert(
             "_aws".into(),
@@ -255,6 +275,23 @@ fn dpop_label(trace: &InvocationTrace) -> &'static str {
     } else {
         "none"
     }
+}
+
+/// The `level` of the metrics lines for a function logging at `level`. Lambda's log-level
+/// filter (`LogFormat: JSON`) drops lines below the function's level and reads a line without
+/// one as INFO, so metrics carry the lowest level it keeps: INFO unless an operator raised the
+/// level. Never more than that: operators alarm and search on ERROR and FATAL, and a healthy
+/// function must not show them.
+pub fn metrics_level(level: LogLevel) -> LogLevel {
+    level.max(LogLevel::Info)
+}
+
+/// Writes one JSON line straight to stdout, not through the log subscriber (metrics must not
+/// depend on its filter); one write of one line, so it cannot interleave with a log line.
+fn write_line(document: &Value) {
+    let mut line = document.to_string();
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -351,7 +388,7 @@ mod tests {
         assert_eq!(doc["Dpop"], "none");
         assert_eq!(doc["AuthsignalLatency"], 12.0);
         assert_eq!(doc["Auth0Latency"], 80.0);
-        assert_eq!(doc["level"], "FATAL");
+        assert_eq!(doc["level"], "INFO");
         assert_eq!(doc["function_request_id"], "req-1");
     }
 
@@ -367,5 +404,25 @@ mod tests {
         assert_eq!(doc["Outcome"], "invalid_request");
         assert_eq!(doc["Operation"], "unknown");
         assert!(doc.get("ColdStart").is_none() && doc.get("AuthsignalLatency").is_none());
+    }
+
+    #[test]
+    fn metrics_carry_the_lowest_level_lambda_keeps_info_unless_raised() {
+        for (configured, expected) in [
+            (None, "INFO"),
+            (Some("TRACE"), "INFO"),
+            (Some("debug"), "INFO"),
+            (Some("INFO"), "INFO"),
+            (Some("WARN"), "WARN"),
+            (Some("ERROR"), "ERROR"),
+            (Some("FATAL"), "FATAL"),
+        ] {
+            let telemetry = Telemetry::new(DEFAULT_NAMESPACE, "svc", "fn")
+                .with_log_level(LogLevel::parse(configured));
+            let trace = InvocationTrace::default();
+            let doc =
+                telemetry.metrics_document(&record("success", &trace, false), SystemTime::now());
+            assert_eq!(doc["level"], expected, "{configured:?}");
+        }
     }
 }
