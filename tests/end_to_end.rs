@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::dpop::{with_dpop, DpopKey};
 use support::moto::{create_secret, secret_json, Moto};
 use support::runtime_api::{body, kept_by_lambda, Function, Outcome, RuntimeApi};
 use support::*;
@@ -578,6 +579,12 @@ impl Case {
         }
     }
 
+    /// The same request with the app's DPoP proof (a canary: it must never be logged).
+    fn with_dpop_proof(mut self) -> Case {
+        self.event = with_dpop(self.event, DPOP_PROOF);
+        self
+    }
+
     fn reaches_authsignal(&self) -> bool {
         self.operation == "sign_in" && self.outcome != "invalid_request"
     }
@@ -809,8 +816,8 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
         Case::sign_in("canary-tok-a0401-9c", 500, "server_error"),
         Case::sign_in("canary-tok-a0429-0d", 429, "rate_limited"),
         Case::sign_in("canary-tok-a0slow-1e", 504, "upstream_timeout"),
-        Case::sign_in("canary-tok-ok-1a", 200, "success"),
-        Case::refresh("canary-rt-ok-2b7c", 200, "success"),
+        Case::sign_in("canary-tok-ok-1a", 200, "success").with_dpop_proof(),
+        Case::refresh("canary-rt-ok-2b7c", 200, "success").with_dpop_proof(),
         Case::refresh("canary-rt-unknown-9d1e", 403, "auth0_rejected"),
         Case::revoke("canary-rt-revoke-4f2a", 200, "success"),
         Case::revoke("canary-rt-gone-6a3b", 200, "nothing_to_revoke"),
@@ -848,10 +855,6 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
         debug_lines >= cases.len(),
         "DEBUG output was captured: {debug_lines}"
     );
-    // The operator is told why a revocation did nothing, by Auth0's code only.
-    assert!(output.lines().any(|line| line.contains(r#""level":"WARN""#)
-        && line.contains("did not revoke")
-        && line.contains("invalid_grant")));
     let mut forbidden = canaries();
     forbidden.extend(cases.iter().map(|case| case.canary.to_owned()));
     forbidden.push("canary-mfa-token-2f".to_owned());
@@ -864,6 +867,80 @@ async fn logs_of_a_full_run_at_trace_level_contain_no_secret_or_token() {
             leaks.is_empty(),
             "the log contains `{canary}`:\n{}",
             leaks.join("\n")
+        );
+    }
+}
+
+/// docs/behaviour.md, "Configuration and logs": a DPoP proof is never logged, at any level,
+/// whatever becomes of the request.
+#[tokio::test]
+async fn a_dpop_proof_is_never_logged_at_any_level() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(
+        &upstreams.vars(),
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ],
+    );
+    let mut function = Function::start(&runtime, &vars);
+    let proof = DpopKey::new().proof(&format!("{}/oauth/token", upstreams.auth0.uri()), None);
+    let repeated = with_dpop(event("http-api-token.json"), &format!("{proof},{proof}"));
+    for (request, status) in [
+        (with_dpop(event("http-api-token.json"), &proof), 200),
+        (with_dpop(refresh_event(FIXTURE_REFRESH_TOKEN), &proof), 200),
+        (repeated, 400),
+    ] {
+        assert_eq!(runtime.respond(&request).await["statusCode"], status);
+    }
+    let output = function.stop();
+    let forwarded = output
+        .iter()
+        .filter(|line| line.contains("exchange finished") && line.contains(r#""dpop":"forwarded""#))
+        .count();
+    assert_eq!(forwarded, 2, "the proof went to Auth0: {output:#?}");
+    for part in std::iter::once(proof.as_str()).chain(proof.split('.')) {
+        let leaks: Vec<&String> = output.iter().filter(|line| line.contains(part)).collect();
+        assert!(leaks.is_empty(), "the log holds the proof: {leaks:#?}");
+    }
+}
+
+/// docs/behaviour.md, "Refresh and revocation": a revocation Auth0 says did nothing is 200 for
+/// the app and one WARN for the operator naming Auth0's code, never the token.
+#[tokio::test]
+async fn a_revocation_that_did_nothing_is_a_warn_with_auth0s_code_only() {
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .auth0_revoke_answers(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "canary-revocation-description-7c"
+        })))
+        .await;
+    let mut runtime = RuntimeApi::start().await;
+    let vars = with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let mut function = Function::start(&runtime, &vars);
+    let response = runtime.respond(&revoke_event(FIXTURE_REFRESH_TOKEN)).await;
+    assert_eq!(
+        (response["statusCode"].as_u64(), body(&response)),
+        (Some(200), json!({}))
+    );
+    let output = function.stop();
+    let warnings: Vec<&String> = output
+        .iter()
+        .filter(|line| line.contains(r#""level":"WARN""#) && line.contains("did not revoke"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{output:#?}");
+    assert!(
+        warnings[0].contains(r#""auth0_error":"invalid_grant""#),
+        "{}",
+        warnings[0]
+    );
+    for secret in [FIXTURE_REFRESH_TOKEN, "canary-revocation-description-7c"] {
+        assert!(
+            !output.iter().any(|line| line.contains(secret)),
+            "{output:#?}"
         );
     }
 }

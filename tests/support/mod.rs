@@ -51,6 +51,10 @@ pub const PUBLIC_KEYS: &str = r#"[{"kty":"OKP","crv":"Ed25519","x":"6YXlULxl9cj0
 pub const NEXT_SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILUKxUG1BUV7F54nbrmBhuukjcNV46fVHIhVTmpswJRy\n-----END PRIVATE KEY-----\n";
 pub const NEXT_SIGNING_KEY_ID: &str = "wfI4XqrLPL0R8qsE_M1uQr6d_3ybnA1N1N8ih9bnGy0";
 pub const NEXT_PUBLIC_KEYS: &str = r#"[{"kty":"OKP","crv":"Ed25519","x":"YDSG5iKZ3oV4iKpVc-rK8CXQKUdMD3rV-2PwFWgwPk8","kid":"wfI4XqrLPL0R8qsE_M1uQr6d_3ybnA1N1N8ih9bnGy0","alg":"EdDSA","use":"sig"}]"#;
+/// A DPoP proof as the app sends it (the bridge checks only its shape: three base64url parts):
+/// a canary, for it must never be logged.
+pub const DPOP_PROOF: &str =
+    "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2In0.Y2FuYXJ5LWRwb3AtcHJvb2YtOGQ0Yg.c2lnbmF0dXJlLWNhbmFyeS1kcG9w";
 /// What Authsignal's stand-in knows of [`USER_ID`] (`GET /v1/users/{userId}`).
 pub const USER_EMAIL: &str = "ada@example.com";
 
@@ -76,6 +80,8 @@ pub fn canaries() -> Vec<String> {
         FIXTURE_REFRESH_TOKEN.into(),
         REFRESHED_ACCESS_TOKEN.into(),
         ROTATED_REFRESH_TOKEN.into(),
+        DPOP_PROOF.into(),
+        "Y2FuYXJ5LWRwb3AtcHJvb2YtOGQ0Yg".into(),
         pem_body(SIGNING_KEY),
         pem_body(NEXT_SIGNING_KEY),
         basic,
