@@ -53,12 +53,13 @@ auth0-scripts:
 
 # ==== CI: the parts of `make test`, each runnable alone ====
 
-## lint: rustfmt, clippy with warnings as errors, the dependency guard, the layers of src/
+## lint: rustfmt, clippy -D warnings, the dependency guard, the layers of src/, function length
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
 	./scripts/check-dependencies.sh
 	$(PYTHON) scripts/check-layers.py
+	$(PYTHON) scripts/check-function-length.py
 
 ## test-rust: every Rust test, those needing moto or Node.js included; records the handler's statuses
 test-rust: tools

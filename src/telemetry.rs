@@ -164,30 +164,35 @@ impl Telemetry {
     /// credentials refresh of this invocation (each declared only when it has a value, as the
     /// spec requires every declared metric to be present).
     pub fn metrics_document(&self, record: &InvocationRecord<'_>, now: SystemTime) -> Value {
-        let mut values = Map::new();
-        let mut other_metrics = Vec::new();
-        let mut add = |name: &str, unit: &str, value: f64| {
-            values.insert(name.to_owned(), json!(value));
-            other_metrics.push(json!({ "Name": name, "Unit": unit }));
-        };
-        if let Some(latency) = record.trace.authsignal_latency {
-            add("AuthsignalLatency", "Milliseconds", millis(latency));
+        let (values, other_metrics) = measured(record);
+        let timestamp = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        let mut document = Map::new();
+        document.insert("level".into(), json!(self.metrics_level.label()));
+        document.insert("message".into(), json!("metrics"));
+        document.insert(
+            "_aws".into(),
+            json!({ "Timestamp": timestamp, "CloudWatchMetrics": self.directives(other_metrics) }),
+        );
+        document.insert("Service".into(), json!(self.service));
+        document.insert("Operation".into(), json!(operation_label(record)));
+        document.insert("Outcome".into(), json!(record.outcome));
+        document.insert("Dpop".into(), json!(dpop_label(record.trace)));
+        document.insert("Exchanges".into(), json!(1));
+        document.extend(values);
+        // Properties for Logs Insights, not dimensions (high cardinality).
+        document.insert("function_request_id".into(), json!(record.request_id));
+        if let Some(trace_id) = record.xray_trace_id {
+            document.insert("xray_trace_id".into(), json!(trace_id));
         }
-        if let Some(latency) = record.trace.auth0_latency {
-            add("Auth0Latency", "Milliseconds", millis(latency));
-        }
-        if let Some(latency) = record.trace.dynamodb_latency {
-            add("ReplayTableLatency", "Milliseconds", millis(latency));
-        }
-        if record.cold_start {
-            add("ColdStart", "Count", 1.0);
-        }
-        if record.trace.credentials_refreshed {
-            add("CredentialsRefresh", "Count", 1.0);
-        }
+        Value::Object(document)
+    }
 
-        // Each metric is published per service and, so that an operator can tell a failing
-        // refresh from a failing sign-in, per service and operation too.
+    /// The EMF directives: `Exchanges` always, the other metrics when there are any. Each
+    /// metric is published per service and, so that an operator can tell a failing refresh
+    /// from a failing sign-in, per service and operation too.
+    fn directives(&self, other_metrics: Vec<Value>) -> Vec<Value> {
         let mut directives = vec![json!({
             "Namespace": self.namespace,
             "Dimensions": [
@@ -204,28 +209,7 @@ impl Telemetry {
                 "Metrics": other_metrics,
             }));
         }
-        let timestamp = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as u64);
-        let mut document = Map::new();
-        document.insert("level".into(), json!(self.metrics_level.label()));
-        document.insert("message".into(), json!("metrics"));
-        document.insert(
-            "_aws".into(),
-            json!({ "Timestamp": timestamp, "CloudWatchMetrics": directives }),
-        );
-        document.insert("Service".into(), json!(self.service));
-        document.insert("Operation".into(), json!(operation_label(record)));
-        document.insert("Outcome".into(), json!(record.outcome));
-        document.insert("Dpop".into(), json!(dpop_label(record.trace)));
-        document.insert("Exchanges".into(), json!(1));
-        document.extend(values);
-        // Properties for Logs Insights, not dimensions (high cardinality).
-        document.insert("function_request_id".into(), json!(record.request_id));
-        if let Some(trace_id) = record.xray_trace_id {
-            document.insert("xray_trace_id".into(), json!(trace_id));
-        }
-        Value::Object(document)
+        directives
     }
 
     /// One line per invocation, at INFO (success, 4xx), WARN (502/503/504: an upstream, which
@@ -275,6 +259,33 @@ fn dpop_label(trace: &InvocationTrace) -> &'static str {
     } else {
         "none"
     }
+}
+
+/// The metrics this invocation has a value for, and their declarations.
+fn measured(record: &InvocationRecord<'_>) -> (Map<String, Value>, Vec<Value>) {
+    let mut values = Map::new();
+    let mut declared = Vec::new();
+    let mut add = |name: &str, unit: &str, value: f64| {
+        values.insert(name.to_owned(), json!(value));
+        declared.push(json!({ "Name": name, "Unit": unit }));
+    };
+    let trace = record.trace;
+    for (name, latency) in [
+        ("AuthsignalLatency", trace.authsignal_latency),
+        ("Auth0Latency", trace.auth0_latency),
+        ("ReplayTableLatency", trace.dynamodb_latency),
+    ] {
+        if let Some(latency) = latency {
+            add(name, "Milliseconds", millis(latency));
+        }
+    }
+    if record.cold_start {
+        add("ColdStart", "Count", 1.0);
+    }
+    if trace.credentials_refreshed {
+        add("CredentialsRefresh", "Count", 1.0);
+    }
+    (values, declared)
 }
 
 /// The `level` of the metrics lines for a function logging at `level`. Lambda's log-level
