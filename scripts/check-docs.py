@@ -238,7 +238,90 @@ for key in sorted(samconfig_keys):
 for name in sorted(overridden - set(expected)):
     failures.append(f"samconfig.toml overrides {name}, which template.yaml does not have")
 
+# ---- docs/behaviour.md: every rule names the code that implements it and the tests that prove it
+REFERENCE = re.compile(r"`((?:src|tests|auth0|scripts)/[\w./-]+\.(?:rs|js|py))::([^`]+)`")
+RULE_START = re.compile(r"^(?:- |\d+\. )")
+
+
+def rust_defines(text, item, as_test):
+    """Whether Rust source `text` defines `Type::...::function` (or a test `function`)."""
+    *owners, name = item.split("::")
+    pattern = rf"(?m)^\s*(?:pub(?:\([a-z]+\))? )?(?:const )?(?:async )?fn {re.escape(name)}\b|macro_rules! {re.escape(name)}\b"
+    found = re.search(pattern, text)
+    if not found:
+        return False
+    if as_test:
+        before = text[: found.start()].rstrip().splitlines()[-3:]
+        if not any(re.search(r"#\[(tokio::)?test|#\[ignore", line) for line in before):
+            return False
+    for owner in owners:
+        if not re.search(rf"\b(?:struct|enum|trait|type|impl(?:<[^>]*>)?|for) {re.escape(owner)}\b", text):
+            return False
+    return True
+
+
+def js_defines(text, item, as_test):
+    """Whether Node source `text` defines the function `item`, or has a test titled `item`."""
+    if as_test:
+        return any(title == item for title in re.findall(r"\btest\(\s*'((?:[^'\\]|\\.)*)'", text))
+    name = re.escape(item)
+    return bool(re.search(rf"\bfunction {name}\b|\bexports\.{name}\s*=|^\s*(?:async )?{name}\s*\(|\b{name}\s*[:=]\s*(?:async\s*)?(?:\(|function)", text, re.M))
+
+
+def reference_problem(path, item, as_test):
+    full = os.path.join(ROOT, path)
+    if not os.path.exists(full):
+        return f"`{path}` does not exist"
+    text = open(full, encoding="utf-8").read()
+    if path.endswith(".js"):
+        item = item.replace("\\'", "'")
+        text = text.replace("\\'", "'")
+        found = js_defines(text, item, as_test)
+    elif path.endswith(".py"):
+        found = re.search(rf"(?m)^\s*def {re.escape(item)}\b", text)
+    else:
+        found = rust_defines(text, item, as_test)
+    if not found:
+        return f"`{path}` has no {'test' if as_test else 'function'} `{item}`"
+    return None
+
+
+def behaviour_rules(path):
+    """The rules of docs/behaviour.md: each list item under a `##` heading, with its lines."""
+    rules, current = [], None
+    for line in prose_lines(path):
+        if line.startswith("## "):
+            current = None
+            continue
+        if RULE_START.match(line):
+            current = [line]
+            rules.append(current)
+        elif current is not None and line.startswith("  ") and line.strip():
+            current.append(line)
+        elif not line.strip():
+            current = None
+    return ["".join(rule) for rule in rules]
+
+
+BEHAVIOUR = os.path.join(ROOT, "docs", "behaviour.md")
+rules = behaviour_rules(BEHAVIOUR)
+references = 0
+for rule in rules:
+    title = " ".join(rule.split())[:70]
+    code, _, tests = rule.partition("Tests:")
+    code = code.partition("Code:")[2]
+    for part, as_test, label in ((code, False, "Code:"), (tests, True, "Tests:")):
+        found = REFERENCE.findall(part)
+        if not found:
+            failures.append(f"docs/behaviour.md: the rule \"{title}...\" names no {label[:-1].lower()} ({label} `file::name`)")
+        for path, item in found:
+            references += 1
+            problem = reference_problem(path, item, as_test)
+            if problem:
+                failures.append(f"docs/behaviour.md: the rule \"{title}...\": {problem}")
+
 if failures:
     sys.exit("\n".join(failures))
 print(f"docs: {checked} relative links in {len(pages)} pages resolve; README's first screen shows both commands; "
-      f"no dangling references; {len(expected)} stack parameters and {len(samconfig_keys)} samconfig.toml keys documented")
+      f"no dangling references; {len(rules)} rules of behaviour.md name {references} functions and tests that exist; "
+      f"{len(expected)} stack parameters and {len(samconfig_keys)} samconfig.toml keys documented")

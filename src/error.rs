@@ -63,7 +63,7 @@ pub fn log_label(word: Option<&str>, case: WordCase) -> String {
 }
 
 /// How far a request to an unavailable upstream got: whether the upstream can have acted on it.
-/// The replay record is released only when it cannot (see `bridge`).
+/// The replay record is released only when it cannot (`crate::flow::sign_in::auth0_issued_nothing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestFate {
     /// No connection could be made: the request never left.
@@ -115,7 +115,7 @@ impl fmt::Display for ChallengeRejection {
 }
 
 /// How an upstream call that got an answer can end, besides the answer the caller wanted: our
-/// credentials were rejected (worth one refresh and retry, see `bridge`), or a failure that is
+/// credentials were rejected (worth one refresh and retry, `crate::flow::bridge::Bridge::call_with_credentials`), or a failure that is
 /// already the caller's answer.
 #[derive(Debug)]
 pub enum CallError {

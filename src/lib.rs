@@ -4,27 +4,30 @@
 //!
 //! The folders are the layers, and the data flows one way through them: [`edge`] (API Gateway
 //! events in, answers out) -> [`flow`] (what each operation does) -> [`upstream`] (one client
-//! per service) -> back out through [`error`] and [`edge`]. Below all three: [`settings`],
-//! [`error`] and the shared vocabulary in [`tokens`].
+//! per service) -> back out through [`error`] and [`edge`]. Beneath all three: [`settings`],
+//! [`error`], [`budget`], [`telemetry`], [`logging`], [`signing_key`] and the shared vocabulary
+//! in [`tokens`]; above them, [`startup`], the wiring. `scripts/check-layers.py` holds the
+//! imports to that order.
 //!
-//! Where each rule lives:
-//! - routes, method, size, body encodings, fields and grants: [`edge::request`]
-//! - response headers, event formats, the order of the checks: [`edge::http`]
+//! docs/behaviour.md names, for each rule, the function that implements it and the tests that
+//! prove it. In short:
+//! - routes, method, size, body encodings, fields, grants, the DPoP header's shape:
+//!   [`edge::request`]; response headers, event formats, the order of the checks: [`edge::http`]
 //! - the operations (sign-in, refresh, revocation) and what they give: [`flow::operation`];
-//!   which one does what, refresh-once on rejected credentials, when the replay record is
-//!   written and released: [`flow::bridge`]
+//!   which one does what, refresh-once on rejected credentials: [`flow::bridge`]; the sign-in's
+//!   steps and when the replay record is released: [`flow::sign_in`]; which record a challenge
+//!   claims: [`flow::one_time`]; the assertion: [`flow::assertion`]
 //! - status codes and OAuth error bodies: [`error`]
 //! - settings and the https-only rule: [`settings`]
 //! - secret loading, caching, refresh on rejection: [`upstream::credentials`]; what the two AWS
-//!   clients share: [`upstream::aws`]
-//! - one-time tokens (the replay record): [`upstream::replay`]
-//! - what counts as a succeeded challenge (state, action, verification method):
+//!   clients share: [`upstream::aws`]; the replay table: [`upstream::replay`]
+//! - what counts as a succeeded challenge (state, action, verification method), the profile:
 //!   [`upstream::authsignal`]
-//! - the password-realm and refresh grants, revocation, passthrough and `Retry-After`:
-//!   [`upstream::auth0`]
-//! - timeouts and the invocation deadline: [`budget`]; the shared HTTP client and the
-//!   body size cap: [`upstream::http_client`]
-//! - logs: [`logging`]; the summary line and the EMF metrics: [`telemetry`]
+//! - the password-realm, token exchange and refresh grants, revocation, passthrough and
+//!   `Retry-After`: [`upstream::auth0`]
+//! - timeouts and the invocation deadline: [`budget`]; the shared HTTP client and the body size
+//!   cap: [`upstream::http_client`]
+//! - logs: [`logging`]; the invocation trace, the summary line and the EMF metrics: [`telemetry`]
 
 pub mod budget;
 pub mod edge;

@@ -312,6 +312,37 @@ fn the_sign_in_proof_is_an_assertion_with_a_profile_by_default() {
 }
 
 #[test]
+fn the_assertion_audience_is_the_realm_unless_set_so_each_environment_can_name_its_own() {
+    let parties = |vars: &[(&str, &str)]| {
+        let s = settings(&[&[("AUTH0_DOMAIN", "t.auth0.com")], vars].concat()).unwrap();
+        s.sign_in_proof.parties().cloned().unwrap()
+    };
+    assert_eq!(parties(&[("AUTH0_REALM", "passkeys")]).audience, "passkeys");
+    let named = parties(&[
+        ("AUTH0_REALM", "passkeys"),
+        ("ASSERTION_ISSUER", "authsignal-auth0-bridge:bridge-staging"),
+        ("ASSERTION_AUDIENCE", "passkeys:bridge-staging"),
+    ]);
+    assert_eq!(
+        (named.issuer.as_str(), named.audience.as_str()),
+        (
+            "authsignal-auth0-bridge:bridge-staging",
+            "passkeys:bridge-staging"
+        )
+    );
+    let long = "a".repeat(257);
+    let err = settings(&[
+        ("AUTH0_DOMAIN", "t.auth0.com"),
+        ("ASSERTION_AUDIENCE", &long),
+    ])
+    .unwrap_err();
+    assert!(
+        err.problems[0].starts_with("ASSERTION_AUDIENCE must be at most 256 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_authsignal_token_proof_ignores_the_assertion_settings_with_a_warning() {
     let s = settings(&[
         ("AUTH0_DOMAIN", "t.auth0.com"),
