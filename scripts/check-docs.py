@@ -308,10 +308,14 @@ rules = behaviour_rules(BEHAVIOUR)
 references = 0
 for rule in rules:
     title = " ".join(rule.split())[:70]
-    code, _, tests = rule.partition("Tests:")
-    code = code.partition("Code:")[2]
-    for part, as_test, label in ((code, False, "Code:"), (tests, True, "Tests:")):
-        found = REFERENCE.findall(part)
+    # A rule may hold several "Code: ... Tests: ..." pairs: each reference counts for the label
+    # before it.
+    pieces = re.split(r"\b(Code:|Tests:)", rule)
+    parts = {"Code:": "", "Tests:": ""}
+    for label, text in zip(pieces[1::2], pieces[2::2]):
+        parts[label] += text
+    for label, as_test in (("Code:", False), ("Tests:", True)):
+        found = REFERENCE.findall(parts[label])
         if not found:
             failures.append(f"docs/behaviour.md: the rule \"{title}...\" names no {label[:-1].lower()} ({label} `file::name`)")
         for path, item in found:

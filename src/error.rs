@@ -63,7 +63,7 @@ pub fn log_label(word: Option<&str>, case: WordCase) -> String {
 }
 
 /// How far a request to an unavailable upstream got: whether the upstream can have acted on it.
-/// The replay record is released only when it cannot (`crate::flow::sign_in::auth0_issued_nothing`).
+/// The replay record is released only when it cannot (`crate::flow::exchange::auth0_issued_nothing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestFate {
     /// No connection could be made: the request never left.

@@ -39,15 +39,68 @@ pub struct Telemetry {
 /// a token endpoint body that could not be read or named an unsupported grant).
 pub const UNKNOWN_OPERATION: &str = "unknown";
 
+/// Where an invocation spends its time waiting: one per upstream call the summary line and the
+/// metrics time separately (the profile lookup apart from `/validate`, which it may overlap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    SecretsManager,
+    /// Authsignal's `/validate`.
+    Validate,
+    /// Authsignal's `GET /users/{userId}`.
+    ProfileLookup,
+    /// The replay record (write, and release when made).
+    ReplayTable,
+    Auth0,
+}
+
+impl Stage {
+    /// Which service the stage waits on (for errors and WARN lines).
+    pub fn upstream(self) -> Upstream {
+        match self {
+            Stage::SecretsManager => Upstream::SecretsManager,
+            Stage::Validate | Stage::ProfileLookup => Upstream::Authsignal,
+            Stage::ReplayTable => Upstream::DynamoDb,
+            Stage::Auth0 => Upstream::Auth0,
+        }
+    }
+}
+
+/// When a sign-in's profile was looked up (`profile_lookup` in the summary line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileLookup {
+    /// Alongside `/validate`, for the user the token names, and used: `/validate` confirmed
+    /// that user.
+    AlongsideValidate,
+    /// After `/validate`: the token named no user the bridge could read.
+    AfterValidate,
+    /// After `/validate` again: the early lookup was for another user, or failed.
+    RepeatedAfterValidate,
+}
+
+impl ProfileLookup {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProfileLookup::AlongsideValidate => "alongside_validate",
+            ProfileLookup::AfterValidate => "after_validate",
+            ProfileLookup::RepeatedAfterValidate => "repeated_after_validate",
+        }
+    }
+}
+
 /// What happened during one invocation, for the summary log line (success or not).
 #[derive(Debug, Default, Clone)]
 pub struct InvocationTrace {
     /// Time spent reading the secret (only when this invocation read it).
     pub secrets_manager_latency: Option<Duration>,
+    /// Time spent on Authsignal's `/validate`.
     pub authsignal_latency: Option<Duration>,
+    /// Time spent on Authsignal's profile lookups (they may overlap `/validate`).
+    pub profile_latency: Option<Duration>,
     pub auth0_latency: Option<Duration>,
     /// Time spent on the replay record (write, and release when made).
     pub dynamodb_latency: Option<Duration>,
+    /// When the profile was looked up, on a sign-in that looked it up.
+    pub profile_lookup: Option<ProfileLookup>,
     /// What became of the replay record: `written`, `released`, `not_ours` (a release found
     /// no record of this invocation), `release_failed`.
     pub replay_record: Option<&'static str>,
@@ -63,17 +116,18 @@ pub struct InvocationTrace {
 }
 
 impl InvocationTrace {
-    /// Adds the time since `started` to `upstream`'s latency.
-    pub fn add_latency(&mut self, upstream: Upstream, started: Instant) {
-        self.add_elapsed(upstream, started.elapsed());
+    /// Adds the time since `started` to `stage`'s latency.
+    pub fn add_latency(&mut self, stage: Stage, started: Instant) {
+        self.add_elapsed(stage, started.elapsed());
     }
 
-    pub fn add_elapsed(&mut self, upstream: Upstream, elapsed: Duration) {
-        let total = match upstream {
-            Upstream::Authsignal => &mut self.authsignal_latency,
-            Upstream::Auth0 => &mut self.auth0_latency,
-            Upstream::SecretsManager => &mut self.secrets_manager_latency,
-            Upstream::DynamoDb => &mut self.dynamodb_latency,
+    pub fn add_elapsed(&mut self, stage: Stage, elapsed: Duration) {
+        let total = match stage {
+            Stage::Validate => &mut self.authsignal_latency,
+            Stage::ProfileLookup => &mut self.profile_latency,
+            Stage::Auth0 => &mut self.auth0_latency,
+            Stage::SecretsManager => &mut self.secrets_manager_latency,
+            Stage::ReplayTable => &mut self.dynamodb_latency,
         };
         *total = Some(total.unwrap_or_default() + elapsed);
     }
@@ -225,6 +279,8 @@ impl Telemetry {
                     status = record.status,
                     secrets_manager_ms = trace.secrets_manager_latency.map(millis),
                     authsignal_ms = trace.authsignal_latency.map(millis),
+                    profile_ms = trace.profile_latency.map(millis),
+                    profile_lookup = trace.profile_lookup.map(ProfileLookup::label),
                     auth0_ms = trace.auth0_latency.map(millis),
                     dynamodb_ms = trace.dynamodb_latency.map(millis),
                     replay_record = trace.replay_record,
@@ -272,6 +328,7 @@ fn measured(record: &InvocationRecord<'_>) -> (Map<String, Value>, Vec<Value>) {
     let trace = record.trace;
     for (name, latency) in [
         ("AuthsignalLatency", trace.authsignal_latency),
+        ("ProfileLatency", trace.profile_latency),
         ("Auth0Latency", trace.auth0_latency),
         ("ReplayTableLatency", trace.dynamodb_latency),
     ] {

@@ -60,7 +60,26 @@ async fn stage() -> Stage {
     let auth0 = FaultyUpstream::start(&token_json().to_string(), "application/json").await;
     let dynamodb = FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await;
     let runtime = RuntimeApi::start().await;
-    let vars: Vec<(String, String)> = [
+    let vars = function_vars(&secrets_manager, &authsignal, &auth0, &dynamodb);
+    let function = Function::start(&runtime, &vars);
+    Stage {
+        secrets_manager,
+        authsignal,
+        auth0,
+        dynamodb,
+        runtime,
+        function,
+    }
+}
+
+/// The settings that point the binary at the four stand-ins.
+fn function_vars(
+    secrets_manager: &FaultyUpstream,
+    authsignal: &FaultyUpstream,
+    auth0: &FaultyUpstream,
+    dynamodb: &FaultyUpstream,
+) -> Vec<(String, String)> {
+    [
         ("SECRET_ID", "bridge/faults".to_owned()),
         ("SECRET_CACHE_TTL_SECONDS", "0".to_owned()),
         ("AUTHSIGNAL_API_URL", format!("{}/v1", authsignal.url())),
@@ -76,16 +95,7 @@ async fn stage() -> Stage {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let function = Function::start(&runtime, &vars);
-    Stage {
-        secrets_manager,
-        authsignal,
-        auth0,
-        dynamodb,
-        runtime,
-        function,
-    }
+    .collect()
 }
 
 /// The documented answer to each fault of each upstream: Secrets Manager failing or timing out
@@ -216,4 +226,44 @@ async fn a_slow_runtime_api_does_not_break_the_function() {
         200
     );
     assert!(stage.function.is_running());
+}
+
+/// docs/behaviour.md, "Time, caching and connections": during init the connections open and the
+/// replay table is touched while the secret is read, not after it. Secrets Manager here never
+/// answers, so init spends its whole 2 s budget on it: had the rest waited for the secret,
+/// nothing would reach Authsignal, Auth0 or DynamoDB before those 2 s were up.
+#[tokio::test]
+async fn init_opens_the_connections_while_the_secret_is_read() {
+    let secrets_manager = FaultyUpstream::start(
+        &secrets_manager_answer(&good_secret()),
+        "application/x-amz-json-1.1",
+    )
+    .await;
+    secrets_manager.set(Fault::NoHeaders).await;
+    let authsignal = FaultyUpstream::start("{}", "application/json").await;
+    let auth0 = FaultyUpstream::start("{}", "application/json").await;
+    let dynamodb = FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await;
+    let runtime = RuntimeApi::start().await;
+    let started = std::time::Instant::now();
+    // Each call may take longer than init's budget: the secret read holds init for all of it.
+    let vars = with(
+        &function_vars(&secrets_manager, &authsignal, &auth0, &dynamodb),
+        &[("UPSTREAM_TIMEOUT_MS", "5000")],
+    );
+    let mut function = Function::start(&runtime, &vars);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let seen = (authsignal.requests(), auth0.requests(), dynamodb.requests());
+    let first_poll = runtime.first_poll().await;
+    function.terminate();
+    assert!(
+        seen.0 >= 1 && seen.1 >= 1 && seen.2 >= 1,
+        "within 1 s of start (init waits up to 2 s for the secret): Authsignal {}, Auth0 {}, DynamoDB {}",
+        seen.0,
+        seen.1,
+        seen.2
+    );
+    assert!(
+        first_poll.duration_since(started) >= Duration::from_millis(1500),
+        "the secret read still had init's budget"
+    );
 }

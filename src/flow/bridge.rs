@@ -12,7 +12,7 @@ use crate::budget::Deadline;
 use crate::error::{BridgeError, CallError, Upstream};
 use crate::flow::operation::{Invocation, Operation, Success};
 use crate::settings::{DpopPolicy, Settings, SignInProof};
-use crate::telemetry::InvocationTrace;
+use crate::telemetry::{InvocationTrace, Stage};
 use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
 use crate::upstream::auth0::{Auth0Client, ForCaller, Revocation};
 use crate::upstream::authsignal::AuthsignalClient;
@@ -64,21 +64,26 @@ impl Bridge {
     /// more CPU than small memory sizes give later, and it is off every path with provisioned
     /// concurrency. Never fails: whatever goes wrong here, the first request tries again.
     pub async fn warm_up(&self, deadline: &Deadline) {
-        // Read even with a TTL of 0, when nothing fetched now can serve the first request: an
-        // unusable signing key is a configuration error, and those are reported at start-up.
-        match self.credentials.get(deadline, &mut None).await {
-            Ok(credentials) => self.report_signing_key(&credentials),
-            Err(error) => tracing::warn!(
-                error = %error.log_detail(),
-                "could not read the credentials during init; the first request will try again"
-            ),
-        }
+        // Nothing below needs the secret: the connections open and the replay table is touched
+        // while it is read, so a cold start waits for the slowest of them, not for their sum.
+        let credentials = async {
+            // Read even with a TTL of 0, when nothing fetched now can serve the first request:
+            // an unusable signing key is a configuration error, reported at start-up.
+            match self.credentials.get(deadline, &mut None).await {
+                Ok(credentials) => self.report_signing_key(&credentials),
+                Err(error) => tracing::warn!(
+                    error = %error.log_detail(),
+                    "could not read the credentials during init; the first request will try again"
+                ),
+            }
+        };
         let replay = async {
             if let Some(replay) = &self.replay {
                 replay.warm_up(deadline).await;
             }
         };
         tokio::join!(
+            credentials,
             self.authsignal.warm_up(deadline),
             self.auth0.warm_up(deadline),
             replay
@@ -164,7 +169,7 @@ impl Bridge {
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         self.call_with_credentials(
-            Upstream::Auth0,
+            Stage::Auth0,
             &mut credentials,
             deadline,
             trace,
@@ -198,7 +203,7 @@ impl Bridge {
         let mut credentials = self.credentials(deadline, trace).await?;
         let revocation = self
             .call_with_credentials(
-                Upstream::Auth0,
+                Stage::Auth0,
                 &mut credentials,
                 deadline,
                 trace,
@@ -221,7 +226,7 @@ impl Bridge {
     /// makes it once more (at most one refresh per invocation, whichever upstream asked).
     pub(super) async fn call_with_credentials<T, Call, Answer>(
         &self,
-        upstream: Upstream,
+        stage: Stage,
         credentials: &mut Arc<Credentials>,
         deadline: &Deadline,
         trace: &mut InvocationTrace,
@@ -234,13 +239,13 @@ impl Bridge {
         loop {
             let started = Instant::now();
             let result = call(credentials.clone()).await;
-            trace.add_latency(upstream, started);
+            trace.add_latency(stage, started);
             match result {
                 Ok(answer) => return Ok(answer),
                 Err(CallError::Failed(error)) => return Err(error),
                 Err(CallError::CredentialsRejected) => {
                     *credentials = self
-                        .refreshed(credentials, upstream, deadline, trace)
+                        .refreshed(credentials, stage.upstream(), deadline, trace)
                         .await?;
                 }
             }

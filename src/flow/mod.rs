@@ -4,6 +4,7 @@
 
 pub mod assertion;
 pub mod bridge;
+pub mod exchange;
 pub mod one_time;
 pub mod operation;
 pub mod sign_in;

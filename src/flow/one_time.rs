@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::{BridgeError, Upstream};
+use crate::error::BridgeError;
 use crate::flow::bridge::Bridge;
 use crate::flow::operation::Invocation;
-use crate::telemetry::InvocationTrace;
+use crate::telemetry::{InvocationTrace, Stage};
 use crate::tokens::AuthsignalToken;
 use crate::upstream::authsignal::ValidatedChallenge;
 use crate::upstream::replay::{ChallengeKey, Release, ReplayGuard};
@@ -77,7 +77,7 @@ impl Bridge {
         invocation: &Invocation<'_>,
         trace: &mut InvocationTrace,
     ) -> Result<(), BridgeError> {
-        trace.add_elapsed(Upstream::DynamoDb, elapsed);
+        trace.add_elapsed(Stage::ReplayTable, elapsed);
         match written {
             Ok(()) => {
                 trace.replay_record = Some("written");
@@ -104,7 +104,7 @@ impl Bridge {
             .replay
             .release(&claim.key, invocation.request_id, &invocation.deadline)
             .await;
-        trace.add_latency(Upstream::DynamoDb, started);
+        trace.add_latency(Stage::ReplayTable, started);
         trace.replay_record = Some(match released {
             Ok(Release::Deleted) => "released",
             Ok(Release::NotOurs) => "not_ours",

@@ -1,26 +1,33 @@
-//! The passkey sign-in: validate the Authsignal token; then, side by side, make its challenge
-//! single-use (the replay record) and read the user's profile for the assertion; then prove the
-//! sign-in to Auth0 with what the settings chose (`AUTH0_SIGN_IN_PROOF`): the bridge's signed
-//! assertion, or the Authsignal token itself. When Auth0 certainly issued nothing for a reason
-//! outside the app's control, the replay record is taken back so the app may retry.
+//! The passkey sign-in, in three steps: validate the Authsignal token (and, alongside it, read
+//! the profile of the user the token names); then, side by side, make its challenge single-use
+//! (the replay record) and read the profile if it is still needed; then prove the sign-in to
+//! Auth0 ([`crate::flow::exchange`]), taking the record back when Auth0 certainly issued
+//! nothing.
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::budget::Deadline;
-use crate::error::{BridgeError, RequestFate, Upstream};
-use crate::flow::assertion;
+use crate::error::{BridgeError, CallError};
 use crate::flow::bridge::Bridge;
+use crate::flow::exchange::ProofInput;
 use crate::flow::one_time::Claim;
 use crate::flow::operation::Invocation;
 use crate::settings::SignInProof;
-use crate::telemetry::InvocationTrace;
+use crate::telemetry::{InvocationTrace, ProfileLookup, Stage};
 use crate::tokens::{AuthsignalToken, DpopProof, TokenResponse};
-use crate::upstream::auth0::ForCaller;
+use crate::upstream::authsignal::token::embedded_user;
 use crate::upstream::authsignal::{UserProfile, ValidatedChallenge};
 use crate::upstream::credentials::Credentials;
-use crate::upstream::replay::ChallengeKey;
+
+/// The profile lookup made alongside `/validate`, for the user the token names.
+struct EarlyProfile {
+    user_id: String,
+    looked_up: Result<UserProfile, CallError>,
+    elapsed: Duration,
+}
 
 impl Bridge {
     /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
@@ -35,11 +42,18 @@ impl Bridge {
         let deadline = &invocation.deadline;
         let mut credentials = self.credentials(deadline, trace).await?;
         self.check_signing_key(&credentials)?;
-        let challenge = self
-            .validate(token, &mut credentials, deadline, trace)
+        let (challenge, early) = self
+            .validate_alongside_profile(token, &mut credentials, deadline, trace)
             .await?;
         let (claim, profile) = self
-            .claim_and_look_up(&challenge, token, &mut credentials, invocation, trace)
+            .claim_and_look_up(
+                &challenge,
+                token,
+                early,
+                &mut credentials,
+                invocation,
+                trace,
+            )
             .await?;
         let proof = ProofInput {
             challenge: &challenge,
@@ -61,8 +75,62 @@ impl Bridge {
         Ok(())
     }
 
-    /// Step 1: Authsignal's verdict on the token (`crate::upstream::authsignal` decides what
-    /// counts as a succeeded challenge).
+    /// Step 1: Authsignal's verdict on the token, and alongside it the profile of the user the
+    /// token names, when the sign-in needs one and the token is one Authsignal signed with our
+    /// key (`upstream::authsignal::token`). A refused token ends the sign-in at once: a lookup
+    /// still running is dropped, and its answer is never used.
+    async fn validate_alongside_profile(
+        &self,
+        token: &AuthsignalToken,
+        credentials: &mut Arc<Credentials>,
+        deadline: &Deadline,
+        trace: &mut InvocationTrace,
+    ) -> Result<(ValidatedChallenge, Option<EarlyProfile>), BridgeError> {
+        let early_user = self
+            .sign_in_proof
+            .looks_up_profile()
+            .then(|| embedded_user(token.expose(), &credentials.authsignal_secret))
+            .flatten();
+        let early = self.early_profile(early_user, credentials.clone(), deadline);
+        let validate = self.validate(token, credentials, deadline, trace);
+        tokio::pin!(early, validate);
+        let mut early_answer = None;
+        let challenge = loop {
+            tokio::select! {
+                validated = &mut validate => break validated?,
+                looked_up = &mut early, if early_answer.is_none() => early_answer = Some(looked_up),
+            }
+        };
+        let early = match early_answer {
+            Some(looked_up) => looked_up,
+            None => early.await,
+        };
+        Ok((challenge, early))
+    }
+
+    /// The profile of `user_id`, looked up once with the credentials at hand (no refresh: a
+    /// failure here only means the lookup is made again after `/validate`, which may refresh).
+    async fn early_profile(
+        &self,
+        user_id: Option<String>,
+        credentials: Arc<Credentials>,
+        deadline: &Deadline,
+    ) -> Option<EarlyProfile> {
+        let user_id = user_id?;
+        let started = Instant::now();
+        let looked_up = self
+            .authsignal
+            .user_profile(&user_id, &credentials.authsignal_secret, deadline)
+            .await;
+        Some(EarlyProfile {
+            user_id,
+            looked_up,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Authsignal's `/validate` (`crate::upstream::authsignal` decides what counts as a
+    /// succeeded challenge).
     async fn validate(
         &self,
         token: &AuthsignalToken,
@@ -72,7 +140,7 @@ impl Bridge {
     ) -> Result<ValidatedChallenge, BridgeError> {
         let challenge = self
             .call_with_credentials(
-                Upstream::Authsignal,
+                Stage::Validate,
                 credentials,
                 deadline,
                 trace,
@@ -88,17 +156,20 @@ impl Bridge {
         Ok(challenge)
     }
 
-    /// Step 2: the one-time claim and the profile lookup, side by side (both need only the
-    /// user). A failed claim ends the sign-in; so does a failed lookup, after the record it
-    /// claimed is taken back (Auth0 never saw this sign-in).
+    /// Step 2: the one-time claim and, when step 1 did not already bring it, the profile
+    /// lookup, side by side (both need only the validated user). A failed claim ends the
+    /// sign-in; so does a failed lookup, after the record it claimed is taken back (Auth0 never
+    /// saw this sign-in).
     async fn claim_and_look_up<'a>(
         &'a self,
         challenge: &ValidatedChallenge,
         token: &AuthsignalToken,
+        early: Option<EarlyProfile>,
         credentials: &mut Arc<Credentials>,
         invocation: &Invocation<'_>,
         trace: &mut InvocationTrace,
     ) -> Result<(Option<Claim<'a>>, Option<UserProfile>), BridgeError> {
+        let known = self.settle_early_profile(challenge, early, trace);
         let claim = self.claim_for(challenge, token);
         let (written, profile) = tokio::join!(
             async {
@@ -107,7 +178,15 @@ impl Bridge {
                     None => None,
                 }
             },
-            self.user_profile(challenge, credentials, &invocation.deadline, trace),
+            async {
+                match known {
+                    Some(profile) => Ok(Some(profile)),
+                    None => {
+                        self.user_profile(challenge, credentials, &invocation.deadline, trace)
+                            .await
+                    }
+                }
+            },
         );
         if let (Some(claim), Some(written)) = (&claim, written) {
             self.settle_claim(claim, written, invocation, trace).await?;
@@ -123,34 +202,36 @@ impl Bridge {
         }
     }
 
-    /// Step 3: the proof to Auth0; when Auth0 certainly issued nothing for a reason outside the
-    /// app's control, the claimed record is taken back so that the app may retry with the same
-    /// token. Auth0 is called only while time for that release remains after it.
-    async fn exchange_or_release(
+    /// The early profile when `/validate` confirmed the user it was read for, else `None` (the
+    /// lookup is made again, for the validated user); says which it was in the trace.
+    fn settle_early_profile(
         &self,
-        proof: &ProofInput<'_>,
-        claim: Option<&Claim<'_>>,
-        credentials: &mut Arc<Credentials>,
-        invocation: &Invocation<'_>,
+        challenge: &ValidatedChallenge,
+        early: Option<EarlyProfile>,
         trace: &mut InvocationTrace,
-    ) -> Result<TokenResponse, BridgeError> {
-        let deadline = &invocation.deadline;
-        let until_release = match claim {
-            Some(claim) => deadline.reserving(claim.replay.call_time(deadline)),
-            None => *deadline,
+    ) -> Option<UserProfile> {
+        if !self.sign_in_proof.looks_up_profile() {
+            return None;
+        }
+        let Some(early) = early else {
+            trace.profile_lookup = Some(ProfileLookup::AfterValidate);
+            return None;
         };
-        let exchanged = self
-            .exchange(proof, credentials, invocation, &until_release, trace)
-            .await;
-        if let (Err(error), Some(claim)) = (&exchanged, claim) {
-            if auth0_issued_nothing(error) {
-                self.release(claim, invocation, trace).await;
+        trace.add_elapsed(Stage::ProfileLookup, early.elapsed);
+        match early.looked_up {
+            Ok(profile) if early.user_id == challenge.user_id => {
+                trace.profile_lookup = Some(ProfileLookup::AlongsideValidate);
+                Some(profile)
+            }
+            _ => {
+                trace.profile_lookup = Some(ProfileLookup::RepeatedAfterValidate);
+                None
             }
         }
-        exchanged
     }
 
-    /// The user's profile at Authsignal, when the assertion carries one (`AUTHSIGNAL_PROFILE`).
+    /// The validated user's profile at Authsignal, when the assertion carries one
+    /// (`AUTHSIGNAL_PROFILE`).
     async fn user_profile(
         &self,
         challenge: &ValidatedChallenge,
@@ -162,7 +243,7 @@ impl Bridge {
             return Ok(None);
         }
         self.call_with_credentials(
-            Upstream::Authsignal,
+            Stage::ProfileLookup,
             credentials,
             deadline,
             trace,
@@ -174,208 +255,5 @@ impl Bridge {
         )
         .await
         .map(Some)
-    }
-
-    /// The sign-in at Auth0 for the validated challenge. Auth0 checks client credentials before
-    /// it runs the connection's Login script, so after a 401 nothing was used and the retry is
-    /// safe. The proof is made with each attempt's credentials: a refreshed secret can bring a
-    /// new signing key.
-    async fn exchange(
-        &self,
-        proof: &ProofInput<'_>,
-        credentials: &mut Arc<Credentials>,
-        invocation: &Invocation<'_>,
-        deadline: &Deadline,
-        trace: &mut InvocationTrace,
-    ) -> Result<TokenResponse, BridgeError> {
-        self.call_with_credentials(
-            Upstream::Auth0,
-            credentials,
-            deadline,
-            trace,
-            |credentials| async move {
-                let password = self.password(proof, &credentials)?;
-                self.auth0
-                    .exchange(
-                        &proof.challenge.user_id,
-                        &password,
-                        &credentials,
-                        ForCaller {
-                            client_ip: invocation.client_ip,
-                            dpop: proof.dpop,
-                        },
-                        deadline,
-                    )
-                    .await
-            },
-        )
-        .await
-    }
-
-    /// What Auth0 gets as the password: the assertion, signed now, or the Authsignal token.
-    /// The assertion's `jti` is the replay record's key when it names the challenge (never
-    /// when it is the token's hash), else random.
-    fn password<'a>(
-        &self,
-        proof: &'a ProofInput<'_>,
-        credentials: &Credentials,
-    ) -> Result<Cow<'a, str>, BridgeError> {
-        let SignInProof::Assertion { parties, .. } = &self.sign_in_proof else {
-            return Ok(Cow::Borrowed(proof.token.expose()));
-        };
-        let jti = match proof.record {
-            Some(key) if key.names_the_challenge() => Cow::Borrowed(key.as_str()),
-            _ => Cow::Owned(assertion::random_jti()),
-        };
-        let assertion = assertion::sign(
-            parties,
-            credentials.usable_signing_key()?,
-            proof.challenge,
-            proof.profile,
-            &jti,
-            SystemTime::now(),
-        );
-        Ok(Cow::Owned(assertion.into_inner()))
-    }
-}
-
-/// What the proof of one sign-in is made from.
-struct ProofInput<'a> {
-    challenge: &'a ValidatedChallenge,
-    token: &'a AuthsignalToken,
-    profile: Option<&'a UserProfile>,
-    /// The challenge's replay record, when one was written.
-    record: Option<&'a ChallengeKey>,
-    /// The app's DPoP proof, forwarded with the token call (the same on a retry).
-    dpop: Option<&'a DpopProof>,
-}
-
-/// Whether a failed exchange shows that Auth0 issued no tokens for the challenge, for a reason
-/// outside the app's control, so that its replay record may be released and the app may retry
-/// with the same token: the request could not be sent, Auth0 answered 5xx or 429, it rejected
-/// the bridge's client credentials (even after a refresh, or the refresh itself failed), or
-/// there was no time to call it. Releasing after a 5xx is a deliberate trade-off for
-/// availability (a 5xx after the Login script ran is possible, if unlikely). After a timeout or
-/// any other answer, Auth0 may have issued tokens: the record stays.
-fn auth0_issued_nothing(error: &BridgeError) -> bool {
-    match error {
-        BridgeError::UpstreamUnavailable {
-            upstream: Upstream::Auth0,
-            fate,
-            ..
-        } => matches!(fate, RequestFate::NotSent | RequestFate::ServerError),
-        BridgeError::RateLimited {
-            upstream: Upstream::Auth0,
-            ..
-        }
-        | BridgeError::CredentialsRejected {
-            upstream: Upstream::Auth0,
-        }
-        | BridgeError::BudgetExhausted {
-            upstream: Upstream::Auth0,
-        } => true,
-        // A 429, or Auth0 asking for a DPoP nonce (RFC 9449 section 8): the app signs a new
-        // proof with the nonce and sends the same Authsignal token again.
-        BridgeError::Auth0Rejected { status, code, .. } => {
-            *status == reqwest::StatusCode::TOO_MANY_REQUESTS || code == "use_dpop_nonce"
-        }
-        // After the claim, the secret is read only to refresh credentials Auth0 rejected.
-        BridgeError::CredentialsUnavailable(_)
-        | BridgeError::UpstreamUnavailable {
-            upstream: Upstream::SecretsManager,
-            ..
-        }
-        | BridgeError::UpstreamTimeout {
-            upstream: Upstream::SecretsManager,
-        }
-        | BridgeError::BudgetExhausted {
-            upstream: Upstream::SecretsManager,
-        } => true,
-        // The answer came from Auth0 (or may have: a timeout, an unusable answer), or the
-        // failure is not Auth0's: Auth0 may have issued tokens, or was never to be called.
-        BridgeError::UpstreamUnavailable { .. }
-        | BridgeError::UpstreamTimeout { .. }
-        | BridgeError::RateLimited { .. }
-        | BridgeError::CredentialsRejected { .. }
-        | BridgeError::BudgetExhausted { .. }
-        | BridgeError::MethodNotAllowed
-        | BridgeError::BodyTooLarge
-        | BridgeError::UnknownEndpoint
-        | BridgeError::InvalidRequest(_)
-        | BridgeError::UnsupportedGrantType
-        | BridgeError::ChallengeRejected(_)
-        | BridgeError::Replayed
-        | BridgeError::InvalidDpopProof(_)
-        | BridgeError::Misconfigured
-        | BridgeError::Throttled { .. }
-        | BridgeError::ReplayTableUnusable(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::PassthroughBody;
-    use reqwest::StatusCode;
-
-    fn unavailable(upstream: Upstream, fate: RequestFate) -> BridgeError {
-        BridgeError::UpstreamUnavailable {
-            upstream,
-            detail: String::new(),
-            fate,
-        }
-    }
-
-    fn rejected(status: u16) -> BridgeError {
-        rejected_with(status, "invalid_grant")
-    }
-
-    fn rejected_with(status: u16, code: &str) -> BridgeError {
-        BridgeError::Auth0Rejected {
-            status: StatusCode::from_u16(status).unwrap(),
-            code: code.to_owned(),
-            dpop_nonce: None,
-            body: PassthroughBody(Default::default()),
-            retry_after: None,
-        }
-    }
-
-    #[test]
-    fn the_record_is_released_only_when_auth0_certainly_issued_nothing() {
-        let released = [
-            unavailable(Upstream::Auth0, RequestFate::NotSent),
-            unavailable(Upstream::Auth0, RequestFate::ServerError),
-            BridgeError::RateLimited {
-                upstream: Upstream::Auth0,
-                retry_after: None,
-            },
-            rejected(429),
-            rejected_with(400, "use_dpop_nonce"),
-            BridgeError::CredentialsRejected {
-                upstream: Upstream::Auth0,
-            },
-            BridgeError::BudgetExhausted {
-                upstream: Upstream::Auth0,
-            },
-            BridgeError::CredentialsUnavailable(String::new()),
-            BridgeError::UpstreamTimeout {
-                upstream: Upstream::SecretsManager,
-            },
-        ];
-        for error in &released {
-            assert!(auth0_issued_nothing(error), "{error:?}");
-        }
-        let kept = [
-            BridgeError::UpstreamTimeout {
-                upstream: Upstream::Auth0,
-            },
-            unavailable(Upstream::Auth0, RequestFate::Unknown),
-            rejected(403),
-            rejected(400),
-            rejected_with(400, "invalid_dpop_proof"),
-        ];
-        for error in &kept {
-            assert!(!auth0_issued_nothing(error), "{error:?}");
-        }
     }
 }

@@ -58,6 +58,33 @@ pub const DPOP_PROOF: &str =
 /// What Authsignal's stand-in knows of [`USER_ID`] (`GET /v1/users/{userId}`).
 pub const USER_EMAIL: &str = "ada@example.com";
 
+/// An Authsignal token as Authsignal signs them: an HS256 JWT with the tenant's secret key
+/// ([`AUTHSIGNAL_SECRET`]), naming `user_id` in `other.userId` and expiring in 10 minutes (the
+/// Node SDK's `RedirectTokenPayload`; docs/behaviour.md, "The sign-in").
+pub fn signed_authsignal_token(user_id: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({
+        "sub": user_id,
+        "iat": now,
+        "exp": now + 600,
+        "other": {"tenantId": "tenant-1", "publishableKey": "pk", "userId": user_id,
+                  "actionCode": "signInWithPasskey", "idempotencyKey": "2b8e6f0a-0d3e-4c1b-9b7a-5f8c2d1e4a6b"},
+    });
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, AUTHSIGNAL_SECRET.as_bytes());
+    let signature = aws_lc_rs::hmac::sign(&key, signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
 /// The base64 body of a PEM key: what a leak of the key would show.
 pub fn pem_body(pem: &str) -> String {
     pem.lines()

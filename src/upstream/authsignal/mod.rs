@@ -15,6 +15,8 @@ use crate::budget::Deadline;
 use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstream, WordCase};
 use crate::upstream::http_client::{self, endpoint, retry_after_seconds};
 
+pub mod token;
+
 /// What is escaped in the `{userId}` path segment: everything but RFC 3986's unreserved
 /// characters, so an id like `google-oauth2|123` or one holding `/` stays one segment.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
