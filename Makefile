@@ -24,7 +24,7 @@ POLICY_VENV := .venv-policy
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: auth0-scripts auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: auth0-scripts auth0-setup auth0-check rotate-signing-key signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
 test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
@@ -64,9 +64,9 @@ test-http: tools
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python conformance.py
 
-## a new Ed25519 key for the bridge's assertions: prints BRIDGE_SIGNING_KEY (for the secret) and
-## BRIDGE_PUBLIC_KEYS (for the Auth0 connection); during a rotation, keep the current public
-## keys beside the new one: make signing-key SIGNING_KEY_ARGS="--keep '<BRIDGE_PUBLIC_KEYS>'"
+## a new Ed25519 key for the bridge's assertions, by hand: prints BRIDGE_SIGNING_KEY (for the
+## secret) and BRIDGE_PUBLIC_KEYS (what auth0-setup publishes without STACK); a deployed stack's
+## key is rotated with make rotate-signing-key instead
 signing-key:
 	@node scripts/signing-key.js $(SIGNING_KEY_ARGS)
 
@@ -76,21 +76,30 @@ auth0-scripts:
 	node scripts/auth0-scripts.js
 
 ## the Auth0 tenant in one idempotent command, through the Management API (Auth0's Node SDK):
-## make auth0-setup [TENANT_ARGS="--dry-run"] [CONFIG_ENV=prod]; see docs/deploying.md
+## make auth0-setup [STACK=<stack>] [TENANT_ARGS="--dry-run"] [CONFIG_ENV=prod]; STACK reads the
+## deployed stack's parameters and public keys; see docs/deploying.md
 CONFIG_ENV ?= default
+STACK_ARGS = $(if $(STACK),--stack $(STACK))
 auth0-setup: scripts/auth0-tenant/node_modules/.package-lock.json
-	node scripts/auth0-tenant/tenant.js setup --config-env $(CONFIG_ENV) $(TENANT_ARGS)
+	node scripts/auth0-tenant/tenant.js setup --config-env $(CONFIG_ENV) $(STACK_ARGS) $(TENANT_ARGS)
 
 ## an audit of the tenant: a table of what is unsafe or broken, with fixes; exits 1 if any
+## (with STACK=<stack>, the keys are compared with the ones the deployed bridge holds)
 auth0-check: scripts/auth0-tenant/node_modules/.package-lock.json
-	node scripts/auth0-tenant/tenant.js check --config-env $(CONFIG_ENV)
+	node scripts/auth0-tenant/tenant.js check --config-env $(CONFIG_ENV) $(STACK_ARGS) $(TENANT_ARGS)
+
+## one step of a rotation of the bridge's signing key, checked: STEP=add, then switch, then
+## drop (after SecretCacheTtlSeconds + 60 s); [STACK=<stack>] [CONFIG_ENV=prod]
+rotate-signing-key: scripts/auth0-tenant/node_modules/.package-lock.json
+	node scripts/auth0-tenant/rotate.js $(STEP) --config-env $(CONFIG_ENV) $(STACK_ARGS)
 
 scripts/auth0-tenant/node_modules/.package-lock.json: scripts/auth0-tenant/package-lock.json
 	npm ci --prefix scripts/auth0-tenant --no-audit --no-fund
 
-## the Auth0 Login script, the key command and the tenant commands, with Node's test runner
-test-node: scripts/auth0-tenant/node_modules/.package-lock.json
-	node --test auth0/ scripts/
+## the Auth0 Login script, the key command and the tenant commands (the key rotation against
+## moto's server, from .venv), with Node's test runner
+test-node: tools scripts/auth0-tenant/node_modules/.package-lock.json
+	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python node --test auth0/ scripts/
 
 ## the SAM template: lint, then build the arm64 Lambda package offline and check what it holds
 check-sam: sam-tools
