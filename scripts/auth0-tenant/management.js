@@ -74,13 +74,13 @@ async function managementToken(settings, environment, fetchImpl) {
   try {
     answer = await fetchImpl(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
         grant_type: 'client_credentials',
         client_id: environment.AUTH0_MANAGEMENT_CLIENT_ID,
         client_secret: environment.AUTH0_MANAGEMENT_CLIENT_SECRET,
         audience: `https://${settings.tenantDomain}/api/v2/`
-      })
+      }).toString()
     });
   } catch (error) {
     throw managementFailure(what, error);

@@ -166,3 +166,13 @@ test('aws.js: a missing stack, and a secret without a usable key, are one line t
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' });
   assert.throws(() => aws.bridgePublicKeys({ BRIDGE_SIGNING_KEY: rsa }), /an Ed25519 PKCS#8 PEM/);
 });
+
+test('--stack with SignInProof=authsignal-token reads no key: the secret needs none', async () => {
+  const bridge = await deployedBridge({ SignInProof: 'authsignal-token' }, { BRIDGE_SIGNING_KEY: 'REPLACE_ME' });
+  try {
+    const done = await tenant.main(['setup', '--stack', bridge.stack],
+      { ...bridge.environment, AUTHSIGNAL_SECRET: 'sk_test', AUTHSIGNAL_CONNECT_URL: 'https://us.connect.authsignal.com' }, { write: () => {} });
+    assert.equal(done, 0);
+    assert.equal(readSettings(bridge.api.tenant.connections[0].options.customScripts.login).settings.BRIDGE_PUBLIC_KEYS, undefined);
+  } finally { await bridge.api.close(); }
+});

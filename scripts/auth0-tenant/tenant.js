@@ -58,21 +58,32 @@ function parseArguments(argv) {
   return options;
 }
 
-// The deployed stack and the bridge's public keys, when the run was given --stack.
-async function deployedBridge(options, environment) {
+// The deployed stack (its parameters and outputs), when the run was given --stack.
+async function deployedStack(options, environment) {
   if (options.stack === null) return null;
   const name = options.stack || samconfigFor(options.configEnv, environment).stackName;
   if (!name) throw new OperatorError(`--stack has no name, and samconfig.toml's [${options.configEnv}] has no stack_name. Fix: --stack NAME.`);
   // Loaded only when asked for, so that a run without --stack needs no AWS SDK or credentials.
+  return require('./aws.js').readStack(name, environment);
+}
+
+// The bridge's secret's ARN and public keys, from the stack (with assertions: the Authsignal
+// token design has no keys).
+async function deployedBridge(stack, settings, environment) {
+  if (!stack) return null;
   const aws = require('./aws.js');
-  return aws.readBridgeKeys(name, environment);
+  const secretArn = stack.outputs.SecretArn;
+  if (!secretArn) throw new OperatorError(`reading the stack ${stack.name}: it has no output SecretArn. Fix: name the bridge's stack (--stack).`);
+  if (settings.signInProof !== 'assertion') return { stack, secretArn, keys: null };
+  const { secret } = await aws.readBridgeSecret(secretArn, environment);
+  return { stack, secretArn, keys: aws.bridgePublicKeys(secret) };
 }
 
 // Where this run has the bridge's public keys from: BRIDGE_PUBLIC_KEYS (by hand) over the
 // stack's secret; null when from neither.
 function keySourceFor(environment, bridge) {
   if (environment.BRIDGE_PUBLIC_KEYS) return { keys: publicKeysFromEnvironment(environment.BRIDGE_PUBLIC_KEYS), from: 'BRIDGE_PUBLIC_KEYS' };
-  if (bridge) return { keys: canonicalKeys(bridge.keys), from: `the stack ${bridge.stack.name}'s secret` };
+  if (bridge && bridge.keys) return { keys: canonicalKeys(bridge.keys), from: `the stack ${bridge.stack.name}'s secret` };
   return null;
 }
 
@@ -153,8 +164,9 @@ async function publishedKids(configEnv, environment, stack, io = {}) {
 // Runs the command; returns its exit code, or throws an OperatorError (exit code 2).
 async function main(argv, environment = process.env, out = process.stdout, io = {}) {
   const options = parseArguments(argv);
-  const bridge = await deployedBridge(options, environment);
-  const settings = settingsFrom(options.configEnv, environment, bridge && bridge.stack);
+  const stack = await deployedStack(options, environment);
+  const settings = settingsFrom(options.configEnv, environment, stack);
+  const bridge = await deployedBridge(stack, settings, environment);
   const keySource = keySourceFor(environment, bridge);
   const { call, scopes, tenant } = await connectAndRead(settings, environment,
     `to read the tenant${options.command === 'setup' ? '; nothing was written' : ''}`, io);
