@@ -77,9 +77,16 @@ class RefreshTokens {
 }
 
 // What an operator's setting `name` holds, as the settings block of the generated code holds it:
-// the public keys as a list (JSON text in the environment), STRIP_PROVIDER_PREFIX as a boolean.
+// the public keys as a list (JSON text in the environment; text that is not JSON is passed as
+// it is, so the script reports it as the operator's error), STRIP_PROVIDER_PREFIX as a boolean.
 function generatedValue(name, text) {
-  if (name === 'BRIDGE_PUBLIC_KEYS') return JSON.parse(text);
+  if (name === 'BRIDGE_PUBLIC_KEYS') {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return text;
+    }
+  }
   if (name === 'STRIP_PROVIDER_PREFIX') return text.trim().toLowerCase() === 'true';
   return text;
 }

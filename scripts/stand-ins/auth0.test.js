@@ -60,3 +60,12 @@ test('token exchange without BRIDGE_CLIENT_ID: the generated Action admits the s
     assert.equal((await exchange(assertionFor(newKey()))).status, 400);
   } finally { stand.stop(); }
 });
+
+test('BRIDGE_PUBLIC_KEYS that are not JSON: the stand-in starts, and the script answers the operator\'s error', async () => {
+  const stand = await standIn({ BRIDGE_PUBLIC_KEYS: 'not json' });
+  try {
+    const answer = await signIn(stand.url, USER, assertionFor(key));
+    assert.deepEqual([answer.status, answer.body.error], [500, 'server_error']);
+    assert.match(answer.body.error_description, /BRIDGE_PUBLIC_KEYS must be a list of JWKs/);
+  } finally { stand.stop(); }
+});
