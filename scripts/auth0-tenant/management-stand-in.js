@@ -128,7 +128,7 @@ async function startManagementApi(seed = {}, options = {}) {
   // auth0/terraform-provider-auth0 issue #470 and auth0/auth0-deploy-cli issues #395 and #524
   // (builds of 30-45 s; a deploy right after an update fails).
   const shownAction = (a) => {
-    if (a.status !== 'built' && a.readsUntilBuilt-- <= 0) a.status = 'built';
+    if (a.status === 'pending' && a.readsUntilBuilt-- <= 0) a.status = 'built';
     const { readsUntilBuilt, ...shown } = a;
     return { ...structuredClone(shown), secrets: (a.secrets || []).map(({ name }) => ({ name })) };
   };

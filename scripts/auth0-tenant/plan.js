@@ -199,7 +199,8 @@ async function builtAction(call, actionId, name, wait) {
   const started = Date.now();
   for (;;) {
     const action = await call(`reading the Action ${name}`, (client) => client.actions.get(actionId));
-    if (action.status === 'built') return action;
+    // An answer without a build status has nothing to wait for: the deploy says how it went.
+    if (action.status === 'built' || action.status === undefined) return action;
     if (action.status === 'failed') {
       const why = (action.errors || []).map((e) => e.msg || e.message).filter(Boolean).join('; ') || 'no reason given';
       throw new OperatorError(`building the Action ${name}: Auth0's build failed (${why}). Fix: run the command again; if it fails again, report this line.`);
@@ -235,8 +236,10 @@ function actionChanges(tenant, settings, run) {
   const known = tenant.application && tenant.application.client_id;
   const codeDiffers = !known || action.code !== codeFor(known);
   const secrets = (action.secrets || []).map((secret) => secret.name);
-  if (codeDiffers || secrets.length) {
-    const fields = [...(codeDiffers ? ['code'] : []), ...(secrets.length ? [`secrets: remove ${secrets.join(', ')}`] : []), 'wait for the build', 'deploy'];
+  // A failed build is built again by writing the code again.
+  const failed = action.status === 'failed';
+  if (codeDiffers || secrets.length || failed) {
+    const fields = [...(codeDiffers || failed ? ['code'] : []), ...(secrets.length ? [`secrets: remove ${secrets.join(', ')}`] : []), 'wait for the build', 'deploy'];
     return [change(`Action ${name}`, 'update', fields, ['update:actions', ...deployScopes], async (call, state) => {
       const patch = { ...desired.desiredAction(settings, codeFor(state.application.client_id)), ...(secrets.length ? { secrets: [] } : {}) };
       delete patch.name;

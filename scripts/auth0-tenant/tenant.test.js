@@ -786,3 +786,13 @@ test('token exchange: a replaced application is the one the Action admits, with 
     assert.deepEqual(settings.BRIDGE_PUBLIC_KEYS.map((k) => k.kid), [KEY.jwk.kid], 'the keys it listed, without a key source');
   } finally { await api.close(); }
 });
+
+test('token exchange: an Action whose build failed is reported, and built again by setup', async () => {
+  const api = await startManagementApi(await exchangeTenant((t) => { t.actions[0].status = 'failed'; }), { buildReads: 1 });
+  try {
+    assert.match((await runExchange(api, 'check')).text, /\| BROKEN +\| Action built and deployed +\| Auth0 could not build the Action/);
+    assert.equal((await runExchange(api, 'setup')).code, 0);
+    assert.equal(actionOf(api).status, 'built');
+    assert.equal((await runExchange(api, 'check')).code, 0);
+  } finally { await api.close(); }
+});
