@@ -29,7 +29,8 @@
 // as on tenants and tools of the older API; with `noTokenExchange`, the profiles answer 403 as
 // for a tenant without the Early Access feature. `options`: {port, tenantDomain (the canonical
 // domain the token's audience must name), scopes (what the token grants; default every scope),
-// buildReads (reads of an Action that still show it building; default 2), rateLimited (how many
+// buildReads (reads of an Action that still show it building; default 2), buildMs (or the
+// time its build takes, whichever ends later; default 0), rateLimited (how many
 // API requests answer 429 first; default 0), failOnce (a test of a request: the first request
 // it holds for answers 503 unprocessed, as a lost answer or an outage would leave a run)}.
 'use strict';
@@ -98,6 +99,7 @@ async function startManagementApi(seed = {}, options = {}) {
   const tenantDomain = options.tenantDomain || TENANT_DOMAIN;
   const granted = options.scopes || ALL_SCOPES;
   const buildReads = options.buildReads === undefined ? 2 : options.buildReads;
+  const buildMs = options.buildMs || 0;
   let rateLimited = options.rateLimited || 0;
   let failOnce = options.failOnce || null;
   // A Management API token as Auth0 issues one: a JWT naming its audience and scopes.
@@ -124,15 +126,17 @@ async function startManagementApi(seed = {}, options = {}) {
 
   // An Action as the API shows it: its secrets by name only (Auth0 never returns a value), and
   // the state of its build. Builds are asynchronous: `status` is `pending` for `buildReads`
-  // reads after each create or update, then `built`. Modelled on
+  // reads and `buildMs` after each create or update, then `built`. Modelled on
   // auth0/terraform-provider-auth0 issue #470 and auth0/auth0-deploy-cli issues #395 and #524
   // (builds of 30-45 s; a deploy right after an update fails).
   const shownAction = (a) => {
-    if (a.status === 'pending' && a.readsUntilBuilt-- <= 0) a.status = 'built';
-    const { readsUntilBuilt, ...shown } = a;
+    if (a.status === 'pending' && a.readsUntilBuilt-- <= 0 && Date.now() >= a.builtAt) a.status = 'built';
+    const { readsUntilBuilt, builtAt, ...shown } = a;
     return { ...structuredClone(shown), secrets: (a.secrets || []).map(({ name }) => ({ name })) };
   };
-  const startBuild = (a) => { a.status = 'pending'; a.readsUntilBuilt = buildReads; a.all_changes_deployed = false; };
+  const startBuild = (a) => {
+    Object.assign(a, { status: 'pending', readsUntilBuilt: buildReads, builtAt: Date.now() + buildMs, all_changes_deployed: false });
+  };
 
   // The token's scopes against the endpoint's: an answer 403 insufficient_scope naming the
   // missing ones, in the words of Auth0's errors ("Insufficient scope, expected any of: ...").

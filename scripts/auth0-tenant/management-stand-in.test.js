@@ -39,6 +39,13 @@ test('an Action builds after a create and an update; deploying before it is buil
     assert.equal((await call(api, 'POST', `actions/actions/${created.id}/deploy`)).status, 200);
     assert.equal((await call(api, 'PATCH', `actions/actions/${created.id}`, { code: 'y' })).body.status, 'pending');
   } finally { await api.close(); }
+  const timed = await startManagementApi({}, { buildReads: 0, buildMs: 300 });
+  try {
+    const created = (await call(timed, 'POST', 'actions/actions', { name: 'a', code: 'x' })).body;
+    assert.equal((await call(timed, 'GET', `actions/actions/${created.id}`)).body.status, 'pending', 'built after 300 ms, not before');
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    assert.equal((await call(timed, 'GET', `actions/actions/${created.id}`)).body.status, 'built');
+  } finally { await timed.close(); }
 });
 
 test('a token exchange profile\'s name is 3-50 characters, and a subject_token_type has one profile', async () => {
