@@ -14,8 +14,8 @@ POLICY_VENV := .venv-policy
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
 .PHONY: help demo fast test lint test-rust check-openapi test-http test-node check-sam check-policy \
-  check-docs lint-workflows tools sam-tools auth0-scripts auth0-setup auth0-check signing-key bench \
-  release clean-tools
+  check-docs lint-workflows tools sam-tools auth0-scripts auth0-setup auth0-check rotate-signing-key \
+  signing-key bench release clean-tools
 
 .DEFAULT_GOAL := help
 
@@ -25,7 +25,7 @@ HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 help:
 	@awk '/^# ==== /{sub(/^# ==== /, ""); sub(/ ====$$/, ""); printf "\n%s\n", $$0} \
 	  /^## [a-z0-9-]+: /{line = substr($$0, 4); name = substr(line, 1, index(line, ":") - 1); \
-	  printf "  make %-16s %s\n", name, substr(line, length(name) + 3)}' $(firstword $(MAKEFILE_LIST))
+	  printf "  make %-19s %s\n", name, substr(line, length(name) + 3)}' $(firstword $(MAKEFILE_LIST))
 
 ## demo: the real function under cargo lambda watch against loopback stand-ins, a whole session
 demo: tools
@@ -78,9 +78,9 @@ test-http: tools
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python conformance.py
 
-## test-node: the Login script, the token exchange Action, the key and tenant commands (node --test)
-test-node: scripts/auth0-tenant/node_modules/.package-lock.json
-	node --test auth0/ scripts/
+## test-node: the Login script, the Action, the key, tenant and rotation commands (node --test; moto)
+test-node: tools scripts/auth0-tenant/node_modules/.package-lock.json
+	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python node --test auth0/ scripts/
 
 ## check-sam: the SAM template linted, then an offline arm64 sam build and a look at the binary
 check-sam: sam-tools
@@ -114,16 +114,21 @@ sam-tools: tools
 # ==== operator: set up and check a deployment (docs/deploying.md) ====
 
 CONFIG_ENV ?= default
+STACK_ARGS = $(if $(STACK),--stack $(STACK))
 
-## auth0-setup: the Auth0 tenant in one idempotent command (TENANT_ARGS="--dry-run", CONFIG_ENV=prod)
+## auth0-setup: the Auth0 tenant in one idempotent command ([STACK=<stack>] [CONFIG_ENV=prod] [TENANT_ARGS=--dry-run])
 auth0-setup: scripts/auth0-tenant/node_modules/.package-lock.json
-	node scripts/auth0-tenant/tenant.js setup --config-env $(CONFIG_ENV) $(TENANT_ARGS)
+	node scripts/auth0-tenant/tenant.js setup --config-env $(CONFIG_ENV) $(STACK_ARGS) $(TENANT_ARGS)
 
-## auth0-check: audit the tenant: a table of what is unsafe or broken, with fixes; exits 1 if any
+## auth0-check: audit the tenant (with STACK=, against the keys the deployed bridge holds); exits 1 if unsafe
 auth0-check: scripts/auth0-tenant/node_modules/.package-lock.json
-	node scripts/auth0-tenant/tenant.js check --config-env $(CONFIG_ENV)
+	node scripts/auth0-tenant/tenant.js check --config-env $(CONFIG_ENV) $(STACK_ARGS) $(TENANT_ARGS)
 
-## signing-key: a new Ed25519 key for the assertions, by hand (SIGNING_KEY_ARGS="--keep '<keys>'")
+## rotate-signing-key: one checked step of a key rotation: STEP=add, then switch, then drop [STACK=<stack>]
+rotate-signing-key: scripts/auth0-tenant/node_modules/.package-lock.json
+	node scripts/auth0-tenant/rotate.js $(STEP) --config-env $(CONFIG_ENV) $(STACK_ARGS)
+
+## signing-key: a new Ed25519 key for the assertions, by hand; a deployed stack's key: rotate-signing-key
 signing-key:
 	@node scripts/signing-key.js $(SIGNING_KEY_ARGS)
 

@@ -1,6 +1,7 @@
-// The Login script with BRIDGE_PUBLIC_KEYS (the bridge's AUTH0_SIGN_IN_PROOF=assertion): it
-// accepts only assertions the bridge signed, verifies them with Node's built-in crypto and makes
-// no network call. Loaded the way Auth0 runs it (support/sandbox.js).
+// The Login script with BRIDGE_PUBLIC_KEYS in its generated settings block (the bridge's
+// AUTH0_SIGN_IN_PROOF=assertion): it accepts only assertions the bridge signed, verifies them
+// with Node's built-in crypto and makes no network call. Loaded the way Auth0 runs it, as
+// `make auth0-setup` generates it (support/sandbox.js).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -10,13 +11,14 @@ const { USER, newKey, assertionFor, REFUSALS } = require('./support/assertions.j
 const key = newKey();
 const other = newKey();
 
-// The script with `keys` as BRIDGE_PUBLIC_KEYS (and `extra` settings), whose every fetch fails
-// the test: with assertions the script must make no network call.
-function script(keys = [key], extra = {}) {
-  return loadLogin(
-    { BRIDGE_PUBLIC_KEYS: JSON.stringify(keys.map((k) => k.jwk)), ...extra },
-    { fetch: () => { throw new Error('the Login script made a network call'); } }
-  );
+// The script generated with `keys` as BRIDGE_PUBLIC_KEYS (and `extra` generated settings),
+// `configuration` as the connection's settings, and whose every fetch fails the test: with
+// assertions the script must make no network call.
+function script(keys = [key], extra = {}, configuration = {}) {
+  return loadLogin(configuration, {
+    settings: { BRIDGE_PUBLIC_KEYS: keys.map((k) => k.jwk), ...extra },
+    fetch: () => { throw new Error('the Login script made a network call'); }
+  });
 }
 
 test('an assertion of the bridge signs the user in with the profile it carries', async () => {
@@ -47,10 +49,35 @@ test('the user id is the assertion\'s sub unchanged: no provider prefix is dropp
 });
 
 test('STRIP_PROVIDER_PREFIX=true keeps the guide\'s mapping for tenants that have users from it', async () => {
-  const { login } = script([key], { STRIP_PROVIDER_PREFIX: 'true' });
+  const { login } = script([key], { STRIP_PROVIDER_PREFIX: true });
   const { error, profile } = await runLogin(login, 'google-oauth2|123', assertionFor(key, 'google-oauth2|123'));
   assert.equal(error, null);
   assert.equal(profile.user_id, '123');
+});
+
+test('the generated STRIP_PROVIDER_PREFIX decides over a connection setting of that name', async () => {
+  const { login } = script([key], { STRIP_PROVIDER_PREFIX: false }, { STRIP_PROVIDER_PREFIX: 'true' });
+  const { profile } = await runLogin(login, 'google-oauth2|123', assertionFor(key, 'google-oauth2|123'));
+  assert.equal(profile.user_id, 'google-oauth2|123');
+  // Without it in the block, an older connection's setting still decides, as before.
+  const older = script([key], {}, { STRIP_PROVIDER_PREFIX: 'true' });
+  assert.equal((await runLogin(older.login, 'google-oauth2|123', assertionFor(key, 'google-oauth2|123'))).profile.user_id, '123');
+});
+
+test('keys, issuer and audience come from the generated code only, never from the connection\'s settings', async () => {
+  // Auth0 shows a connection's settings only encrypted: a key put there could not be audited.
+  const { login } = script([key], {}, {
+    BRIDGE_PUBLIC_KEYS: JSON.stringify([other.jwk]), BRIDGE_ISSUER: 'someone-else', BRIDGE_AUDIENCE: 'elsewhere'
+  });
+  const foreign = await runLogin(login, USER, assertionFor(other));
+  assert.ok(foreign.error instanceof WrongUsernameOrPasswordError, 'a key in the settings is not accepted');
+  const own = await runLogin(login, USER, assertionFor(key));
+  assert.equal(own.error, null, 'the generated issuer and audience hold');
+  // A script whose block has no keys does not take them from the settings either: it runs the
+  // Authsignal token design, which without its settings is not configured.
+  const unconfigured = loadLogin({ BRIDGE_PUBLIC_KEYS: JSON.stringify([key.jwk]) });
+  const { error } = await runLogin(unconfigured.login, USER, assertionFor(key));
+  assert.match(error.message, /not configured/);
 });
 
 test('profile claims are passed only when they have the right type', async () => {
@@ -75,6 +102,7 @@ test('during a rotation either of two keys is accepted', async () => {
 
 test('the issuer and audience follow BRIDGE_ISSUER and BRIDGE_AUDIENCE', async () => {
   const { login } = script([key], { BRIDGE_ISSUER: 'https://bridge.example.com', BRIDGE_AUDIENCE: 'passkeys' });
+  assert.match(login.toString(), /"BRIDGE_ISSUER": "https:\/\/bridge\.example\.com"/, 'in the code Auth0 runs');
   const ok = await runLogin(login, USER, assertionFor(key, USER, { iss: 'https://bridge.example.com', aud: 'passkeys' }));
   assert.equal(ok.error, null);
   const defaults = await runLogin(login, USER, assertionFor(key));
@@ -93,11 +121,10 @@ for (const [name, make] of REFUSALS) { // every case, the Login-only ones includ
 }
 
 test('unusable BRIDGE_PUBLIC_KEYS are the operator\'s error, not a wrong password', async () => {
-  for (const keys of ['not json', '{}', '[]', '[{"kty":"RSA","kid":"k","n":"x","e":"AQAB"}]',
-    JSON.stringify([{ ...key.jwk, kid: undefined }])]) {
-    const { login } = loadLogin({ BRIDGE_PUBLIC_KEYS: keys });
+  for (const keys of ['a text', {}, [], [{ kty: 'RSA', kid: 'k', n: 'x', e: 'AQAB' }], [{ ...key.jwk, kid: undefined }], null]) {
+    const { login } = loadLogin({}, { settings: { BRIDGE_PUBLIC_KEYS: keys } });
     const { error } = await runLogin(login, USER, assertionFor(key));
-    assert.ok(error instanceof Error && !(error instanceof WrongUsernameOrPasswordError), keys);
+    assert.ok(error instanceof Error && !(error instanceof WrongUsernameOrPasswordError), JSON.stringify(keys));
     assert.match(error.message, /BRIDGE_PUBLIC_KEYS/);
   }
 });

@@ -1,7 +1,9 @@
 // Tests of the Login script with Node's built-in test runner, against a loopback stand-in for
 // Authsignal's connect host. The script is loaded the way Auth0 runs it (support/sandbox.js).
-// Without BRIDGE_PUBLIC_KEYS (the bridge's AUTH0_SIGN_IN_PROOF=authsignal-token) the password is
-// the Authsignal token and the script asks Authsignal who owns it.
+// Without BRIDGE_PUBLIC_KEYS in its generated settings block (the bridge's
+// AUTH0_SIGN_IN_PROOF=authsignal-token) the password is the Authsignal token and the script asks
+// Authsignal who owns it, with the connection's settings AUTHSIGNAL_SECRET and
+// AUTHSIGNAL_CONNECT_URL.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');

@@ -22,3 +22,12 @@ test('a copy that drifted is found', () => {
   const drifted = text.replace("claims.iat < now - 120", "claims.iat < now - 1200");
   assert.notEqual(withSharedBlock(drifted, shared, 'login.js'), drifted);
 });
+
+test('each copy sends its reader to the source and the command that writes it; the source says to edit it there', () => {
+  assert.match(shared, /This file is the source of this block: edit it here, then run `make auth0-scripts`/);
+  for (const file of ['login.js', 'token-exchange.js']) {
+    const text = fs.readFileSync(path.join(__dirname, file), 'utf8');
+    assert.match(text, /A copy of auth0\/shared\/assertion-verification\.js: edit that file, not this block, then\n\s*\/\/ run `make auth0-scripts`/, file);
+    assert.doesNotMatch(text, /edit it here/i, `${file} must not tell its reader to edit the copy`);
+  }
+});

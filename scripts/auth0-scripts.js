@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `make auth0-scripts`: copies the shared assertion verification
 // (auth0/shared/assertion-verification.js) into the files Auth0 runs, between their BEGIN and
-// END lines, indented as the BEGIN line is. With --check it changes nothing and exits 1 when a
-// copy differs (auth0/shared.test.js runs that).
+// END lines, indented as the BEGIN line is, with the source's "edit it here" line replaced by one
+// that sends the reader of a copy to the source. With --check it changes nothing and exits 1
+// when a copy differs (auth0/shared.test.js runs that).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,6 +13,16 @@ const SHARED = path.join(AUTH0_DIR, 'shared', 'assertion-verification.js');
 const SHIPPED = ['login.js', 'token-exchange.js'].map((name) => path.join(AUTH0_DIR, name));
 const BEGIN = '// ---- BEGIN shared assertion verification';
 const END = '// ---- END shared assertion verification ----';
+// The source says where to edit; each copy says where its source is and what makes the copies.
+const SOURCE_NOTE = '// This file is the source of this block: edit it here, then run `make auth0-scripts`.';
+const COPY_NOTE = '// A copy of auth0/shared/assertion-verification.js: edit that file, not this block, then\n' +
+  '// run `make auth0-scripts`, which writes this copy.';
+
+// The shared block as a copy holds it.
+function copyOf(shared) {
+  if (!shared.includes(SOURCE_NOTE)) throw new Error(`auth0/shared/assertion-verification.js lacks the line ${SOURCE_NOTE}`);
+  return shared.replace(SOURCE_NOTE, COPY_NOTE);
+}
 
 // `file`'s text with the shared block in place of its current copy.
 function withSharedBlock(text, shared, file) {
@@ -20,7 +31,7 @@ function withSharedBlock(text, shared, file) {
   const end = lines.findIndex((line, index) => index > begin && line.trim() === END);
   if (begin < 0 || end < 0) throw new Error(`${file} has no ${BEGIN} ... ${END} block`);
   const indent = lines[begin].slice(0, lines[begin].length - lines[begin].trimStart().length);
-  const block = shared.replace(/\n$/, '').split('\n').map((line) => (line ? indent + line : line));
+  const block = copyOf(shared).replace(/\n$/, '').split('\n').map((line) => (line ? indent + line : line));
   return [...lines.slice(0, begin), ...block, ...lines.slice(end + 1)].join('\n');
 }
 

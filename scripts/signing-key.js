@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // `make signing-key`: a new Ed25519 key for the bridge's assertions, with Node's built-in crypto
-// (no package to install). Prints the two values an operator pastes:
+// (no package to install), for by-hand use (a deployed stack's key is rotated with
+// `make rotate-signing-key`, which reads and writes the stack's secret itself). Prints the two
+// values an operator pastes:
 //   - BRIDGE_SIGNING_KEY: the private key (PKCS#8 PEM) for the bridge's secret in Secrets
 //     Manager, as a JSON string ready to go into the secret's JSON;
-//   - BRIDGE_PUBLIC_KEYS: the public JWK(s) for the Auth0 connection's setting. With
-//     --keep '<the current BRIDGE_PUBLIC_KEYS>', the new key is added beside the current ones
-//     (step 1 of a rotation, see docs/deploying.md).
+//   - BRIDGE_PUBLIC_KEYS: the public JWK(s), for `BRIDGE_PUBLIC_KEYS='...' make auth0-setup`
+//     (which writes them into the code Auth0 runs). With --keep '<the current public keys>',
+//     the new key is added beside the current ones (a rotation by hand, docs/deploying.md).
 //
 // Usage: node scripts/signing-key.js [--keep JSON] [--json]
 //        node scripts/signing-key.js --public-of PEM_FILE [--json]
@@ -60,7 +62,7 @@ function main(argv) {
       JSON.stringify(pem) + '\n\n');
   }
   process.stdout.write(
-    '# BRIDGE_PUBLIC_KEYS (a setting of the Auth0 connection' +
+    '# BRIDGE_PUBLIC_KEYS (for BRIDGE_PUBLIC_KEYS=\'...\' make auth0-setup' +
     (options.keep.length ? '; the current keys are kept beside the new one' : '') + '):\n' +
     JSON.stringify(keys) + '\n');
 }

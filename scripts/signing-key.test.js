@@ -26,7 +26,7 @@ test('a new key signs assertions the Login script accepts with the printed publi
   assert.deepEqual(Object.keys(keys[0]).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x']);
   const privateKey = crypto.createPrivateKey(made.BRIDGE_SIGNING_KEY);
   const assertion = signJws({ alg: 'EdDSA', typ: 'JWT', kid: made.kid }, claimsFor('u-1'), { privateKey });
-  const { login } = loadLogin({ BRIDGE_PUBLIC_KEYS: made.BRIDGE_PUBLIC_KEYS });
+  const { login } = loadLogin({}, { settings: { BRIDGE_PUBLIC_KEYS: JSON.parse(made.BRIDGE_PUBLIC_KEYS) } });
   const { error, profile } = await runLogin(login, 'u-1', assertion);
   assert.equal(error, null);
   assert.equal(profile.user_id, 'u-1');

@@ -1,20 +1,15 @@
 // ---- BEGIN shared assertion verification (auth0/shared/assertion-verification.js) ----
-// The one copy of the rules the Login script and the Token Exchange Action check an assertion
-// by. Auth0 runs each as a single pasted file that cannot require a file of ours, so
+// This file is the source of this block: edit it here, then run `make auth0-scripts`.
+// The rules the Login script and the Token Exchange Action check an assertion by, in one
+// place. Auth0 runs each as a single pasted file that cannot require a file of ours, so
 // `make auth0-scripts` copies this block into both; auth0/shared.test.js fails when a copy
-// differs. Edit it here. Only function declarations: they are hoisted, so the block works
-// wherever it sits in its function (a `var` here would be undefined when called from above).
+// differs. Only function declarations: they are hoisted, so the block works wherever it sits
+// in its function (a `var` here would be undefined when called from above).
 
-// BRIDGE_PUBLIC_KEYS as public keys by kid. Throws (with a message for the operator) when the
-// setting is not an array of Ed25519 JWKs that each have a kid.
-function publicKeys(crypto, text) {
-  var jwks;
-  try {
-    jwks = JSON.parse(text);
-  } catch (e) {
-    throw new Error('is not JSON');
-  }
-  if (!Array.isArray(jwks) || jwks.length === 0) throw new Error('must be a JSON array of JWKs');
+// The generated BRIDGE_PUBLIC_KEYS (a list of JWKs) as public keys by kid. Throws (with a
+// message for the operator) when it is not a list of Ed25519 JWKs that each have a kid.
+function publicKeys(crypto, jwks) {
+  if (!Array.isArray(jwks) || jwks.length === 0) throw new Error('must be a list of JWKs');
   var byKid = Object.create(null);
   jwks.forEach(function (jwk, index) {
     if (!jwk || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !isText(jwk.x) || !isText(jwk.kid)) {

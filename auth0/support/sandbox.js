@@ -1,14 +1,15 @@
 // Runs the shipped Auth0 code the way Auth0 does, for its tests and for the Auth0 stand-in
-// (scripts/stand-ins/auth0.js): the file's source evaluated in a fresh context that has only
-// the globals Auth0 gives it, never the test's own scope. The Login script gets the custom
+// (scripts/stand-ins/auth0.js): the code as `make auth0-setup` generates it (the shipped file
+// with its settings block filled in, scripts/auth0-code.js), evaluated in a fresh context that
+// has only the globals Auth0 gives it, never the test's own scope. The Login script gets the custom
 // database sandbox's (`configuration`, the error classes, `require` for Node's built-in
 // modules, and Node's usual globals); the Token Exchange Action is a module called with the
 // trigger's `event` and `api`, emulated here as Auth0 documents them.
 'use strict';
 const fs = require('node:fs');
-const path = require('node:path');
 const vm = require('node:vm');
 const { builtinModules } = require('node:module');
+const { generatedCode } = require('../../scripts/auth0-code.js');
 
 // Auth0's error classes for custom database scripts
 // (https://auth0.com/docs/authenticate/database-connections/custom-db/error-handling).
@@ -32,8 +33,6 @@ class UnauthorizedError extends Error {
     this.name = 'UnauthorizedError';
   }
 }
-
-const AUTH0_DIR = path.join(__dirname, '..');
 
 // What a script loaded here called out to: the modules it required and the fetches it made.
 function newActivity() {
@@ -61,8 +60,17 @@ function nodeGlobals(activity, options) {
   };
 }
 
-// Loads the Login script (auth0/login.js, or `file`) with `configuration` as the connection's
-// settings. `activity` records what it requires and fetches; `fetch` stands in for the global.
+// The source of the code to run: `options.code`, else `options.file`, else the shipped code of
+// `kind` with `options.settings` in its generated settings block, as `make auth0-setup` writes it.
+function sourceOf(kind, options) {
+  if (options.code !== undefined) return options.code;
+  if (options.file) return fs.readFileSync(options.file, 'utf8');
+  return generatedCode(kind, options.settings || {});
+}
+
+// Loads the Login script with `configuration` as the connection's (encrypted) settings and
+// `options.settings` as its generated settings block (see `sourceOf`). `activity` records what
+// it requires and fetches; `fetch` stands in for the global.
 function loadLogin(configuration, options = {}) {
   const activity = options.activity || newActivity();
   const sandbox = {
@@ -73,22 +81,20 @@ function loadLogin(configuration, options = {}) {
     ...nodeGlobals(activity, options)
   };
   vm.createContext(sandbox);
-  const source = fs.readFileSync(options.file || path.join(AUTH0_DIR, 'login.js'), 'utf8');
-  vm.runInContext(source, sandbox, { filename: 'login.js' });
+  vm.runInContext(sourceOf('login', options), sandbox, { filename: 'login.js' });
   if (typeof sandbox.login !== 'function') throw new Error('the Login script defines no login function');
   return { login: sandbox.login, activity };
 }
 
-// Loads the Custom Token Exchange Action (auth0/token-exchange.js) as Auth0's Actions runtime
-// does: a CommonJS module whose `exports.onExecuteCustomTokenExchange(event, api)` Auth0
-// calls, with Node's globals (`nodeGlobals`). `activity` records what it requires and fetches.
+// Loads the Custom Token Exchange Action (see `sourceOf`) as Auth0's Actions runtime does: a
+// CommonJS module whose `exports.onExecuteCustomTokenExchange(event, api)` Auth0 calls, with
+// Node's globals (`nodeGlobals`). `activity` records what it requires and fetches.
 function loadAction(options = {}) {
   const activity = options.activity || newActivity();
   const module = { exports: {} };
   const sandbox = { module, exports: module.exports, ...nodeGlobals(activity, options) };
   vm.createContext(sandbox);
-  const source = fs.readFileSync(options.file || path.join(AUTH0_DIR, 'token-exchange.js'), 'utf8');
-  vm.runInContext(source, sandbox, { filename: 'token-exchange.js' });
+  vm.runInContext(sourceOf('action', options), sandbox, { filename: 'token-exchange.js' });
   const handler = module.exports.onExecuteCustomTokenExchange;
   if (typeof handler !== 'function') throw new Error('the Action exports no onExecuteCustomTokenExchange');
   return { handler, activity };

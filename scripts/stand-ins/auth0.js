@@ -1,7 +1,9 @@
 // A loopback stand-in for Auth0's authentication API that runs the shipped Login script
-// (auth0/login.js) for its custom database connection, in the sandbox Auth0 gives such scripts
-// (auth0/support/sandbox.js). So the bridge and the script are tested together: a sign-in
-// gets tokens only when the script calls back with a profile.
+// (auth0/login.js) for its custom database connection, as `make auth0-setup` generates it (the
+// settings an operator names, e.g. BRIDGE_PUBLIC_KEYS, written into the script's settings
+// block by scripts/auth0-code.js; AUTHSIGNAL_* stay connection settings), in the sandbox Auth0
+// gives such scripts (auth0/support/sandbox.js). So the bridge and the script are tested
+// together: a sign-in gets tokens only when the script calls back with a profile.
 //
 //   POST /oauth/token   password-realm (realm = the connection), password (the connection is
 //                       the default directory), Custom Token Exchange (with `tokenExchange`:
@@ -28,6 +30,7 @@
 const crypto = require('node:crypto');
 const { serve, basicAuth, unsignedJwt } = require('./common.js');
 const { loadLogin, runLogin, loadAction, runAction } = require('../../auth0/support/sandbox.js');
+const { SETTING_NAMES } = require('../auth0-code.js');
 
 const PASSWORD_REALM = 'http://auth0.com/oauth/grant-type/password-realm';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -73,10 +76,43 @@ class RefreshTokens {
   }
 }
 
+// What an operator's setting `name` holds, as the settings block of the generated code holds it:
+// the public keys as a list (JSON text in the environment; text that is not JSON is passed as
+// it is, so the script reports it as the operator's error), STRIP_PROVIDER_PREFIX as a boolean.
+function generatedValue(name, text) {
+  if (name === 'BRIDGE_PUBLIC_KEYS') {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return text;
+    }
+  }
+  if (name === 'STRIP_PROVIDER_PREFIX') return text.trim().toLowerCase() === 'true';
+  return text;
+}
+
+// `settings` (by the names an operator knows) split as `make auth0-setup` splits them for code of
+// `kind`: {generated} for the code's settings block, {configuration} for the rest (the Login
+// script's connection settings, which hold its secrets).
+function splitSettings(kind, settings) {
+  const generated = {};
+  const configuration = {};
+  for (const [name, value] of Object.entries(settings)) {
+    if (SETTING_NAMES[kind].includes(name)) generated[name] = generatedValue(name, value);
+    else configuration[name] = value;
+  }
+  return { generated, configuration };
+}
+
 // Starts the stand-in. `connection` is {name, settings} (the custom database connection and its
-// Login script's settings); `client` is {id, secret}; `permissive` makes every refresh token
-// live (the API conformance run).
+// Login script's settings, by the names an operator knows); `client` is {id, secret};
+// `permissive` makes every refresh token live (the API conformance run); `tokenExchange` is
+// {subjectTokenType, settings} (the Action's settings, by the same names; BRIDGE_CLIENT_ID is
+// the client's id unless given, as setup writes it).
 async function startAuth0({ port = 0, client, connection, permissive = false, dpopNonce = false, tokenExchange = null }) {
+  const login = splitSettings('login', connection.settings || {});
+  const action = tokenExchange
+    ? { BRIDGE_CLIENT_ID: client.id, ...splitSettings('action', tokenExchange.settings || {}).generated } : null;
   const refreshTokens = new RefreshTokens(permissive);
   const invalidSubjectTokens = new Map(); // ip -> count
   const users = new Map();
@@ -152,8 +188,8 @@ async function startAuth0({ port = 0, client, connection, permissive = false, dp
   // Runs the connection's Login script, as Auth0 does for the password grants, and keeps the
   // user it returns (Auth0 prefixes a custom database's ids with `auth0|`).
   async function signIn(username, password) {
-    const { login } = loadLogin(connection.settings);
-    const { error, profile } = await runLogin(login, username, password);
+    const { login: script } = loadLogin(login.configuration, { settings: login.generated });
+    const { error, profile } = await runLogin(script, username, password);
     if (error) {
       if (error.name === 'WrongUsernameOrPasswordError') return [403, WRONG_PASSWORD];
       return [500, { error: 'server_error', error_description: error.message }];
@@ -167,8 +203,9 @@ async function startAuth0({ port = 0, client, connection, permissive = false, dp
   }
 
   // Custom Token Exchange, as Auth0 runs it: the profile whose subject_token_type the request
-  // names runs its Action (the shipped auth0/token-exchange.js, with `tokenExchange.secrets` as
-  // its secrets); the user it sets in a database connection is kept (`auth0|` + user_id).
+  // names runs its Action (the shipped auth0/token-exchange.js, generated with
+  // `tokenExchange.settings`); the user it sets in a database connection is kept
+  // (`auth0|` + user_id).
   // rejectInvalidSubjectToken answers 400 invalid_request and counts against the caller's IP
   // (auth0-forwarded-for, as "Trust Token Endpoint IP Header" makes Auth0 read it); an IP with
   // too many gets 429 too_many_attempts. A denial answers its code (403; server_error 500).
@@ -185,12 +222,12 @@ async function startAuth0({ port = 0, client, connection, permissive = false, dp
     if ((invalidSubjectTokens.get(ip) || 0) >= INVALID_SUBJECT_TOKENS_BEFORE_BLOCK) {
       return [429, { error: 'too_many_attempts', error_description: 'We have detected suspicious login behavior and further attempts will be blocked.' }];
     }
-    const { handler } = loadAction();
+    const { handler } = loadAction({ settings: action });
     const event = {
       transaction: { subject_token: form.subject_token, subject_token_type: form.subject_token_type, protocol: 'oauth2-token-exchange', requested_scopes: (form.scope || '').split(' ').filter(Boolean) },
       client: { client_id: form.client_id },
       request: { ip, method: 'POST', hostname: request.headers.host },
-      secrets: { ...tokenExchange.secrets }
+      secrets: {}
     };
     let outcome;
     try {

@@ -10,14 +10,17 @@
 //   DEMO_AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID, DEMO_AUTH0_CLIENT_SECRET  what they accept
 //   DEMO_VALID_TOKEN       the one Authsignal token whose challenge succeeded (default mode)
 //   AUTH0_REALM            the custom database connection's name (default authsignal)
-//   the Login script's connection settings: BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER, BRIDGE_AUDIENCE,
-//   STRIP_PROVIDER_PREFIX (assertions), or AUTHSIGNAL_SECRET, AUTHSIGNAL_CONNECT_URL,
-//   AUTHSIGNAL_TIMEOUT_MS (the Authsignal token). Without BRIDGE_PUBLIC_KEYS and
-//   AUTHSIGNAL_CONNECT_URL, the script asks the Authsignal stand-in with DEMO_AUTHSIGNAL_SECRET.
+//   the Login script's settings: BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER, BRIDGE_AUDIENCE,
+//   STRIP_PROVIDER_PREFIX (assertions: written into the script's generated settings block, as
+//   `make auth0-setup` writes them), or AUTHSIGNAL_SECRET, AUTHSIGNAL_CONNECT_URL,
+//   AUTHSIGNAL_TIMEOUT_MS (the Authsignal token: the connection's settings). Without
+//   BRIDGE_PUBLIC_KEYS and AUTHSIGNAL_CONNECT_URL, the script asks the Authsignal stand-in with
+//   DEMO_AUTHSIGNAL_SECRET.
 //   AUTH0_SUBJECT_TOKEN_TYPE   turns on Custom Token Exchange: a profile of that type runs the
-//   shipped Action (auth0/token-exchange.js) with BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER,
-//   BRIDGE_AUDIENCE, BRIDGE_CONNECTION, BRIDGE_CLIENT_ID as its secrets; the users it sets live
-//   in the AUTH0_REALM connection.
+//   shipped Action (auth0/token-exchange.js) generated with BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER,
+//   BRIDGE_AUDIENCE, BRIDGE_CONNECTION, BRIDGE_CLIENT_ID (default: DEMO_AUTH0_CLIENT_ID, as
+//   setup writes the bridge's client id) as its settings; the users it sets live in the
+//   AUTH0_REALM connection.
 // --any-token: every non-empty Authsignal token is a succeeded passkey challenge (the same token
 // always the same challenge). --permissive: as --any-token, but every validation is a new
 // challenge and every refresh token is live (the API conformance run). --dpop-nonce: Auth0's
@@ -33,14 +36,14 @@ const CONNECTION_SETTINGS = [
   'AUTHSIGNAL_SECRET', 'AUTHSIGNAL_CONNECT_URL', 'AUTHSIGNAL_TIMEOUT_MS'
 ];
 
-// The token exchange Action's secrets: the same BRIDGE_* settings as the Login script's, and
+// The token exchange Action's settings: the same BRIDGE_* settings as the Login script's, and
 // BRIDGE_CONNECTION and BRIDGE_CLIENT_ID.
-function actionSecrets(env) {
-  const secrets = {};
+function actionSettings(env) {
+  const settings = {};
   for (const name of ['BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'BRIDGE_CONNECTION', 'BRIDGE_CLIENT_ID']) {
-    if (env[name]) secrets[name] = env[name];
+    if (env[name]) settings[name] = env[name];
   }
-  return secrets;
+  return settings;
 }
 
 async function main(argv) {
@@ -68,7 +71,7 @@ async function main(argv) {
     permissive: mode === 'permissive',
     dpopNonce: flags.includes('--dpop-nonce'),
     tokenExchange: env.AUTH0_SUBJECT_TOKEN_TYPE
-      ? { subjectTokenType: env.AUTH0_SUBJECT_TOKEN_TYPE, secrets: actionSecrets(env) }
+      ? { subjectTokenType: env.AUTH0_SUBJECT_TOKEN_TYPE, settings: actionSettings(env) }
       : null
   }));
   announce(servers);
