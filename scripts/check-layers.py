@@ -13,7 +13,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = {"startup": 4, "edge": 3, "flow": 2, "upstream": 1}
-BENEATH = {"settings", "error", "budget", "tokens", "telemetry", "logging", "signing_key"}
+BENEATH = {"settings", "error", "budget", "tokens", "telemetry", "logging", "signing_key", "email"}
 CRATE_PATH = re.compile(r"\bcrate::([a-z_]+)(?:::([a-z_]+))?")
 FOLDER_LAYERS = ("edge", "flow", "upstream")
 

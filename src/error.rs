@@ -91,6 +91,9 @@ pub enum ChallengeRejection {
     /// `AUTHSIGNAL_VERIFICATION_METHODS` is set and the challenge was passed with another
     /// method (or Authsignal named none): the method as a log label.
     MethodNotAllowed(String),
+    /// With sign-up on, the user has an email Authsignal does not report verified: an account
+    /// started by sign-up signs in only once its email is proven.
+    EmailNotVerified,
 }
 
 impl fmt::Display for ChallengeRejection {
@@ -110,6 +113,32 @@ impl fmt::Display for ChallengeRejection {
             ChallengeRejection::MethodNotAllowed(method) => {
                 write!(f, "verification method {method} is not allowed")
             }
+            ChallengeRejection::EmailNotVerified => {
+                f.write_str("the user's email is not verified at Authsignal")
+            }
+        }
+    }
+}
+
+/// Why a sign-up was not started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignUpRefusal {
+    /// `SIGN_UP_EMAIL_DOMAINS` does not list the email's domain.
+    DomainNotAllowed,
+    /// Authsignal refused a sign-up call with a 4xx (other than 401/403/429).
+    AuthsignalRefused(u16),
+    /// Authsignal's rules blocked the tracked action (state `BLOCK`).
+    Blocked,
+}
+
+impl fmt::Display for SignUpRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignUpRefusal::DomainNotAllowed => f.write_str("the email's domain is not allowed"),
+            SignUpRefusal::AuthsignalRefused(status) => {
+                write!(f, "Authsignal refused the sign-up with HTTP {status}")
+            }
+            SignUpRefusal::Blocked => f.write_str("Authsignal's rules blocked the sign-up"),
         }
     }
 }
@@ -241,6 +270,18 @@ pub enum BridgeError {
     /// The invocation's time budget ran out before a call could start.
     #[error("time budget exhausted before calling {upstream}")]
     BudgetExhausted { upstream: Upstream },
+
+    /// A sign-up was not started: the domain is not allowed, or Authsignal refused it.
+    #[error("sign-up refused: {0}")]
+    SignUpRefused(SignUpRefusal),
+
+    /// This email or this address started a sign-up too recently (the cooldown records).
+    #[error("sign-up started too recently from this {what}")]
+    SignUpCooldown {
+        /// `email` or `address`, for the log.
+        what: &'static str,
+        retry_after: u64,
+    },
 }
 
 impl BridgeError {
@@ -266,6 +307,9 @@ impl BridgeError {
             | BridgeError::ChallengeRejected(_)
             | BridgeError::Replayed => StatusCode::BAD_REQUEST,
             BridgeError::Throttled { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            BridgeError::SignUpRefused(SignUpRefusal::Blocked) => StatusCode::FORBIDDEN,
+            BridgeError::SignUpRefused(_) => StatusCode::BAD_REQUEST,
+            BridgeError::SignUpCooldown { .. } => StatusCode::TOO_MANY_REQUESTS,
             BridgeError::Auth0Rejected { status, .. } => *status,
             BridgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             BridgeError::CredentialsRejected { .. }
@@ -301,9 +345,11 @@ impl BridgeError {
             BridgeError::UnsupportedGrantType => "unsupported_grant_type",
             BridgeError::InvalidDpopProof(_) => "invalid_dpop_proof",
             BridgeError::ChallengeRejected(_) | BridgeError::Replayed => "invalid_grant",
-            BridgeError::RateLimited { .. } | BridgeError::Throttled { .. } => {
-                "temporarily_unavailable"
-            }
+            BridgeError::RateLimited { .. }
+            | BridgeError::Throttled { .. }
+            | BridgeError::SignUpCooldown { .. } => "temporarily_unavailable",
+            BridgeError::SignUpRefused(SignUpRefusal::Blocked) => "access_denied",
+            BridgeError::SignUpRefused(_) => "invalid_request",
             BridgeError::CredentialsRejected { .. }
             | BridgeError::CredentialsUnavailable(_)
             | BridgeError::Misconfigured
@@ -340,6 +386,14 @@ impl BridgeError {
             BridgeError::Throttled { .. } => "the service is busy; retry in a second",
             BridgeError::Auth0Rejected { .. } => "Auth0 rejected the request",
             BridgeError::RateLimited { .. } => "too many attempts; retry later",
+            BridgeError::SignUpRefused(SignUpRefusal::DomainNotAllowed) => {
+                "this email domain cannot sign up"
+            }
+            BridgeError::SignUpRefused(SignUpRefusal::AuthsignalRefused(_)) => {
+                "the sign-up could not be started"
+            }
+            BridgeError::SignUpRefused(SignUpRefusal::Blocked) => "the sign-up is not allowed",
+            BridgeError::SignUpCooldown { .. } => "too many sign-up attempts; retry later",
             BridgeError::BudgetExhausted { .. } => UPSTREAM_TOO_SLOW,
             BridgeError::UpstreamTimeout { upstream } => match upstream {
                 Upstream::SecretsManager => OPERATOR_TOLD,
@@ -376,7 +430,8 @@ impl BridgeError {
                 "rate_limited"
             }
             BridgeError::Auth0Rejected { .. } => "auth0_rejected",
-            BridgeError::RateLimited { .. } => "rate_limited",
+            BridgeError::RateLimited { .. } | BridgeError::SignUpCooldown { .. } => "rate_limited",
+            BridgeError::SignUpRefused(_) => "sign_up_refused",
             BridgeError::CredentialsRejected { .. }
             | BridgeError::CredentialsUnavailable(_)
             | BridgeError::Misconfigured
@@ -406,6 +461,7 @@ impl BridgeError {
             | BridgeError::RateLimited { retry_after, .. } => *retry_after,
             // DynamoDB throttling passes within a second or two (on-demand tables adapt).
             BridgeError::Throttled { .. } => Some(1),
+            BridgeError::SignUpCooldown { retry_after, .. } => Some(*retry_after),
             BridgeError::MethodNotAllowed
             | BridgeError::BodyTooLarge
             | BridgeError::UnknownEndpoint
@@ -420,7 +476,8 @@ impl BridgeError {
             | BridgeError::UpstreamUnavailable { .. }
             | BridgeError::ReplayTableUnusable(_)
             | BridgeError::UpstreamTimeout { .. }
-            | BridgeError::BudgetExhausted { .. } => None,
+            | BridgeError::BudgetExhausted { .. }
+            | BridgeError::SignUpRefused(_) => None,
         }
     }
 

@@ -31,6 +31,7 @@
 
 pub mod budget;
 pub mod edge;
+pub mod email;
 pub mod error;
 pub mod flow;
 pub mod logging;

@@ -17,6 +17,7 @@ use crate::telemetry::Telemetry;
 use crate::upstream::aws::load_sdk_config;
 use crate::upstream::credentials::{secrets_manager_client, Credentials, CredentialsSource};
 use crate::upstream::replay::{dynamodb_client, ReplayGuard};
+use crate::upstream::sign_up_limits::SignUpLimits;
 
 /// How long init may spend reading the secret and opening the upstream connections: Lambda
 /// allows 10 s of init, and a slow upstream must not hold it up for long.
@@ -42,15 +43,29 @@ pub async fn build_handler(
     report_settings(&settings);
     let mut aws = LazyAwsConfig::new(aws);
     let source = credentials_source(&settings, &lookup, &mut aws).await;
-    let replay = match &settings.replay_table {
-        Some(table) => Some(ReplayGuard::new(
-            dynamodb_client(aws.get(&settings).await, &settings),
-            table.clone(),
-            settings.replay_window,
-        )),
+    let dynamodb = match &settings.replay_table {
+        Some(_) => Some(dynamodb_client(aws.get(&settings).await, &settings)),
         None => None,
     };
-    match Bridge::from_settings(&settings, source, replay) {
+    let replay = dynamodb
+        .as_ref()
+        .zip(settings.replay_table.as_ref())
+        .map(|(client, table)| {
+            ReplayGuard::new(client.clone(), table.clone(), settings.replay_window)
+        });
+    // Sign-up's cooldown records live in the replay table (the settings require one with it).
+    let sign_up_limits = dynamodb
+        .zip(settings.replay_table.as_ref())
+        .zip(settings.sign_up.as_ref())
+        .map(|((client, table), sign_up)| {
+            SignUpLimits::new(
+                client,
+                table.clone(),
+                sign_up.email_cooldown,
+                sign_up.address_limit,
+            )
+        });
+    match Bridge::from_settings(&settings, source, replay, sign_up_limits) {
         Ok(bridge) => Handler::new(bridge, settings.upstream_timeout, telemetry),
         Err(error) => {
             tracing::error!(%error, "could not build the HTTP client; every request will get a 500");
@@ -130,6 +145,7 @@ fn report_settings(settings: &Settings) {
         replay_table = settings.replay_table.as_deref(),
         replay_window_s = settings.replay_window.as_secs(),
         verification_methods = settings.verification_methods.as_ref().map(|methods| methods.join(",")),
+        sign_up_action = settings.sign_up.as_ref().map(|sign_up| sign_up.action.as_str()),
         "bridge settings"
     );
 }

@@ -48,6 +48,8 @@ pub enum Stage {
     Validate,
     /// Authsignal's `GET /users/{userId}`.
     ProfileLookup,
+    /// The sign-up's calls to Authsignal (users by email, track).
+    Enrolment,
     /// The replay record (write, and release when made).
     ReplayTable,
     Auth0,
@@ -58,7 +60,7 @@ impl Stage {
     pub fn upstream(self) -> Upstream {
         match self {
             Stage::SecretsManager => Upstream::SecretsManager,
-            Stage::Validate | Stage::ProfileLookup => Upstream::Authsignal,
+            Stage::Validate | Stage::ProfileLookup | Stage::Enrolment => Upstream::Authsignal,
             Stage::ReplayTable => Upstream::DynamoDb,
             Stage::Auth0 => Upstream::Auth0,
         }
@@ -92,7 +94,7 @@ impl ProfileLookup {
 pub struct InvocationTrace {
     /// Time spent reading the secret (only when this invocation read it).
     pub secrets_manager_latency: Option<Duration>,
-    /// Time spent on Authsignal's `/validate`.
+    /// Time spent on Authsignal's `/validate` (or, for a sign-up, its calls).
     pub authsignal_latency: Option<Duration>,
     /// Time spent on Authsignal's profile lookups (they may overlap `/validate`).
     pub profile_latency: Option<Duration>,
@@ -123,7 +125,7 @@ impl InvocationTrace {
 
     pub fn add_elapsed(&mut self, stage: Stage, elapsed: Duration) {
         let total = match stage {
-            Stage::Validate => &mut self.authsignal_latency,
+            Stage::Validate | Stage::Enrolment => &mut self.authsignal_latency,
             Stage::ProfileLookup => &mut self.profile_latency,
             Stage::Auth0 => &mut self.auth0_latency,
             Stage::SecretsManager => &mut self.secrets_manager_latency,

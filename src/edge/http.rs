@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::http::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER,
+    HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, USER_AGENT,
 };
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::LambdaRequest;
@@ -77,6 +77,8 @@ impl<'a> IncomingRequest<'a> {
                     } else {
                         dpop_header(&event.multi_value_headers)
                     },
+                    user_agent: text_header(&event.headers, USER_AGENT)
+                        .or_else(|| text_header(&event.multi_value_headers, USER_AGENT)),
                 },
                 source_ip: event.request_context.identity.source_ip.as_deref(),
             }),
@@ -93,6 +95,7 @@ impl<'a> IncomingRequest<'a> {
                     is_base64_encoded: event.is_base64_encoded,
                     // HTTP APIs and function URLs join a repeated header's values with commas.
                     dpop: dpop_header(&event.headers),
+                    user_agent: text_header(&event.headers, USER_AGENT),
                 },
                 source_ip: event.request_context.http.source_ip.as_deref(),
             }),
@@ -116,7 +119,12 @@ fn dpop_header(headers: &HeaderMap) -> DpopHeader<'_> {
 
 /// The `Content-Type` header, when it is readable text.
 fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CONTENT_TYPE)?.to_str().ok()
+    text_header(headers, CONTENT_TYPE)
+}
+
+/// A header's value, when it is readable text.
+fn text_header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name)?.to_str().ok()
 }
 
 /// The answer in the format the event source expects. (No `Debug`: it holds Auth0's tokens.)
@@ -147,6 +155,11 @@ impl Handler {
             telemetry,
             cold_start: AtomicBool::new(true),
         }
+    }
+
+    /// Whether sign-up is on (`SIGN_UP=email`).
+    fn signs_up(&self) -> bool {
+        self.bridge.as_ref().is_ok_and(Bridge::signs_up)
     }
 
     /// Whether sign-ins and refreshes must carry a DPoP proof (`DPOP`).
@@ -184,7 +197,9 @@ impl Handler {
         let mut trace = InvocationTrace::default();
         // The request rules run first, but a misconfigured function answers every request
         // with its 500 (the order docs/configuration.md gives: configuration, then the request).
-        let endpoint = Endpoint::from_path(request.path);
+        // Without sign-up, its endpoint does not exist (as API Gateway has no route for it).
+        let endpoint = Endpoint::from_path(request.path)
+            .filter(|endpoint| *endpoint != Endpoint::SignUp || self.signs_up());
         let operation = endpoint
             .ok_or(BridgeError::UnknownEndpoint)
             .and_then(|endpoint| request::decode(endpoint, request.raw, self.dpop_policy()));
@@ -231,6 +246,10 @@ fn respond(request_id: &str, result: Result<Success, BridgeError>) -> Response<B
         Ok(Success::Revoked | Success::NothingToRevoke { .. }) => {
             (StatusCode::OK, Bytes::from_static(b"{}"))
         }
+        Ok(Success::SignUpStarted(token)) => (
+            StatusCode::OK,
+            Bytes::from(serde_json::json!({ "token": token.expose() }).to_string()),
+        ),
         Err(error) => (error.status(), error.response_body()),
     };
     let mut response = Response::new(Body::Text(

@@ -17,8 +17,10 @@ use lambda_http::http::Method;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::email::EmailAddress;
 use crate::error::BridgeError;
 use crate::flow::operation::{Operation, OperationKind};
+use crate::flow::sign_up::MAX_USER_AGENT_BYTES;
 use crate::settings::DpopPolicy;
 use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken};
 
@@ -38,13 +40,15 @@ const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
 /// The only `grant_type` the token endpoint takes besides none (the passkey sign-in).
 const REFRESH_TOKEN_GRANT: &str = "refresh_token";
 
-/// The two endpoints of the bridge.
+/// The endpoints of the bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// `.../token` (or an empty path): sign-in and refresh.
     Token,
     /// `.../revoke`: RFC 7009 revocation of a refresh token.
     Revoke,
+    /// `.../sign-up`: the start of a sign-up by verified email (only with `SIGN_UP=email`).
+    SignUp,
 }
 
 impl Endpoint {
@@ -59,6 +63,7 @@ impl Endpoint {
         match last {
             None | Some("token") => Some(Endpoint::Token),
             Some("revoke") => Some(Endpoint::Revoke),
+            Some("sign-up") => Some(Endpoint::SignUp),
             Some(_) => None,
         }
     }
@@ -69,6 +74,7 @@ impl Endpoint {
         match self {
             Endpoint::Token => None,
             Endpoint::Revoke => Some(OperationKind::Revoke),
+            Endpoint::SignUp => Some(OperationKind::SignUp),
         }
     }
 }
@@ -81,6 +87,8 @@ pub struct RawRequest<'a> {
     pub body: Option<&'a str>,
     pub is_base64_encoded: bool,
     pub dpop: DpopHeader<'a>,
+    /// The `User-Agent` header, when readable (passed to Authsignal by the sign-up).
+    pub user_agent: Option<&'a str>,
 }
 
 /// The request's `DPoP` header (RFC 9449), as the event delivered it.
@@ -140,7 +148,31 @@ pub fn decode(
         Endpoint::Revoke => Ok(Operation::Revoke {
             token: RefreshToken::new(parameters.require("token", MAX_TOKEN_BYTES)?),
         }),
+        Endpoint::SignUp => sign_up(parameters, request.user_agent),
     }
+}
+
+/// The sign-up's body: `email` and nothing else (an unknown field is refused rather than
+/// ignored: a client sending `phone` or `password` here is mistaken, and should be told).
+fn sign_up(mut parameters: Parameters, user_agent: Option<&str>) -> Result<Operation, BridgeError> {
+    let email = parameters.require("email", usize::MAX)?;
+    let email = EmailAddress::parse(&email).map_err(invalid)?;
+    if !parameters.0.is_empty() {
+        return Err(invalid("a sign-up takes only email"));
+    }
+    Ok(Operation::SignUp {
+        email,
+        user_agent: user_agent.map(|agent| truncated(agent, MAX_USER_AGENT_BYTES).to_owned()),
+    })
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The proof to forward to Auth0, after the only check the bridge makes of it: its shape (one
@@ -334,6 +366,7 @@ fn repeated_message(name: &str) -> String {
 }
 
 const KNOWN_PARAMETERS: &[&str] = &[
+    "email",
     "grant_type",
     "token",
     "refresh_token",
@@ -430,6 +463,7 @@ mod tests {
             body: Some(body),
             is_base64_encoded: false,
             dpop: DpopHeader::Absent,
+            user_agent: None,
         }
     }
 
@@ -746,5 +780,57 @@ mod tests {
         }
         // Sent empty, they count as omitted (RFC 6749 section 3.2).
         assert!(decode_token("token=t&refresh_token=&token_type_hint=", FORM).is_ok());
+    }
+
+    #[test]
+    fn a_sign_up_takes_one_email_and_nothing_else() {
+        let Ok(Operation::SignUp { email, user_agent }) = decode(
+            Endpoint::SignUp,
+            post(r#"{"email":"Ada@Example.com"}"#, None),
+        ) else {
+            panic!("a sign-up");
+        };
+        assert_eq!((email.as_str(), user_agent), ("ada@example.com", None));
+        let form = decode(
+            Endpoint::SignUp,
+            post(
+                "email=ada%40example.com",
+                Some("application/x-www-form-urlencoded"),
+            ),
+        );
+        assert!(matches!(form, Ok(Operation::SignUp { .. })), "{form:?}");
+        for (body, said) in [
+            (
+                r#"{"email":"ada@example.com","phone":"+64211234567"}"#,
+                "a sign-up takes only email",
+            ),
+            (
+                r#"{"email":"ada"}"#,
+                "email must be an address like name@example.com",
+            ),
+            (r#"{"email":7}"#, "email must be a string"),
+            (r#"{}"#, "email is missing or empty"),
+            (
+                r#"{"email":"a@example.com","email":"b@example.com"}"#,
+                "email is sent twice",
+            ),
+        ] {
+            let error = decode(Endpoint::SignUp, post(body, None)).unwrap_err();
+            assert_eq!(error.public_description(), said, "{body}");
+        }
+        let long = format!(r#"{{"email":"{}@example.com"}}"#, "a".repeat(250));
+        let error = decode(Endpoint::SignUp, post(&long, None)).unwrap_err();
+        assert_eq!(error.public_description(), "email is longer than 254 bytes");
+    }
+
+    #[test]
+    fn the_user_agent_is_cut_at_512_bytes_on_a_character_boundary() {
+        let agent = format!("{}é", "a".repeat(511));
+        let mut request = post(r#"{"email":"ada@example.com"}"#, None);
+        request.user_agent = Some(&agent);
+        let Ok(Operation::SignUp { user_agent, .. }) = decode(Endpoint::SignUp, request) else {
+            panic!("a sign-up");
+        };
+        assert_eq!(user_agent.as_deref(), Some("a".repeat(511).as_str()));
     }
 }

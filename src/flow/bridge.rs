@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::budget::Deadline;
 use crate::error::{BridgeError, CallError, Upstream};
 use crate::flow::operation::{Invocation, Operation, Success};
-use crate::settings::{DpopPolicy, Settings, SignInProof};
+use crate::settings::{DpopPolicy, Settings, SignInProof, SignUpSettings};
 use crate::telemetry::{InvocationTrace, Stage};
 use crate::tokens::{DpopProof, RefreshToken, TokenResponse};
 use crate::upstream::auth0::{Auth0Client, ForCaller, Revocation};
@@ -19,6 +19,13 @@ use crate::upstream::authsignal::AuthsignalClient;
 use crate::upstream::credentials::{Credentials, CredentialsCache, CredentialsSource, Refresh};
 use crate::upstream::http_client::build_http_client;
 use crate::upstream::replay::ReplayGuard;
+use crate::upstream::sign_up_limits::SignUpLimits;
+
+/// What a bridge with sign-up on holds for it (`crate::flow::sign_up`).
+pub struct SignUp {
+    pub settings: SignUpSettings,
+    pub limits: SignUpLimits,
+}
 
 pub struct Bridge {
     credentials: CredentialsCache,
@@ -30,6 +37,8 @@ pub struct Bridge {
     pub(super) sign_in_proof: SignInProof,
     /// Whether sign-ins and refreshes must carry a DPoP proof.
     dpop: DpopPolicy,
+    /// Sign-up by verified email, when `SIGN_UP=email`.
+    pub(super) sign_up: Option<SignUp>,
 }
 
 impl Bridge {
@@ -40,6 +49,7 @@ impl Bridge {
         settings: &Settings,
         source: CredentialsSource,
         replay: Option<ReplayGuard>,
+        sign_up_limits: Option<SignUpLimits>,
     ) -> reqwest::Result<Self> {
         let http = build_http_client(settings.connect_timeout())?;
         let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
@@ -48,13 +58,18 @@ impl Bridge {
             authsignal: AuthsignalClient::new(
                 http.clone(),
                 &settings.authsignal_api_url,
-                settings.authsignal_action.clone(),
+                settings.sign_in_actions(),
                 settings.verification_methods.clone(),
             ),
             auth0: Auth0Client::new(http, settings),
             replay,
             sign_in_proof: settings.sign_in_proof.clone(),
             dpop: settings.dpop,
+            sign_up: settings
+                .sign_up
+                .clone()
+                .zip(sign_up_limits)
+                .map(|(settings, limits)| SignUp { settings, limits }),
         })
     }
 
@@ -108,6 +123,11 @@ impl Bridge {
         }
     }
 
+    /// Whether sign-up is on (the request rules answer 404 at the sign-up endpoint without it).
+    pub fn signs_up(&self) -> bool {
+        self.sign_up.is_some()
+    }
+
     /// Whether sign-ins and refreshes must carry a DPoP proof (for the request rules).
     pub fn dpop_policy(&self) -> DpopPolicy {
         self.dpop
@@ -142,6 +162,10 @@ impl Bridge {
                 .await
                 .map(Success::Tokens),
             Operation::Revoke { token } => self.revoke(token, invocation, trace).await,
+            Operation::SignUp { email, user_agent } => {
+                self.sign_up(email, user_agent.as_deref(), invocation, trace)
+                    .await
+            }
         }
     }
 

@@ -180,7 +180,9 @@ fn auth0_issued_nothing(error: &BridgeError) -> bool {
         | BridgeError::InvalidDpopProof(_)
         | BridgeError::Misconfigured
         | BridgeError::Throttled { .. }
-        | BridgeError::ReplayTableUnusable(_) => false,
+        | BridgeError::ReplayTableUnusable(_)
+        | BridgeError::SignUpRefused(_)
+        | BridgeError::SignUpCooldown { .. } => false,
     }
 }
 

@@ -8,3 +8,4 @@ pub mod exchange;
 pub mod one_time;
 pub mod operation;
 pub mod sign_in;
+pub mod sign_up;

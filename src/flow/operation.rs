@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use crate::budget::Deadline;
+use crate::email::EmailAddress;
 use crate::tokens::{AuthsignalToken, DpopProof, RefreshToken, TokenResponse};
 
 /// One request, as the request rules decoded it: what the app asks the bridge to do.
@@ -25,6 +26,13 @@ pub enum Operation {
     },
     /// RFC 7009 revocation of a refresh token at Auth0.
     Revoke { token: RefreshToken },
+    /// The start of a sign-up (or of a new device) by verified email: a token for the app's
+    /// email challenge.
+    SignUp {
+        email: EmailAddress,
+        /// The caller's `User-Agent`, passed to Authsignal's rules (at most 512 bytes).
+        user_agent: Option<String>,
+    },
 }
 
 /// Which operation a request was, for logs and metrics.
@@ -33,6 +41,7 @@ pub enum OperationKind {
     SignIn,
     Refresh,
     Revoke,
+    SignUp,
 }
 
 impl OperationKind {
@@ -42,6 +51,7 @@ impl OperationKind {
             OperationKind::SignIn => "sign_in",
             OperationKind::Refresh => "refresh",
             OperationKind::Revoke => "revoke",
+            OperationKind::SignUp => "sign_up",
         }
     }
 }
@@ -52,6 +62,7 @@ impl Operation {
             Operation::SignIn { .. } => OperationKind::SignIn,
             Operation::Refresh { .. } => OperationKind::Refresh,
             Operation::Revoke { .. } => OperationKind::Revoke,
+            Operation::SignUp { .. } => OperationKind::SignUp,
         }
     }
 
@@ -59,7 +70,7 @@ impl Operation {
     pub fn dpop(&self) -> Option<&DpopProof> {
         match self {
             Operation::SignIn { dpop, .. } | Operation::Refresh { dpop, .. } => dpop.as_ref(),
-            Operation::Revoke { .. } => None,
+            Operation::Revoke { .. } | Operation::SignUp { .. } => None,
         }
     }
 }
@@ -74,13 +85,15 @@ pub enum Success {
     /// Auth0 said the token is invalid, expired or already revoked: nothing left to revoke,
     /// which RFC 7009 section 2.2 answers as a success. Auth0's error code is for the log.
     NothingToRevoke { auth0_error: String },
+    /// A sign-up started: Authsignal's token for the app's email challenge.
+    SignUpStarted(AuthsignalToken),
 }
 
 impl Success {
     /// The outcome label in logs and metrics.
     pub fn outcome(&self) -> &'static str {
         match self {
-            Success::Tokens(_) | Success::Revoked => "success",
+            Success::Tokens(_) | Success::Revoked | Success::SignUpStarted(_) => "success",
             Success::NothingToRevoke { .. } => "nothing_to_revoke",
         }
     }

@@ -158,8 +158,8 @@ impl Bridge {
 
     /// Step 2: the one-time claim and, when step 1 did not already bring it, the profile
     /// lookup, side by side (both need only the validated user). A failed claim ends the
-    /// sign-in; so does a failed lookup, after the record it claimed is taken back (Auth0 never
-    /// saw this sign-in).
+    /// sign-in; so does a failed lookup, or a profile whose email sign-up has not seen
+    /// verified, after the record it claimed is taken back (Auth0 never saw this sign-in).
     async fn claim_and_look_up<'a>(
         &'a self,
         challenge: &ValidatedChallenge,
@@ -191,6 +191,10 @@ impl Bridge {
         if let (Some(claim), Some(written)) = (&claim, written) {
             self.settle_claim(claim, written, invocation, trace).await?;
         }
+        let profile = profile.and_then(|profile| {
+            self.check_email_verified(profile.as_ref())?;
+            Ok(profile)
+        });
         match profile {
             Ok(profile) => Ok((claim, profile)),
             Err(error) => {

@@ -10,6 +10,9 @@ use reader::Reader;
 
 mod areas;
 mod reader;
+mod sign_up;
+
+use sign_up::SignUpNeeds;
 
 pub const DEFAULT_AUTHSIGNAL_API_URL: &str = "https://api.authsignal.com/v1";
 pub const DEFAULT_AUTH0_SCOPE: &str = "openid profile email";
@@ -123,6 +126,20 @@ pub struct AssertionParties {
     pub audience: String,
 }
 
+/// Sign-up by verified email (docs/configuration.md, "Sign-up").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpSettings {
+    /// The Authsignal action a sign-up tracks (`SIGN_UP_ACTION`): its tokens run the email
+    /// challenge, and a passkey made after it may sign in at the token endpoint.
+    pub action: String,
+    /// The email domains that may sign up (`SIGN_UP_EMAIL_DOMAINS`); `None`: any.
+    pub email_domains: Option<Vec<String>>,
+    /// How long one email address waits between two sign-up starts.
+    pub email_cooldown: Duration,
+    /// How many sign-ups one address may start in a 10-minute window.
+    pub address_limit: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub credentials_location: CredentialsLocation,
@@ -145,6 +162,8 @@ pub struct Settings {
     pub replay_window: Duration,
     /// The allow-list of Authsignal verification methods; `None`: any method.
     pub verification_methods: Option<Vec<String>>,
+    /// Sign-up by verified email (`SIGN_UP=email`); `None`: sign-up is off.
+    pub sign_up: Option<SignUpSettings>,
     /// Settings that are set but have no effect with the others (for WARN lines at start-up).
     ignored_settings: Vec<String>,
 }
@@ -156,6 +175,7 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
         let mut read = Reader::new(lookup);
+        let read_action = read.get("AUTHSIGNAL_ACTION");
         let credentials_location = areas::credentials_location(&read);
         let (authsignal_api_url, auth0_base_url) = areas::upstream_urls(&mut read);
         let auth0_grant = areas::auth0_grant(&mut read);
@@ -165,11 +185,20 @@ impl Settings {
         let (secret_cache_ttl, upstream_timeout) = areas::timing(&mut read);
         let (replay_table, replay_window) = areas::replay(&mut read);
         let verification_methods = areas::verification_methods(&mut read);
+        let sign_up = sign_up::sign_up(
+            &mut read,
+            SignUpNeeds {
+                sign_in_action: read_action.as_deref(),
+                sign_in_proof: &sign_in_proof,
+                replay_table: replay_table.is_some(),
+                verification_methods: verification_methods.is_some(),
+            },
+        );
         let read_settings = Settings {
             credentials_location,
             // Placeholders where a URL has a problem: the settings are then never built.
             authsignal_api_url: authsignal_api_url.unwrap_or_else(placeholder_url),
-            authsignal_action: read.get("AUTHSIGNAL_ACTION"),
+            authsignal_action: read_action,
             auth0_base_url: auth0_base_url.unwrap_or_else(placeholder_url),
             auth0_audience: read.get("AUTH0_AUDIENCE"),
             auth0_scope: read.get_or("AUTH0_SCOPE", DEFAULT_AUTH0_SCOPE),
@@ -182,6 +211,7 @@ impl Settings {
             replay_table,
             replay_window,
             verification_methods,
+            sign_up,
             ignored_settings: Vec::new(),
         };
         let (settings, ignored) = read
@@ -196,6 +226,17 @@ impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Settings, SettingsError> {
         Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The actions a token may be for at the token endpoint: `AUTHSIGNAL_ACTION` and, with
+    /// sign-up on, `SIGN_UP_ACTION` (a passkey made right after the email challenge may sign in
+    /// with the token its creation gave, when its method is allowed). Empty: any action.
+    pub fn sign_in_actions(&self) -> Vec<String> {
+        match (&self.authsignal_action, &self.sign_up) {
+            (None, _) => Vec::new(),
+            (Some(action), None) => vec![action.clone()],
+            (Some(action), Some(sign_up)) => vec![action.clone(), sign_up.action.clone()],
+        }
     }
 
     /// The TCP (+TLS) connect timeout given to every client.

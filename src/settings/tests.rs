@@ -508,3 +508,120 @@ fn a_subject_token_type_without_token_exchange_is_reported_as_ignored() {
         ["AUTH0_SUBJECT_TOKEN_TYPE is ignored unless AUTH0_GRANT_TYPE=token-exchange"]
     );
 }
+
+fn sign_up_vars() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AUTH0_DOMAIN", "t.auth0.com"),
+        ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
+        ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY"),
+        ("REPLAY_TABLE", "bridge-replay"),
+        ("SIGN_UP", "email"),
+        ("SIGN_UP_ACTION", "signUp"),
+    ]
+}
+
+#[test]
+fn sign_up_is_off_unless_configured_and_reads_its_settings() {
+    let off = settings(&[
+        ("AUTH0_DOMAIN", "t.auth0.com"),
+        ("SIGN_UP_ACTION", "signUp"),
+    ])
+    .unwrap();
+    assert_eq!(off.sign_up, None);
+    assert_eq!(
+        off.warnings(),
+        ["SIGN_UP_ACTION is ignored unless SIGN_UP=email"]
+    );
+    let on = settings(&sign_up_vars()).unwrap();
+    assert_eq!(
+        on.sign_up,
+        Some(SignUpSettings {
+            action: "signUp".into(),
+            email_domains: None,
+            email_cooldown: Duration::from_secs(60),
+            address_limit: 10,
+        })
+    );
+    assert_eq!(on.sign_in_actions(), ["signInWithPasskey", "signUp"]);
+    let mut vars = sign_up_vars();
+    vars.extend([
+        ("SIGN_UP_EMAIL_DOMAINS", "Example.com, example.org"),
+        ("SIGN_UP_EMAIL_COOLDOWN_SECONDS", "120"),
+        ("SIGN_UP_ADDRESS_LIMIT", "3"),
+    ]);
+    let tuned = settings(&vars).unwrap().sign_up.unwrap();
+    assert_eq!(
+        tuned.email_domains.as_deref(),
+        Some(&["example.com".to_owned(), "example.org".to_owned()][..])
+    );
+    assert_eq!(
+        (tuned.email_cooldown, tuned.address_limit),
+        (Duration::from_secs(120), 3)
+    );
+}
+
+#[test]
+fn sign_up_without_what_keeps_unverified_accounts_out_is_a_configuration_error() {
+    let without = |name: &str| {
+        let vars: Vec<_> = sign_up_vars()
+            .into_iter()
+            .filter(|(key, _)| *key != name)
+            .collect();
+        settings(&vars).unwrap_err().to_string()
+    };
+    assert!(without("SIGN_UP_ACTION").contains("SIGN_UP_ACTION is required"));
+    assert!(without("REPLAY_TABLE").contains("SIGN_UP=email needs REPLAY_TABLE"));
+    assert!(without("AUTHSIGNAL_VERIFICATION_METHODS")
+        .contains("needs AUTHSIGNAL_VERIFICATION_METHODS"));
+    assert!(without("AUTHSIGNAL_ACTION").contains("needs AUTHSIGNAL_ACTION"));
+    for (name, value) in [
+        ("AUTHSIGNAL_PROFILE", "false"),
+        ("AUTH0_SIGN_IN_PROOF", "authsignal-token"),
+    ] {
+        let mut vars = sign_up_vars();
+        vars.push((name, value));
+        assert!(
+            settings(&vars)
+                .unwrap_err()
+                .to_string()
+                .contains("AUTHSIGNAL_PROFILE=true"),
+            "{name}"
+        );
+    }
+    for (name, value, said) in [
+        ("SIGN_UP", "sms", "SIGN_UP must be `off` or `email`"),
+        (
+            "SIGN_UP_ACTION",
+            "signInWithPasskey",
+            "must differ from AUTHSIGNAL_ACTION",
+        ),
+        (
+            "SIGN_UP_ACTION",
+            "sign up!",
+            "must be an Authsignal action code",
+        ),
+        (
+            "SIGN_UP_EMAIL_DOMAINS",
+            "example.com,not a domain",
+            "SIGN_UP_EMAIL_DOMAINS must list",
+        ),
+        (
+            "SIGN_UP_EMAIL_COOLDOWN_SECONDS",
+            "1",
+            "SIGN_UP_EMAIL_COOLDOWN_SECONDS must be",
+        ),
+        (
+            "SIGN_UP_ADDRESS_LIMIT",
+            "0",
+            "SIGN_UP_ADDRESS_LIMIT must be",
+        ),
+    ] {
+        let mut vars: Vec<_> = sign_up_vars()
+            .into_iter()
+            .filter(|(key, _)| *key != name)
+            .collect();
+        vars.push((name, value));
+        let error = settings(&vars).unwrap_err().to_string();
+        assert!(error.contains(said), "{name}={value}: {error}");
+    }
+}

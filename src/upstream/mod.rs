@@ -9,3 +9,4 @@ pub mod aws;
 pub mod credentials;
 pub mod http_client;
 pub mod replay;
+pub mod sign_up_limits;

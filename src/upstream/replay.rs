@@ -269,7 +269,7 @@ fn call_budget(deadline: &Deadline) -> Deadline {
 }
 
 /// Runs one DynamoDB call within [`call_budget`].
-async fn within_call_time<T>(
+pub(super) async fn within_call_time<T>(
     deadline: &Deadline,
     call: impl std::future::Future<Output = Result<T, BridgeError>>,
 ) -> Result<T, BridgeError> {
@@ -279,7 +279,7 @@ async fn within_call_time<T>(
 /// The answer to a failed DynamoDB call (docs/behaviour.md, One-time tokens): throttling 503; our configuration (access
 /// denied, no such table, a request DynamoDB calls invalid: any other 4xx; no region or
 /// credentials) 500; unreachable, broken off, unreadable or 5xx 502; a timeout 504.
-fn dynamodb_error<E>(error: &SdkError<E>) -> BridgeError
+pub(super) fn dynamodb_error<E>(error: &SdkError<E>) -> BridgeError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {

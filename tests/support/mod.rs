@@ -604,11 +604,15 @@ fn record_status(event: &Value, response: &Value) {
         .unwrap_or_default();
     let path = event["rawPath"].as_str().or(event["path"].as_str());
     // The order of the function's own checks: the route, then the method.
+    // Without sign-up its path is an unknown one, answered as any other.
+    let sign_up_off = response["statusCode"] == 404;
     let operation = match Endpoint::from_path(path) {
         None => "other-paths",
+        Some(Endpoint::SignUp) if sign_up_off => "other-paths",
         Some(_) if method != "POST" => "other-methods",
         Some(Endpoint::Token) => "POST /token",
         Some(Endpoint::Revoke) => "POST /revoke",
+        Some(Endpoint::SignUp) => "POST /sign-up",
     };
     let line = format!("{operation}\t{}\n", response["statusCode"]);
     let file = std::path::Path::new(&directory).join(format!("{}.log", std::process::id()));

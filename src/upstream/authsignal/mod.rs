@@ -12,9 +12,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Deadline;
-use crate::error::{log_label, BridgeError, CallError, ChallengeRejection, Upstream, WordCase};
+use crate::error::{
+    log_label, BridgeError, CallError, ChallengeRejection, SignUpRefusal, Upstream, WordCase,
+};
 use crate::upstream::http_client::{self, endpoint, retry_after_seconds};
 
+pub mod enrolment;
 pub mod token;
 
 /// What is escaped in the `{userId}` path segment: everything but RFC 3986's unreserved
@@ -84,13 +87,17 @@ struct UserAnswer {
 enum Call {
     Validate,
     UserLookup,
+    /// The sign-up's calls (users by email, track).
+    Enrolment,
 }
 
 pub struct AuthsignalClient {
     http: reqwest::Client,
     api_url: Url,
     validate_url: Url,
-    expected_action: Option<String>,
+    /// The actions a sign-in token may be for (`AUTHSIGNAL_ACTION`, and `SIGN_UP_ACTION` with
+    /// sign-up on); empty: any.
+    accepted_actions: Vec<String>,
     /// `AUTHSIGNAL_VERIFICATION_METHODS`: when set, the only methods a challenge may have been
     /// passed with.
     allowed_methods: Option<Vec<String>>,
@@ -127,14 +134,14 @@ impl AuthsignalClient {
     pub fn new(
         http: reqwest::Client,
         api_url: &Url,
-        expected_action: Option<String>,
+        accepted_actions: Vec<String>,
         allowed_methods: Option<Vec<String>>,
     ) -> Self {
         AuthsignalClient {
             http,
             api_url: api_url.clone(),
             validate_url: endpoint(api_url, "validate"),
-            expected_action,
+            accepted_actions,
             allowed_methods,
         }
     }
@@ -166,7 +173,12 @@ impl AuthsignalClient {
             .basic_auth(secret_key.expose_secret(), Some(""))
             .json(&ValidateRequest {
                 token,
-                action: self.expected_action.as_deref(),
+                // Authsignal checks one action itself; with two (sign-in and sign-up) the
+                // answer's action is checked here instead.
+                action: match self.accepted_actions.as_slice() {
+                    [only] => Some(only.as_str()),
+                    _ => None,
+                },
             });
         let answer = send(request, deadline).await?;
         self.interpret(answer.status, &answer.headers, &answer.body)
@@ -193,7 +205,7 @@ impl AuthsignalClient {
     fn user_url(&self, user_id: &str) -> Url {
         endpoint(
             &self.api_url,
-            &format!("users/{}", utf8_percent_encode(user_id, PATH_SEGMENT)),
+            &format!("users/{}", user_path_segment(user_id)),
         )
     }
 
@@ -223,10 +235,14 @@ impl AuthsignalClient {
             );
         }
         let action = answer.action.or(answer.action_code);
-        if let Some(expected) = &self.expected_action {
-            if action.as_deref() != Some(expected.as_str()) {
-                return Err(BridgeError::ChallengeRejected(ChallengeRejection::WrongAction).into());
-            }
+        let accepted = self.accepted_actions.is_empty()
+            || action.as_deref().is_some_and(|action| {
+                self.accepted_actions
+                    .iter()
+                    .any(|accepted| accepted == action)
+            });
+        if !accepted {
+            return Err(BridgeError::ChallengeRejected(ChallengeRejection::WrongAction).into());
         }
         if let Some(allowed) = &self.allowed_methods {
             let method = answer.verification_method.as_deref().unwrap_or_default();
@@ -250,6 +266,11 @@ impl AuthsignalClient {
             verification_method: answer.verification_method,
         })
     }
+}
+
+/// A user id as one path segment (`users/{userId}`), percent-encoded.
+fn user_path_segment(user_id: &str) -> impl std::fmt::Display + '_ {
+    utf8_percent_encode(user_id, PATH_SEGMENT)
 }
 
 /// Sends one request to Authsignal within the time budget.
@@ -298,6 +319,12 @@ fn read_status(
                     ChallengeRejection::TokenRefused(status.as_u16())
                 }
                 Call::UserLookup => ChallengeRejection::UserLookupRefused(status.as_u16()),
+                Call::Enrolment => {
+                    return Err(BridgeError::SignUpRefused(SignUpRefusal::AuthsignalRefused(
+                        status.as_u16(),
+                    ))
+                    .into())
+                }
             };
             Err(BridgeError::ChallengeRejected(refusal).into())
         }
@@ -358,7 +385,7 @@ mod tests {
         AuthsignalClient::new(
             reqwest::Client::new(),
             &Url::parse("https://api.authsignal.com/v1").unwrap(),
-            action.map(str::to_owned),
+            action.into_iter().map(str::to_owned).collect(),
             methods.map(|methods| methods.iter().map(|m| m.to_string()).collect()),
         )
     }
@@ -387,7 +414,7 @@ mod tests {
         let client = AuthsignalClient::new(
             reqwest::Client::new(),
             &Url::parse("https://eu.api.authsignal.com/v1").unwrap(),
-            None,
+            Vec::new(),
             None,
         );
         assert_eq!(

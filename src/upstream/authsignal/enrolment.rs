@@ -1,0 +1,138 @@
+//! What the sign-up asks Authsignal (docs/behaviour.md, "Sign-up"): the users an email address
+//! belongs to, and a tracked action whose token the app's SDK runs the email challenge with.
+//!
+//! API: <https://docs.authsignal.com/api-reference/server-api/query-users> (`GET
+//! /users?email=`, the SDKs' `queryUsers`: `{users: [{userId, email, emailVerified, ...}]}`, an
+//! empty list when none) and <https://docs.authsignal.com/api-reference/server-api/track-action>
+//! (`POST /users/{userId}/actions/{action}`, which creates an unknown user with the attributes
+//! given: `{token, state, ...}`). Same Basic auth, and the same reading of failures, as
+//! `/validate`.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::{read_status, send, user_path_segment, AuthsignalClient, Call};
+use crate::budget::Deadline;
+use crate::error::{BridgeError, CallError, SignUpRefusal, Upstream};
+use crate::upstream::http_client::endpoint;
+
+/// A user Authsignal holds for an email address, and whether it verified that address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailOwner {
+    pub user_id: String,
+    pub email_verified: bool,
+}
+
+/// What a tracked action gave: the token for the app's SDK. No `Debug`: the token is a
+/// credential for the email challenge.
+pub struct TrackedAction {
+    pub token: String,
+}
+
+/// The attributes of a sign-up's tracked action.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpAttributes<'a> {
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct UsersAnswer {
+    users: Vec<UserEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserEntry {
+    user_id: String,
+    #[serde(default)]
+    email_verified: bool,
+}
+
+#[derive(Deserialize)]
+struct TrackAnswer {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// Authsignal's rules refused the action outright.
+const BLOCK: &str = "BLOCK";
+
+impl AuthsignalClient {
+    /// The users whose email is `email` (at most a page of them: the sign-up needs one).
+    pub async fn users_with_email(
+        &self,
+        email: &str,
+        secret_key: &SecretString,
+        deadline: &Deadline,
+    ) -> Result<Vec<EmailOwner>, CallError> {
+        let mut url = endpoint(&self.api_url, "users");
+        url.query_pairs_mut().append_pair("email", email);
+        let request = self
+            .http
+            .get(url)
+            .basic_auth(secret_key.expose_secret(), Some(""));
+        let answer = send(request, deadline).await?;
+        read_status(Call::Enrolment, answer.status, &answer.headers)?;
+        let users: UsersAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            CallError::Failed(BridgeError::unavailable(
+                Upstream::Authsignal,
+                "answer is not a list of users",
+            ))
+        })?;
+        Ok(users
+            .users
+            .into_iter()
+            .filter(|user| !user.user_id.is_empty())
+            .map(|user| EmailOwner {
+                user_id: user.user_id,
+                email_verified: user.email_verified,
+            })
+            .collect())
+    }
+
+    /// Tracks `action` for `user_id` (creating the user when Authsignal has none) and returns
+    /// the token for the app's SDK; Authsignal's rules blocking it is a refusal.
+    pub async fn track(
+        &self,
+        user_id: &str,
+        action: &str,
+        attributes: &SignUpAttributes<'_>,
+        secret_key: &SecretString,
+        deadline: &Deadline,
+    ) -> Result<TrackedAction, CallError> {
+        let url = endpoint(
+            &self.api_url,
+            &format!("users/{}/actions/{action}", user_path_segment(user_id)),
+        );
+        let request = self
+            .http
+            .post(url)
+            .basic_auth(secret_key.expose_secret(), Some(""))
+            .json(attributes);
+        let answer = send(request, deadline).await?;
+        read_status(Call::Enrolment, answer.status, &answer.headers)?;
+        let tracked: TrackAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            CallError::Failed(BridgeError::unavailable(
+                Upstream::Authsignal,
+                "answer is not a tracked action",
+            ))
+        })?;
+        if tracked.state.as_deref() == Some(BLOCK) {
+            return Err(BridgeError::SignUpRefused(SignUpRefusal::Blocked).into());
+        }
+        match tracked.token.filter(|token| !token.is_empty()) {
+            Some(token) => Ok(TrackedAction { token }),
+            None => Err(CallError::Failed(BridgeError::unavailable(
+                Upstream::Authsignal,
+                "tracked action without a token",
+            ))),
+        }
+    }
+}
