@@ -9,6 +9,7 @@
 // Environment:
 //   DEMO_AUTHSIGNAL_SECRET, DEMO_AUTH0_CLIENT_ID, DEMO_AUTH0_CLIENT_SECRET  what they accept
 //   DEMO_VALID_TOKEN       the one Authsignal token whose challenge succeeded (default mode)
+//   DEMO_AUTHSIGNAL_TENANT_ID  the tenant id the stand-in's client API takes (default stand-in-tenant)
 //   AUTH0_REALM            the custom database connection's name (default authsignal)
 //   the Login script's settings: BRIDGE_PUBLIC_KEYS, BRIDGE_ISSUER, BRIDGE_AUDIENCE,
 //   STRIP_PROVIDER_PREFIX (assertions: written into the script's generated settings block, as
@@ -56,7 +57,8 @@ async function main(argv) {
   for (const name of CONNECTION_SETTINGS) if (env[name]) settings[name] = env[name];
   if (!flags.includes('--only-auth0')) {
     const authsignal = await startAuthsignal({
-      port: authsignalPort || 0, secret: env.DEMO_AUTHSIGNAL_SECRET, validToken: env.DEMO_VALID_TOKEN, mode
+      port: authsignalPort || 0, secret: env.DEMO_AUTHSIGNAL_SECRET, validToken: env.DEMO_VALID_TOKEN, mode,
+      tenantId: env.DEMO_AUTHSIGNAL_TENANT_ID
     });
     servers.push(authsignal);
     if (!settings.BRIDGE_PUBLIC_KEYS && !settings.AUTHSIGNAL_CONNECT_URL) {

@@ -73,7 +73,7 @@ impl SignUpLimits {
             .item("owner", AttributeValue::S(owner.to_owned()))
             .item("expires_at", number(now + self.email_cooldown.as_secs()))
             // TTL deletion is lazy: an expired record counts as gone.
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
             .expression_attribute_values(":now", number(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         within_call_time(deadline, async {

@@ -34,10 +34,26 @@ impl Auth0StandIn {
 
     /// The same with more flags of `run.js` (`--dpop-nonce`, ...).
     pub fn start_with(settings: &[(&str, &str)], flags: &[&str]) -> Auth0StandIn {
+        let (_, standin) = Auth0StandIn::spawn(settings, &[&["--only-auth0"], flags].concat());
+        standin
+    }
+
+    /// This stand-in beside the Authsignal stand-in of `run.js` (its tenant of users, tokens
+    /// signed with [`super::AUTHSIGNAL_SECRET`], the email OTP and passkey client calls): the
+    /// Authsignal stand-in's URL, and this one.
+    pub fn with_authsignal_tenant(settings: &[(&str, &str)]) -> (String, Auth0StandIn) {
+        let secret = [("DEMO_AUTHSIGNAL_SECRET", super::AUTHSIGNAL_SECRET)];
+        let (authsignal, auth0) = Auth0StandIn::spawn(&[settings, &secret[..]].concat(), &[]);
+        (authsignal.expect("the Authsignal stand-in's URL"), auth0)
+    }
+
+    /// Starts `run.js` with `flags` and `settings`: the URLs it announces (Authsignal's, when it
+    /// runs one), and the Auth0 stand-in.
+    fn spawn(settings: &[(&str, &str)], flags: &[&str]) -> (Option<String>, Auth0StandIn) {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut child = Command::new("node")
             .arg(format!("{root}/scripts/stand-ins/run.js"))
-            .args(["0", "0", "--only-auth0"])
+            .args(["0", "0"])
             .args(flags)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -53,12 +69,18 @@ impl Auth0StandIn {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let url = line
+        let urls: Vec<String> = line
             .strip_prefix("listening ")
             .unwrap_or_else(|| panic!("the Auth0 stand-in did not start: {line:?}"))
-            .trim()
-            .to_owned();
-        Auth0StandIn { url, child }
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let (authsignal, url) = match urls.as_slice() {
+            [auth0] => (None, auth0.clone()),
+            [authsignal, auth0] => (Some(authsignal.clone()), auth0.clone()),
+            _ => panic!("unexpected announcement: {line:?}"),
+        };
+        (authsignal, Auth0StandIn { url, child })
     }
 
     /// Every request the stand-in received: `{method, path, headers, body, form}`.

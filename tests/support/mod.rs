@@ -140,12 +140,14 @@ impl Upstreams {
 
     /// The settings that point the bridge at the stand-ins, with credentials in the environment.
     pub fn vars(&self) -> Vec<(String, String)> {
+        Upstreams::vars_for(&format!("{}/v1", self.authsignal.uri()), &self.auth0.uri())
+    }
+
+    /// The same settings for stand-ins at these URLs.
+    pub fn vars_for(authsignal_api_url: &str, auth0_domain: &str) -> Vec<(String, String)> {
         vec![
-            (
-                "AUTHSIGNAL_API_URL".into(),
-                format!("{}/v1", self.authsignal.uri()),
-            ),
-            ("AUTH0_DOMAIN".into(), self.auth0.uri()),
+            ("AUTHSIGNAL_API_URL".into(), authsignal_api_url.to_owned()),
+            ("AUTH0_DOMAIN".into(), auth0_domain.to_owned()),
             ("AUTHSIGNAL_SECRET".into(), AUTHSIGNAL_SECRET.into()),
             ("AUTH0_CLIENT_ID".into(), AUTH0_CLIENT_ID.into()),
             ("AUTH0_CLIENT_SECRET".into(), AUTH0_CLIENT_SECRET.into()),

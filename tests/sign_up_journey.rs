@@ -1,0 +1,297 @@
+//! The whole sign-up journey as an app runs it (docs/api.md), with the real binary through the
+//! Runtime API double, the Authsignal stand-in's tenant (users, tokens signed with the secret
+//! key, the email OTP, passkeys: scripts/stand-ins/authsignal.js), the Auth0 stand-in running
+//! the shipped Login script, and moto's DynamoDB: sign-up by email, the email challenge, the
+//! passkey, the sign-in, refresh and sign-out; and the attacks sign-up opens: an account taken
+//! before its owner verified the email (pre-hijacking), a passkey bound without the code, and
+//! the answer telling whether an email has an account. Needs moto and Node.js.
+
+mod support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use support::auth0_stand_in::Auth0StandIn;
+use support::moto::{create_replay_table, Moto};
+use support::runtime_api::{body, Function, RuntimeApi};
+use support::*;
+
+const TABLE: &str = "bridge-journey";
+const TENANT: &str = "stand-in-tenant";
+
+/// The app's side of the journey: Authsignal's client API as the mobile SDK calls it, and the
+/// stand-in's inbox.
+struct App {
+    authsignal: String,
+    http: reqwest::Client,
+}
+
+impl App {
+    async fn client(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let request = self
+            .http
+            .post(format!("{}/v1/client/{path}", self.authsignal));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request.basic_auth(TENANT, Some("")),
+        };
+        let answer = request.json(&body).send().await.unwrap();
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        json!({"status": status.as_u16(), "body": body})
+    }
+
+    /// The email challenge with `token`, the code read from the inbox, and its verification:
+    /// the access token the SDK then holds.
+    async fn verify_email(&self, token: &str, email: &str) -> String {
+        let challenge = self
+            .client("challenge/email-otp", Some(token), json!({}))
+            .await;
+        assert_eq!(challenge["status"], 200, "{challenge}");
+        let inbox: Value = self
+            .http
+            .get(format!("{}/__stand-in/otp?email={email}", self.authsignal))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = inbox["code"].as_str().expect("an OTP was sent");
+        let verified = self
+            .client(
+                "verify/email-otp",
+                Some(token),
+                json!({ "verificationCode": code }),
+            )
+            .await;
+        assert_eq!(verified["body"]["isVerified"], true, "{verified}");
+        verified["body"]["accessToken"].as_str().unwrap().to_owned()
+    }
+
+    /// `passkey.signUp` with `token`: the answer (the token its creation gave, on success).
+    async fn add_passkey(&self, token: &str, credential: &str) -> Value {
+        self.client(
+            "user-authenticators/passkey",
+            Some(token),
+            json!({ "credentialId": credential }),
+        )
+        .await
+    }
+
+    /// `passkey.signIn(action:)` with the passkey `credential`: Authsignal's token.
+    async fn sign_in_with_passkey(&self, credential: &str) -> String {
+        let challenge = self
+            .client("challenge", None, json!({ "action": "signInWithPasskey" }))
+            .await;
+        let id = challenge["body"]["challengeId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let verified = self
+            .client(
+                "verify/passkey",
+                None,
+                json!({ "challengeId": id, "credentialId": credential }),
+            )
+            .await;
+        assert_eq!(verified["body"]["isVerified"], true, "{verified}");
+        verified["body"]["accessToken"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The user an Authsignal token names (its `other.userId`).
+fn user_of(token: &str) -> String {
+    let claims = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    claims["other"]["userId"].as_str().unwrap().to_owned()
+}
+
+struct Stage {
+    runtime: RuntimeApi,
+    function: Function,
+    auth0: Auth0StandIn,
+    app: App,
+    _moto: Moto,
+}
+
+impl Stage {
+    async fn start() -> Stage {
+        let (authsignal, auth0) =
+            Auth0StandIn::with_authsignal_tenant(&[("BRIDGE_PUBLIC_KEYS", PUBLIC_KEYS)]);
+        let moto = Moto::start();
+        create_replay_table(&moto.dynamodb_admin().await, TABLE).await;
+        let runtime = RuntimeApi::start().await;
+        let mut vars = with(
+            &Upstreams::vars_for(&format!("{authsignal}/v1"), &auth0.url),
+            &[
+                ("SIGN_UP", "email"),
+                ("SIGN_UP_ACTION", "signUp"),
+                ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
+                ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY"),
+                ("AUTH0_SCOPE", "openid profile email offline_access"),
+                ("REPLAY_TABLE", TABLE),
+                ("SIGN_UP_EMAIL_COOLDOWN_SECONDS", "10"),
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ],
+        );
+        vars.extend(moto.env());
+        let function = Function::start(&runtime, &vars);
+        Stage {
+            runtime,
+            function,
+            auth0,
+            app: App {
+                authsignal,
+                http: reqwest::Client::new(),
+            },
+            _moto: moto,
+        }
+    }
+
+    async fn bridge(&mut self, path: &str, request: Value) -> (u64, Value) {
+        let event = at_path(
+            with_body(event("http-api-token.json"), &request.to_string()),
+            path,
+        );
+        let response = self.runtime.respond(&event).await;
+        (response["statusCode"].as_u64().unwrap(), body(&response))
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto and Node.js: `make test` runs it"]
+async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_signs_out() {
+    let mut stage = Stage::start().await;
+    let email = "grace@example.com";
+    let (status, started) = stage.bridge("/sign-up", json!({ "email": email })).await;
+    assert_eq!(status, 200, "{started}");
+    let token = started["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        started.as_object().unwrap().len(),
+        1,
+        "only the token: {started}"
+    );
+
+    let access = stage.app.verify_email(&token, email).await;
+    let added = stage
+        .app
+        .add_passkey(&access, "credential-grace-phone")
+        .await;
+    assert_eq!(added["body"]["isVerified"], true, "{added}");
+
+    // The passkey's creation gave a token of the sign-up action, with PASSKEY: it signs in.
+    let created = added["body"]["accessToken"].as_str().unwrap();
+    let (status, tokens) = stage.bridge("/token", json!({ "token": created })).await;
+    assert_eq!(status, 200, "{tokens}");
+    // And so does a later passkey sign-in.
+    let signed_in = stage
+        .app
+        .sign_in_with_passkey("credential-grace-phone")
+        .await;
+    let (status, tokens) = stage.bridge("/token", json!({ "token": signed_in })).await;
+    assert_eq!(status, 200, "{tokens}");
+    let users = stage.auth0.users().await;
+    let user = users
+        .iter()
+        .find(|user| user["email"] == email)
+        .expect("the Auth0 user");
+    assert_eq!(user["email_verified"], true, "{user}");
+    let auth0_id = user["user_id"].as_str().unwrap();
+    assert!(auth0_id.ends_with(&user_of(&signed_in)), "{auth0_id}");
+
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, refreshed) = stage
+        .bridge(
+            "/token",
+            json!({ "grant_type": "refresh_token", "refresh_token": refresh_token }),
+        )
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let rotated = refreshed["refresh_token"]
+        .as_str()
+        .unwrap_or(&refresh_token)
+        .to_owned();
+    let (status, _) = stage.bridge("/revoke", json!({ "token": rotated })).await;
+    assert_eq!(status, 200);
+    let output = stage.function.stop();
+    for secret in [token.as_str(), created, signed_in.as_str(), email] {
+        assert!(
+            !output.iter().any(|line| line.contains(secret)),
+            "logged: {secret}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto and Node.js: `make test` runs it"]
+async fn an_account_started_with_someone_elses_email_gains_nothing_once_they_verify_it() {
+    let mut stage = Stage::start().await;
+    let victim = "ada@example.com";
+
+    // The squatter starts first, skips the email, and binds its passkey as the first
+    // authenticator with the plain track token (Authsignal allows that).
+    let (_, squatted) = stage.bridge("/sign-up", json!({ "email": victim })).await;
+    let squat_token = squatted["token"].as_str().unwrap().to_owned();
+    let added = stage
+        .app
+        .add_passkey(&squat_token, "credential-squatter")
+        .await;
+    assert_eq!(added["body"]["isVerified"], true, "{added}");
+    let squatter_user = user_of(&squat_token);
+    let refused = |answer: &(u64, Value)| answer.0 == 400 && answer.1["error"] == "invalid_grant";
+
+    // Neither its passkey's creation token nor a passkey sign-in gets a session.
+    let created = added["body"]["accessToken"].as_str().unwrap().to_owned();
+    assert!(refused(
+        &stage.bridge("/token", json!({ "token": created })).await
+    ));
+    let squat_sign_in = stage.app.sign_in_with_passkey("credential-squatter").await;
+    assert!(refused(
+        &stage
+            .bridge("/token", json!({ "token": squat_sign_in }))
+            .await
+    ));
+
+    // The owner signs up later (after the email's cooldown): never handed the squatter's
+    // account, verifies, signs in.
+    let (status, early) = stage.bridge("/sign-up", json!({ "email": victim })).await;
+    assert_eq!(status, 429, "within the email's cooldown: {early}");
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let (_, owned) = stage.bridge("/sign-up", json!({ "email": victim })).await;
+    assert_eq!(
+        owned.as_object().unwrap().len(),
+        1,
+        "the same answer: {owned}"
+    );
+    let owner_token = owned["token"].as_str().unwrap().to_owned();
+    assert_ne!(
+        user_of(&owner_token),
+        squatter_user,
+        "a new account for the owner"
+    );
+    let access = stage.app.verify_email(&owner_token, victim).await;
+    let added = stage.app.add_passkey(&access, "credential-ada").await;
+    assert_eq!(added["body"]["isVerified"], true);
+    let owner_sign_in = stage.app.sign_in_with_passkey("credential-ada").await;
+    assert_eq!(
+        stage
+            .bridge("/token", json!({ "token": owner_sign_in }))
+            .await
+            .0,
+        200
+    );
+
+    // Still nothing for the squatter, and its passkey never reached Auth0.
+    let again = stage.app.sign_in_with_passkey("credential-squatter").await;
+    assert!(refused(
+        &stage.bridge("/token", json!({ "token": again })).await
+    ));
+    let users = stage.auth0.users().await;
+    assert!(
+        users
+            .iter()
+            .all(|user| user["user_id"] != squatter_user.as_str()),
+        "{users:?}"
+    );
+}
