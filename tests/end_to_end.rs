@@ -225,11 +225,12 @@ async fn warm_invocations_reuse_one_connection_per_upstream() {
     let (vars, authsignal, auth0) = upstreams.vars_counting_connections().await;
     let mut runtime = RuntimeApi::start().await;
     let _function = Function::start(&runtime, &vars);
-    // Init opens both connections before the first event is even asked for.
+    // Init opens the connections before the first event is even asked for: two to Authsignal,
+    // for `/validate` and the profile lookup that runs alongside it, one to Auth0.
     runtime.first_poll().await;
     assert_eq!(
         (authsignal.opened(), auth0.opened()),
-        (1, 1),
+        (2, 1),
         "connections opened during init"
     );
     for _ in 0..20 {
@@ -238,8 +239,8 @@ async fn warm_invocations_reuse_one_connection_per_upstream() {
     }
     assert_eq!(
         (authsignal.opened(), auth0.opened()),
-        (1, 1),
-        "one connection per upstream for 20 invocations"
+        (2, 1),
+        "no new connection for 20 invocations"
     );
 }
 

@@ -12,7 +12,8 @@
 //   node benches/node-backend/runtime.js
 // Optional: AUTH0_REALM (authsignal), AUTH0_SCOPE (openid profile email), AUTH0_AUDIENCE,
 // AUTHSIGNAL_ACTION. The secret SECRET_ID holds JSON with AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID and
-// AUTH0_CLIENT_SECRET.
+// AUTH0_CLIENT_SECRET. AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true silences the AWS
+// SDK's stderr notice that Node 20 support ends in 2027.
 "use strict";
 
 const http = require("node:http");

@@ -99,10 +99,21 @@ impl Bridge {
         };
         tokio::join!(
             credentials,
-            self.authsignal.warm_up(deadline),
+            self.authsignal
+                .warm_up(self.authsignal_connections(), deadline),
             self.auth0.warm_up(deadline),
             replay
         );
+    }
+
+    /// How many Authsignal calls a sign-in makes at once: `/validate` and, alongside it, the
+    /// profile lookup.
+    fn authsignal_connections(&self) -> usize {
+        if self.sign_in_proof.looks_up_profile() {
+            2
+        } else {
+            1
+        }
     }
 
     /// Says at start-up which key signs the assertions (the connection's `BRIDGE_PUBLIC_KEYS`

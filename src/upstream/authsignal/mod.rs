@@ -146,15 +146,24 @@ impl AuthsignalClient {
         }
     }
 
-    /// Opens the connection to Authsignal ahead of the first request (see `upstream`).
-    pub async fn warm_up(&self, deadline: &Deadline) {
-        http_client::open_connection(
-            &self.http,
-            &self.validate_url,
-            Upstream::Authsignal,
-            deadline,
-        )
-        .await;
+    /// Opens `connections` connections to Authsignal ahead of the first request: two when a
+    /// sign-in's profile lookup runs alongside `/validate`, so neither waits for a handshake.
+    pub async fn warm_up(&self, connections: usize, deadline: &Deadline) {
+        let open = || {
+            http_client::open_connection(
+                &self.http,
+                &self.validate_url,
+                Upstream::Authsignal,
+                deadline,
+            )
+        };
+        match connections {
+            0 => {}
+            1 => open().await,
+            _ => {
+                tokio::join!(open(), open());
+            }
+        }
     }
 
     /// Validates `token`. Only a valid token in state `CHALLENGE_SUCCEEDED` (for the expected
