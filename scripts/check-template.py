@@ -122,8 +122,13 @@ else:
               statement.get("ScopeDownStatement", {}).get("OrStatement", {}).get("Statements", [])}
     if statement.get("AggregateKeyType") != "IP" or statement.get("Limit") != {"Ref": "PerIpRequestLimit"}:
         fail(f"the rate-based rule must count per client IP up to PerIpRequestLimit: {statement}")
-    if scoped != {"/token", "/revoke"}:
-        fail(f"the rate-based rule must be scoped to both routes: {scoped}")
+    if "ScopeDownStatement" in statement or scoped:
+        fail("the rate-based rule must count every request: a scope-down statement lets variant paths the function "
+             f"still serves (/token/, //token, /TOKEN, /%74oken) escape the per-IP limit: {scoped or statement}")
+    allowing = [r["Name"] for r in rules if r.get("Priority", 0) < rate[0].get("Priority", 0)
+                and ("Allow" in r.get("Action", {}) or "Count" in r.get("OverrideAction", {}))]
+    if allowing:
+        fail(f"no rule before the rate-based rule may let a request through uncounted: {allowing}")
     if "Block" not in rate[0].get("Action", {}):
         fail("the rate-based rule must block")
 size = [r["Statement"]["SizeConstraintStatement"] for r in rules if "SizeConstraintStatement" in r["Statement"]]
