@@ -165,10 +165,24 @@ env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
 if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
     fail(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
 for variable, parameter in [("AUTH0_SIGN_IN_PROOF", "SignInProof"), ("AUTHSIGNAL_PROFILE", "AuthsignalProfile"),
-                            ("ASSERTION_ISSUER", "AssertionIssuer"), ("AUTHSIGNAL_ACTION", "AuthsignalAction"),
-                            ("DPOP", "Dpop")]:
+                            ("AUTHSIGNAL_ACTION", "AuthsignalAction"), ("DPOP", "Dpop")]:
     if env.get(variable) != {"Ref": parameter}:
         fail(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
+# The assertions name their stack unless a parameter says otherwise, so staging's are never
+# valid in prod; the outputs show the Auth0 side what to expect.
+stack_named = {
+    "ASSERTION_ISSUER": ("AssertionIssuer", "StackNamedIssuer", "authsignal-auth0-bridge:${AWS::StackName}"),
+    "ASSERTION_AUDIENCE": ("AssertionAudience", "StackNamedAudience", "${Auth0Realm}:${AWS::StackName}"),
+}
+outputs = template.get("Outputs", {})
+for variable, (parameter, condition, default) in stack_named.items():
+    expected = {"Fn::If": [condition, {"Fn::Sub": default}, {"Ref": parameter}]}
+    if env.get(variable) != expected:
+        fail(f"{variable} must default to {default} and follow {parameter} when set: {env.get(variable)}")
+    if parameters.get(parameter, {}).get("Default") != "" or template["Conditions"].get(condition) != {"Fn::Equals": [{"Ref": parameter}, ""]}:
+        fail(f"{parameter} must default to empty, meaning {default}")
+    if outputs.get(parameter, {}).get("Value") != expected:
+        fail(f"the output {parameter} must show the value the function uses: {outputs.get(parameter)}")
 if parameters["SignInProof"].get("Default") != "assertion":
     fail("SignInProof must default to assertion: the bridge is the only way in")
 action = parameters["AuthsignalAction"]
