@@ -100,10 +100,13 @@ check-sam: sam-tools
 	sam build
 	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap --max-mb 7
 
-## policy as code: checkov on the stack and the deploy roles, offline; every finding is fixed or
-## suppressed in the template with a one-line reason (# checkov:skip=ID:reason)
+## policy as code: checkov on the stack (at both EdgeProtection values: checkov reads the
+## conditions with the parameters' defaults) and the deploy roles, offline; every finding is fixed
+## or suppressed in the template with a one-line reason (# checkov:skip=ID:reason)
 check-policy: $(POLICY_VENV)/.installed
-	$(POLICY_VENV)/bin/checkov -f template.yaml -f deploy/github-deploy-role.yaml \
+	sed '/^  EdgeProtection:/,/^  [A-Z]/ s/^    Default: waf$$/    Default: none/' template.yaml > $(POLICY_VENV)/template-edge-none.yaml
+	grep -A2 '^  EdgeProtection:' $(POLICY_VENV)/template-edge-none.yaml | grep -qx '    Default: none'
+	$(POLICY_VENV)/bin/checkov -f template.yaml -f $(POLICY_VENV)/template-edge-none.yaml -f deploy/github-deploy-role.yaml \
 	  --framework cloudformation --compact --quiet --skip-download
 
 $(POLICY_VENV)/.installed: Makefile
