@@ -24,10 +24,10 @@ POLICY_VENV := .venv-policy
 # Where the handler tests record the statuses they produced (compared with openapi.yaml).
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
-.PHONY: auth0-scripts auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows tools sam-tools release clean-tools
+.PHONY: auth0-scripts auth0-setup auth0-check signing-key bench test demo fast lint test-rust check-openapi test-http test-node check-sam check-policy check-reach check-docs lint-workflows tools sam-tools release clean-tools
 
 ## every check and test
-test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
+test: lint test-rust check-openapi test-http test-node check-sam check-policy check-reach check-docs lint-workflows
 
 ## the fast loop: unit, handler and end-to-end binary tests that need no Python tools
 fast:
@@ -114,6 +114,15 @@ $(POLICY_VENV)/.installed: Makefile
 	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
+## what each environment's pipeline reaches of the other, by IAM's rules (@cloud-copilot/iam-simulate);
+## other files: node scripts/iam-reach/reach.js --template T --pipeline P --samconfig S
+check-reach: scripts/iam-reach/node_modules/.package-lock.json
+	node scripts/iam-reach/reach.js
+	node --test scripts/iam-reach/reach.spec.js
+
+scripts/iam-reach/node_modules/.package-lock.json: scripts/iam-reach/package-lock.json
+	npm ci --prefix scripts/iam-reach --no-audit --no-fund
+
 ## README.md, SECURITY.md and docs/: relative links and anchors resolve, the README's first
 ## screen shows the two commands, no dangling references, deploying.md's parameter table matches
 ## template.yaml and explains every samconfig.toml key (PyYAML comes with cfn-lint)
@@ -160,4 +169,4 @@ release:
 	@ls -l target/release/bootstrap
 
 clean-tools:
-	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules scripts/auth0-tenant/node_modules
+	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules scripts/auth0-tenant/node_modules scripts/iam-reach/node_modules
