@@ -14,7 +14,7 @@ POLICY_VENV := .venv-policy
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
 .PHONY: help demo fast test lint test-rust check-openapi test-http test-node check-sam check-policy \
-  check-docs lint-workflows tools sam-tools auth0-scripts auth0-setup auth0-check rotate-signing-key \
+  check-reach check-docs lint-workflows tools sam-tools auth0-scripts auth0-setup auth0-check rotate-signing-key \
   signing-key bench release clean-tools
 
 .DEFAULT_GOAL := help
@@ -32,7 +32,7 @@ demo: tools
 	./scripts/demo/run.sh
 
 ## test: every check and test, as CI runs it (.ci/run); docs/development.md#tests lists them
-test: lint test-rust check-openapi test-http test-node check-sam check-policy check-docs lint-workflows
+test: lint test-rust check-openapi test-http test-node check-sam check-policy check-reach check-docs lint-workflows
 
 ## fast: unit, handler and end-to-end binary tests that need no Python or Node (= cargo test)
 fast:
@@ -92,10 +92,17 @@ check-sam: sam-tools
 	sam build
 	$(PYTHON) scripts/check-lambda-binary.py .aws-sam/build/BridgeFunction/bootstrap --max-mb 7
 
-## check-policy: checkov on the stack and the deploy roles, offline (each skip carries its reason)
+## check-policy: checkov on the stack (at both EdgeProtection values) and the deploy roles, offline
 check-policy: $(POLICY_VENV)/.installed
-	$(POLICY_VENV)/bin/checkov -f template.yaml -f deploy/github-deploy-role.yaml \
+	sed '/^  EdgeProtection:/,/^  [A-Z]/ s/^    Default: waf$$/    Default: none/' template.yaml > $(POLICY_VENV)/template-edge-none.yaml
+	grep -A2 '^  EdgeProtection:' $(POLICY_VENV)/template-edge-none.yaml | grep -qx '    Default: none'
+	$(POLICY_VENV)/bin/checkov -f template.yaml -f $(POLICY_VENV)/template-edge-none.yaml -f deploy/github-deploy-role.yaml \
 	  --framework cloudformation --compact --quiet --skip-download
+
+## check-reach: what each environment's pipeline reaches of the other, by IAM's rules (fails on any reach)
+check-reach: scripts/iam-reach/node_modules/.package-lock.json
+	node scripts/iam-reach/reach.js
+	node --test scripts/iam-reach/reach.spec.js
 
 ## check-docs: links, anchors, the parameter table, and every function and test docs/behaviour.md names
 check-docs: tools
@@ -144,12 +151,15 @@ release:
 ## clean-tools: remove the installed tools (.venv, .venv-policy, node_modules)
 clean-tools:
 	rm -rf $(VENV) $(POLICY_VENV) scripts/workflow-lint/node_modules scripts/auth0-tenant/node_modules \
-	  benches/node-backend/node_modules
+	  scripts/iam-reach/node_modules benches/node-backend/node_modules
 
 # ---- files the targets above need ----
 
 scripts/auth0-tenant/node_modules/.package-lock.json: scripts/auth0-tenant/package-lock.json
 	npm ci --prefix scripts/auth0-tenant --no-audit --no-fund
+
+scripts/iam-reach/node_modules/.package-lock.json: scripts/iam-reach/package-lock.json
+	npm ci --prefix scripts/iam-reach --no-audit --no-fund
 
 benches/node-backend/node_modules/.package-lock.json: benches/node-backend/package-lock.json
 	npm ci --prefix benches/node-backend --no-audit --no-fund

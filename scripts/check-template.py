@@ -10,17 +10,29 @@ template.yaml:
   answers); per-route settings name routes that exist (else the stage fails to deploy with
   "Unable to find Route by key");
 - with EdgeProtection=waf only the REST API exists and only it may invoke the function, and its
-  stage is associated with the web ACL: a per-IP rate-based rule scoped to both routes with its
-  limit from PerIpRequestLimit, AWS's IP reputation and known-bad-inputs groups, the 8 KiB
-  body limit, and logging that redacts the DPoP and Authorization headers;
+  stage is associated with the web ACL: a per-IP rate-based rule with no scope-down statement
+  (so it counts every request the stage serves, whatever its path: /token/, //token, /TOKEN,
+  /%74oken) and no rule before it that allows, its limit from PerIpRequestLimit, AWS's IP
+  reputation and known-bad-inputs groups, the 8 KiB body limit, and logging that redacts the
+  DPoP and Authorization headers;
+- the APIs, their stages and the web ACL carry the BridgeStack tag the pipeline's rights test;
 - only alarms no caller can raise roll a deployment back;
-- the roles carry the permissions boundary; the function may only write and delete records of
-  its own replay table; the sign-in proof's parameters reach the function and the created
-  secret has a placeholder for every field the function reads; AuthsignalAction is required.
+- the roles carry the permissions boundary, and CodeDeploy's role reaches this stack's functions
+  and alarms only; the function may only write and delete records of its own replay table; the
+  sign-in proof's parameters reach the function, the assertions' issuer and audience default to
+  stack-named values that the outputs show; the created secret has a placeholder for every field
+  the function reads; AuthsignalAction is required.
 deploy/github-deploy-role.yaml:
-- one deploy role per GitHub environment, each trusted by that environment only and tagged
-  with its own stack, whose policies reach only the tagged stack;
-- roles are created or changed only with the boundary (an iam:PermissionsBoundary condition).
+- per environment, a deploy role trusted by that GitHub environment only, an execution role, a
+  boundary and an artifact bucket, which the Environments parameter can leave out;
+- each environment's documents name its own stack only: no policy variable, no pattern of the
+  stack prefix alone, no name of the other environment; prod's documents are staging's with
+  "staging" read as "prod";
+- roles are created or changed only with the environment's own boundary (iam:PermissionsBoundary);
+  change sets run only as the environment's execution role; API Gateway and WAF rights are held to
+  the stack's tag (aws:ResourceTag, and aws:RequestTag with aws:TagKeys on create); no right over
+  API Gateway's /tags, nor over an artifact bucket's policy, public access block or settings.
+What each principal can reach by IAM's rules is scripts/iam-reach's (make check-reach).
 """
 import json
 import re
@@ -122,14 +134,24 @@ else:
               statement.get("ScopeDownStatement", {}).get("OrStatement", {}).get("Statements", [])}
     if statement.get("AggregateKeyType") != "IP" or statement.get("Limit") != {"Ref": "PerIpRequestLimit"}:
         fail(f"the rate-based rule must count per client IP up to PerIpRequestLimit: {statement}")
-    if scoped != {"/token", "/revoke"}:
-        fail(f"the rate-based rule must be scoped to both routes: {scoped}")
+    if "ScopeDownStatement" in statement or scoped:
+        fail("the rate-based rule must count every request: a scope-down statement lets variant paths the function "
+             f"still serves (/token/, //token, /TOKEN, /%74oken) escape the per-IP limit: {scoped or statement}")
+    allowing = [r["Name"] for r in rules if r.get("Priority", 0) < rate[0].get("Priority", 0)
+                and ("Allow" in r.get("Action", {}) or "Count" in r.get("OverrideAction", {}))]
+    if allowing:
+        fail(f"no rule before the rate-based rule may let a request through uncounted: {allowing}")
     if "Block" not in rate[0].get("Action", {}):
         fail("the rate-based rule must block")
 size = [r["Statement"]["SizeConstraintStatement"] for r in rules if "SizeConstraintStatement" in r["Statement"]]
 if not size or size[0]["Size"] != 8192 or size[0]["ComparisonOperator"] != "GT" \
         or size[0]["FieldToMatch"] != {"Body": {"OversizeHandling": "MATCH"}}:
     fail(f"the web ACL must block bodies over the bridge's 8 KiB: {size}")
+for name in ("BridgeRestApi", "RestStage", "WebAcl", "BridgeHttpApi", "BridgeHttpStage"):
+    tags = resources[name]["Properties"].get("Tags")
+    tags = {t["Key"]: t["Value"] for t in tags} if isinstance(tags, list) else (tags or {})
+    if tags.get("BridgeStack") != {"Ref": "AWS::StackName"}:
+        fail(f"{name} must carry the tag BridgeStack=<stack name>: the pipeline's API Gateway and WAF rights test it")
 redacted = {f["SingleHeader"]["Name"].lower() for f in resources["WafLogging"]["Properties"].get("RedactedFields", [])}
 if not {"dpop", "authorization"} <= redacted:
     fail(f"WAF logs must redact the DPoP and Authorization headers: {sorted(redacted)}")
@@ -148,6 +170,11 @@ for role in ("BridgeRole", "CodeDeployRole"):
         fail(f"{role} must carry the permissions boundary PermissionsBoundaryName names")
 if resources["BridgeFunction"]["Properties"]["DeploymentPreference"].get("Role") != {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}:
     fail("the gradual deployment must use CodeDeployRole (SAM's own role would have no boundary)")
+codedeploy = resources["CodeDeployRole"]["Properties"]
+if codedeploy.get("ManagedPolicyArns") or any(
+        r != "*" and "${AWS::StackName}-*" not in json.dumps(r) or (r == "*" and s["Action"] != "cloudwatch:DescribeAlarms")
+        for p in codedeploy.get("Policies", []) for s in p["PolicyDocument"]["Statement"] for r in [s["Resource"]]):
+    fail("CodeDeployRole must reach this stack's functions and alarms only, even without a boundary")
 statements = resources["BridgeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 replay = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s
           and s["Fn::If"][1].get("Sid") == "ReplayRecords"]
@@ -160,10 +187,24 @@ env = resources["BridgeFunction"]["Properties"]["Environment"]["Variables"]
 if env.get("REPLAY_TABLE") != {"Fn::If": ["ReplayOn", {"Ref": "ReplayTable"}, ""]}:
     fail(f"REPLAY_TABLE must name the stack's table when replay protection is on: {env.get('REPLAY_TABLE')}")
 for variable, parameter in [("AUTH0_SIGN_IN_PROOF", "SignInProof"), ("AUTHSIGNAL_PROFILE", "AuthsignalProfile"),
-                            ("ASSERTION_ISSUER", "AssertionIssuer"), ("AUTHSIGNAL_ACTION", "AuthsignalAction"),
-                            ("DPOP", "Dpop")]:
+                            ("AUTHSIGNAL_ACTION", "AuthsignalAction"), ("DPOP", "Dpop")]:
     if env.get(variable) != {"Ref": parameter}:
         fail(f"{variable} must be set from the {parameter} parameter: {env.get(variable)}")
+# The assertions name their stack unless a parameter says otherwise, so staging's are never
+# valid in prod; the outputs show the Auth0 side what to expect.
+stack_named = {
+    "ASSERTION_ISSUER": ("AssertionIssuer", "StackNamedIssuer", "authsignal-auth0-bridge:${AWS::StackName}"),
+    "ASSERTION_AUDIENCE": ("AssertionAudience", "StackNamedAudience", "${Auth0Realm}:${AWS::StackName}"),
+}
+outputs = template.get("Outputs", {})
+for variable, (parameter, condition, default) in stack_named.items():
+    expected = {"Fn::If": [condition, {"Fn::Sub": default}, {"Ref": parameter}]}
+    if env.get(variable) != expected:
+        fail(f"{variable} must default to {default} and follow {parameter} when set: {env.get(variable)}")
+    if parameters.get(parameter, {}).get("Default") != "" or template["Conditions"].get(condition) != {"Fn::Equals": [{"Ref": parameter}, ""]}:
+        fail(f"{parameter} must default to empty, meaning {default}")
+    if outputs.get(parameter, {}).get("Value") != expected:
+        fail(f"the output {parameter} must show the value the function uses: {outputs.get(parameter)}")
 if parameters["SignInProof"].get("Default") != "assertion":
     fail("SignInProof must default to assertion: the bridge is the only way in")
 action = parameters["AuthsignalAction"]
@@ -175,39 +216,76 @@ if set(placeholder) != fields:
     fail(f"the created secret's placeholders must be exactly {sorted(fields)}: {sorted(placeholder)}")
 
 # ---- the deploy stack ------------------------------------------------------------------------
-deploy = load(deploy_path)["Resources"]
-deploy_roles = {}
-for name, role in deploy.items():
-    if role["Type"] != "AWS::IAM::Role":
+deploy_template = load(deploy_path)
+deploy = deploy_template["Resources"]
+ENVIRONMENTS = {"staging": "Staging", "prod": "Prod"}
+if set(deploy_template["Parameters"].get("Environments", {}).get("AllowedValues", [])) != {"staging", "prod", "staging-and-prod"}:
+    fail("the Environments parameter must let an account hold staging, prod, or both")
+documents = {}
+for environment, prefix in ENVIRONMENTS.items():
+    other = next(e for e in ENVIRONMENTS if e != environment)
+    parts = {kind: deploy.get(f"{prefix}{kind}") for kind in
+             ("DeployRole", "ExecutionRole", "DeployPolicy", "ExecutionPolicy", "Boundary", "ArtifactBucket")}
+    missing = [kind for kind, resource in parts.items() if resource is None]
+    if missing:
+        fail(f"{environment}: the pipeline stack lacks {missing}")
         continue
-    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    federated = [s for s in trust if "Federated" in s.get("Principal", {})]
-    if not federated:
-        continue
-    subjects = federated[0].get("Condition", {}).get("StringEquals", {}).get("token.actions.githubusercontent.com:sub")
-    tag = {t["Key"]: t["Value"] for t in role["Properties"].get("Tags", [])}.get("BridgeStack", {})
-    deploy_roles[name] = (json.dumps(subjects), json.dumps(tag))
-    if federated[0].get("Condition", {}).get("ForAnyValue:StringEquals") or federated[0].get("Condition", {}).get("StringLike"):
-        fail(f"{name} must be trusted by one exact subject, not a list or a pattern")
-for environment in ("staging", "prod"):
-    matching = [name for name, (subject, tag) in deploy_roles.items()
-                if subject.endswith(f':environment:{environment}"}}') and f"-{environment}" in tag]
-    if len(matching) != 1:
-        fail(f"one deploy role trusted by the {environment} environment only, tagged with the {environment} "
-             f"stack: {deploy_roles}")
-execution = json.dumps(deploy["ExecutionPolicy"]["Properties"]["PolicyDocument"])
-boundary_statements = [s for s in deploy["ExecutionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-                       if "iam:CreateRole" in s.get("Action", [])]
-if not boundary_statements or any(s.get("Condition", {}).get("StringEquals", {}).get("iam:PermissionsBoundary")
-                                  != {"Ref": "FunctionBoundary"} for s in boundary_statements):
-    fail("iam:CreateRole (and changing role policies) must be conditioned on iam:PermissionsBoundary = FunctionBoundary")
-for policy in ("DeployPolicy", "ExecutionPolicy"):
-    text = json.dumps(deploy[policy]["Properties"]["PolicyDocument"])
-    if "${!aws:PrincipalTag/BridgeStack}" not in text:
-        fail(f"{policy} must reach only the stack of the role using it (aws:PrincipalTag/BridgeStack)")
+    for kind, resource in parts.items():
+        if resource.get("Condition") != f"Has{prefix}":
+            fail(f"{prefix}{kind} must exist only with Has{prefix} (Environments)")
+    # Trusted by that GitHub environment only, with exactly one subject.
+    trust = parts["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    federated = [t for t in trust if "Federated" in t.get("Principal", {})]
+    condition = federated[0].get("Condition", {}) if federated else {}
+    subject = condition.get("StringEquals", {}).get("token.actions.githubusercontent.com:sub")
+    if len(trust) != 1 or not federated or set(condition) != {"StringEquals"} \
+            or subject != {"Fn::Sub": f"repo:${{GitHubRepository}}:environment:{environment}"}:
+        fail(f"{prefix}DeployRole must be trusted by the {environment} GitHub environment only: {trust}")
+    if parts["DeployRole"]["Properties"].get("ManagedPolicyArns") != [{"Ref": f"{prefix}DeployPolicy"}] \
+            or parts["ExecutionRole"]["Properties"].get("ManagedPolicyArns") != [{"Ref": f"{prefix}ExecutionPolicy"}]:
+        fail(f"{environment}'s roles must hold their own environment's policies only")
+    own = {kind: parts[kind]["Properties"]["PolicyDocument"] for kind in ("DeployPolicy", "ExecutionPolicy", "Boundary")}
+    documents[environment] = own
+    for kind, document in own.items():
+        text = json.dumps(document)
+        if "aws:PrincipalTag" in text or "${!" in text:
+            fail(f"{prefix}{kind} must name its resources, not take them from a policy variable")
+        if f"-{other}" in text or re.search(r"\$\{StackNamePrefix\}(?!-(pipeline-)?" + environment + r"\b)", text):
+            fail(f"{prefix}{kind} names something beyond {environment}'s stack (the prefix alone, or {other})")
+    statements = own["ExecutionPolicy"]["Statement"]
+    creating = [t for t in statements if any(a in json.dumps(t.get("Action")) for a in ("iam:CreateRole", "iam:PutRolePolicy"))]
+    if not creating or any(t.get("Condition", {}).get("StringEquals", {}).get("iam:PermissionsBoundary")
+                           != {"Ref": f"{prefix}Boundary"} for t in creating):
+        fail(f"{environment}: roles are created or changed only with {prefix}Boundary (iam:PermissionsBoundary)")
+    if any("iam:AttachRolePolicy" in json.dumps(t.get("Action")) for t in statements):
+        fail(f"{environment}: no managed policy may be attached to a role of the stack")
+    for t in statements:
+        text = json.dumps(t)
+        if t["Effect"] == "Allow" and ("apigateway:" in text or "webacl/" in text):
+            tag = t.get("Condition", {}).get("StringEquals", {})
+            if "/tags" in text:
+                fail(f"{environment}: no right over API Gateway's /tags (the resource has no tag condition): {t['Sid']}")
+            elif "managedruleset" in text or "/stages/*" in text and t["Action"] == ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "wafv2:GetWebACLForResource"]:
+                continue
+            elif "aws:ResourceTag/BridgeStack" not in tag and "aws:RequestTag/BridgeStack" not in tag \
+                    and "ForAllValues:StringNotEquals" not in t.get("Condition", {}):
+                fail(f"{environment}: {t['Sid']} must be held to the stack's tag (aws:ResourceTag or aws:RequestTag)")
+            elif "aws:RequestTag/BridgeStack" in tag and t.get("Condition", {}).get("ForAnyValue:StringEquals", {}).get("aws:TagKeys") != "BridgeStack":
+                fail(f"{environment}: {t['Sid']} creates only with the BridgeStack tag key (aws:TagKeys)")
+    deploy_statements = own["DeployPolicy"]["Statement"]
+    change_sets = [t for t in deploy_statements if t.get("Action") == "cloudformation:CreateChangeSet" and "stack/" in json.dumps(t)]
+    if not change_sets or any(t.get("Condition", {}).get("StringEquals", {}).get("cloudformation:RoleArn") is None for t in change_sets):
+        fail(f"{environment}: change sets must run as the execution role (cloudformation:RoleArn)")
+    bucket_rights = {a for t in deploy_statements for a in ([t["Action"]] if isinstance(t["Action"], str) else t["Action"])
+                     if a.startswith("s3:")}
+    if not bucket_rights <= {"s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}:
+        fail(f"{environment}: the deploy role may only read and write artifacts: {sorted(bucket_rights)}")
+if len(documents) == 2 and json.dumps(documents["staging"]).replace("staging", "prod").replace("Staging", "Prod") \
+        != json.dumps(documents["prod"]):
+    fail("prod's pipeline documents must be staging's with staging read as prod")
 
 if failures:
     sys.exit("\n".join(failures))
 print(f"template checks passed: HTTP API routes {sorted(http_routes)}, REST API routes {sorted(rest_paths)}, "
-      f"web ACL with {len(rules)} rules, dashboard with {widgets} widgets, rollback alarms {sorted(rollback)}, "
-      f"deploy roles {sorted(deploy_roles)}")
+      f"web ACL with {len(rules)} rules (the per-IP limit on every request), dashboard with {widgets} widgets, "
+      f"rollback alarms {sorted(rollback)}, pipeline environments {sorted(documents)}")
