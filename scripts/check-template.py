@@ -35,6 +35,7 @@ deploy/github-deploy-role.yaml:
 What each principal can reach by IAM's rules is scripts/iam-reach's (make check-reach).
 """
 import json
+import os
 import re
 import sys
 
@@ -283,6 +284,28 @@ for environment, prefix in ENVIRONMENTS.items():
 if len(documents) == 2 and json.dumps(documents["staging"]).replace("staging", "prod").replace("Staging", "Prod") \
         != json.dumps(documents["prod"]):
     fail("prod's pipeline documents must be staging's with staging read as prod")
+
+# samconfig.toml as SAM itself reads it (its own parser, from .venv): an item SAM cannot read,
+# such as "Name=" with nothing after it, fails `sam deploy` on the first deploy.
+try:
+    import tomllib
+    from samcli.cli.types import CfnParameterOverridesType
+except ImportError:
+    fail("run with .venv/bin/python: SAM's own parser checks samconfig.toml")
+else:
+    samconfig = tomllib.load(open(os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "samconfig.toml"), "rb"))
+    for environment, commands in samconfig.items():
+        if not isinstance(commands, dict):
+            continue
+        listed = commands.get("deploy", {}).get("parameters", {}).get("parameter_overrides")
+        try:
+            read = CfnParameterOverridesType().convert(listed or [], None, None)
+        except Exception as error:  # click's BadParameter: SAM refuses the list
+            fail(f"samconfig.toml [{environment}]: SAM cannot read parameter_overrides: {error}")
+            continue
+        unknown = set(read) - set(template["Parameters"])
+        if unknown:
+            fail(f"samconfig.toml [{environment}] overrides parameters template.yaml lacks: {sorted(unknown)}")
 
 if failures:
     sys.exit("\n".join(failures))

@@ -12,6 +12,13 @@ import sys
 import tomllib
 
 
+def unquoted(value):
+    """A value as SAM reads it: `"a b"` (or `'a b'`) is `a b`, its escaped quotes plain."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
+
+
 def overrides(samconfig, config_env, extra):
     listed = samconfig.get(config_env, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides")
     if listed is None:
@@ -21,7 +28,7 @@ def overrides(samconfig, config_env, extra):
         name, equals, value = item.partition("=")
         if not equals or not name:
             raise SystemExit(f"not NAME=VALUE: {item!r}")
-        parameters[name] = value
+        parameters[name] = unquoted(value)
     return parameters
 
 

@@ -77,8 +77,8 @@ function loginRows(row, tenant, settings, context) {
   keyRows(row, 'the Login script', code, context.keySource, context.keyFix);
   const issuer = (generated && generated.BRIDGE_ISSUER) || 'authsignal-auth0-bridge';
   const audience = (generated && generated.BRIDGE_AUDIENCE) || 'authsignal';
-  row(issuer !== settings.issuer || audience !== settings.realm, 'BROKEN', 'assertion issuer and audience match the bridge',
-    `the script expects iss ${issuer} and aud ${audience}; the bridge signs iss ${settings.issuer} and aud ${settings.realm}`, SETUP);
+  row(issuer !== settings.issuer || audience !== settings.assertionAudience, 'BROKEN', 'assertion issuer and audience match the bridge',
+    `the script expects iss ${issuer} and aud ${audience}; the bridge signs iss ${settings.issuer} and aud ${settings.assertionAudience}`, SETUP);
   row(configured.includes('AUTHSIGNAL_SECRET'), 'UNSAFE', 'no Authsignal secret in the connection',
     'AUTHSIGNAL_SECRET is present, not readable, in the connection\'s settings: a leak of the tenant\'s configuration leaks it', SETUP);
   const leftover = configured.filter((name) => !['AUTHSIGNAL_SECRET', 'STRIP_PROVIDER_PREFIX'].includes(name));
@@ -104,9 +104,9 @@ function actionRows(row, tenant, settings, context) {
   const issuer = generated.BRIDGE_ISSUER || 'authsignal-auth0-bridge';
   const audience = generated.BRIDGE_AUDIENCE || 'authsignal';
   const connection = generated.BRIDGE_CONNECTION || audience;
-  row(issuer !== settings.issuer || audience !== settings.realm || connection !== settings.realm, 'BROKEN',
+  row(issuer !== settings.issuer || audience !== settings.assertionAudience || connection !== settings.realm, 'BROKEN',
     'assertion issuer, audience and connection match the bridge',
-    `the Action expects iss ${issuer} and aud ${audience} and sets users in ${connection}; the bridge signs iss ${settings.issuer} and aud ${settings.realm}`, SETUP);
+    `the Action expects iss ${issuer} and aud ${audience} and sets users in ${connection}; the bridge signs iss ${settings.issuer} and aud ${settings.assertionAudience}, and its users live in ${settings.realm}`, SETUP);
   const secrets = (action.secrets || []).map((secret) => secret.name);
   row(secrets.length > 0, 'UNSAFE', 'the Action holds no secrets',
     `it holds ${secrets.join(', ')}${secrets.includes('AUTHSIGNAL_SECRET') ? ' (AUTHSIGNAL_SECRET, which it never needs)' : ''}: ` +

@@ -95,7 +95,7 @@ function desiredApplication(settings) {
 // token design), its assertions' issuer and audience, and the user id mapping.
 function loginSettings(settings, keys, stripProviderPrefix) {
   return {
-    ...(keys ? { BRIDGE_PUBLIC_KEYS: keys, BRIDGE_ISSUER: settings.issuer, BRIDGE_AUDIENCE: settings.realm } : {}),
+    ...(keys ? { BRIDGE_PUBLIC_KEYS: keys, BRIDGE_ISSUER: settings.issuer, BRIDGE_AUDIENCE: settings.assertionAudience } : {}),
     STRIP_PROVIDER_PREFIX: stripProviderPrefix
   };
 }
@@ -106,7 +106,7 @@ function actionSettings(settings, keys, clientId) {
   return {
     BRIDGE_PUBLIC_KEYS: keys,
     BRIDGE_ISSUER: settings.issuer,
-    BRIDGE_AUDIENCE: settings.realm,
+    BRIDGE_AUDIENCE: settings.assertionAudience,
     BRIDGE_CONNECTION: settings.realm,
     BRIDGE_CLIENT_ID: clientId
   };

@@ -73,21 +73,25 @@ function readSamconfig(text, configEnv) {
 // The parameters (template.yaml's names) that shape the tenant; each can be given as an
 // environment variable of the same name.
 const PARAMETERS = ['Auth0Domain', 'Auth0Realm', 'Auth0GrantType', 'Auth0Scope', 'Auth0Audience', 'SignInProof',
-  'AssertionIssuer', 'Auth0SubjectTokenType', 'Dpop', 'SecretCacheTtlSeconds'];
+  'AssertionIssuer', 'AssertionAudience', 'Auth0SubjectTokenType', 'Dpop', 'SecretCacheTtlSeconds'];
 
 // The bridge's settings from `parameters` (template.yaml's names and defaults), `overrides` on top.
 function bridgeSettings(parameters, overrides = {}) {
   const get = (name, fallback) => (overrides[name] !== undefined && overrides[name] !== '' ? overrides[name]
     : parameters[name] !== undefined ? parameters[name] : fallback);
+  const stackName = get('StackName', 'authsignal-auth0-bridge');
+  const realm = get('Auth0Realm', 'authsignal');
   const settings = {
-    stackName: get('StackName', 'authsignal-auth0-bridge'),
+    stackName,
     domain: get('Auth0Domain', ''),
-    realm: get('Auth0Realm', 'authsignal'),
+    realm,
     grantType: get('Auth0GrantType', 'password-realm'),
     scope: get('Auth0Scope', 'openid profile email'),
     audience: get('Auth0Audience', ''),
     signInProof: get('SignInProof', 'assertion'),
-    issuer: get('AssertionIssuer', 'authsignal-auth0-bridge'),
+    // As template.yaml sets ASSERTION_ISSUER and ASSERTION_AUDIENCE: empty names the stack.
+    issuer: get('AssertionIssuer', '') || `authsignal-auth0-bridge:${stackName}`,
+    assertionAudience: get('AssertionAudience', '') || `${realm}:${stackName}`,
     subjectTokenType: get('Auth0SubjectTokenType', ''),
     dpop: get('Dpop', 'optional'),
     secretCacheTtlSeconds: Number(get('SecretCacheTtlSeconds', '300'))
@@ -128,6 +132,10 @@ function samconfigFor(configEnv, environment) {
 function settingsFrom(configEnv, environment, stack = null) {
   const samconfig = samconfigFor(configEnv, environment);
   const parameters = { ...samconfig.parameters, ...(stack ? stack.parameters : {}), StackName: stack ? stack.name : samconfig.stackName };
+  // A deployed stack says what it signs with: its outputs, over what its parameters imply.
+  for (const name of ['AssertionIssuer', 'AssertionAudience']) {
+    if (stack && stack.outputs[name]) parameters[name] = stack.outputs[name];
+  }
   const overrides = Object.fromEntries([...PARAMETERS, 'StackName'].filter((n) => environment[n] !== undefined).map((n) => [n, environment[n]]));
   // The function's own variable name works too.
   if (environment.AUTH0_DOMAIN && overrides.Auth0Domain === undefined) overrides.Auth0Domain = environment.AUTH0_DOMAIN;

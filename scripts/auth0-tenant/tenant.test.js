@@ -20,6 +20,9 @@ const KEY = newKey();
 const OTHER_KEY = newKey();
 const PUBLIC_KEYS = JSON.stringify([KEY.jwk]);
 const STACK = 'authsignal-auth0-bridge-staging';
+// What template.yaml makes of empty AssertionIssuer and AssertionAudience: names with the stack's.
+const ISSUER = `authsignal-auth0-bridge:${STACK}`;
+const AUDIENCE = `authsignal:${STACK}`;
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tenant-test-'));
 
 function samconfigFile(name, overrides) {
@@ -105,7 +108,7 @@ test('setup on an empty tenant creates the connection, the application, the API;
     const [connection] = api.tenant.connections;
     assert.equal(connection.name, 'authsignal');
     assert.equal(connection.options.customScripts.login, generatedCode('login', {
-      BRIDGE_PUBLIC_KEYS: [KEY.jwk], BRIDGE_ISSUER: 'authsignal-auth0-bridge', BRIDGE_AUDIENCE: 'authsignal', STRIP_PROVIDER_PREFIX: false
+      BRIDGE_PUBLIC_KEYS: [KEY.jwk], BRIDGE_ISSUER: ISSUER, BRIDGE_AUDIENCE: AUDIENCE, STRIP_PROVIDER_PREFIX: false
     }), 'the shipped script with the keys, issuer and audience in its code');
     assert.equal(connection.options.configuration, undefined, 'no connection settings at all');
     assert.equal(connection.options.import_mode, false);
@@ -655,7 +658,7 @@ test('token exchange: setup on an empty tenant makes the database, the applicati
     assert.deepEqual(application.token_exchange, { allow_any_profile_of_type: ['custom_authentication'] });
     const action = actionOf(api);
     assert.equal(action.code, generatedCode('action', {
-      BRIDGE_PUBLIC_KEYS: [KEY.jwk], BRIDGE_ISSUER: 'authsignal-auth0-bridge', BRIDGE_AUDIENCE: 'authsignal',
+      BRIDGE_PUBLIC_KEYS: [KEY.jwk], BRIDGE_ISSUER: ISSUER, BRIDGE_AUDIENCE: AUDIENCE,
       BRIDGE_CONNECTION: 'authsignal', BRIDGE_CLIENT_ID: application.client_id
     }), 'every setting in the code');
     assert.equal(action.secrets, undefined, 'no secrets');
