@@ -100,7 +100,7 @@ check-policy: $(POLICY_VENV)/.installed
 	  --framework cloudformation --compact --quiet --skip-download
 
 ## check-reach: what each environment's pipeline reaches of the other, by IAM's rules (fails on any reach)
-check-reach: scripts/iam-reach/node_modules/.package-lock.json
+check-reach: scripts/iam-reach/node_modules/.package-lock.json scripts/auth0-tenant/node_modules/.package-lock.json
 	node scripts/iam-reach/reach.js
 	node --test scripts/iam-reach/reach.spec.js
 

@@ -88,17 +88,27 @@ rest_paths = {}
 for name, method in of_type("AWS::ApiGateway::Method").items():
     resource = method["Properties"]["ResourceId"]["Ref"]
     rest_paths[resources[resource]["Properties"]["PathPart"]] = method["Properties"]["HttpMethod"]
-if rest_paths != {"token": "ANY", "revoke": "ANY"}:
-    fail(f"the REST API must route ANY /token and ANY /revoke only: {rest_paths}")
+if rest_paths != {"token": "ANY", "revoke": "ANY", "sign-up": "ANY"}:
+    fail(f"the REST API must route ANY /token, ANY /revoke and ANY /sign-up only: {rest_paths}")
+if "ANY /sign-up" not in http_routes:
+    fail("HTTP API route ANY /sign-up missing")
+# The sign-up's route exists only with SignUp=email, on its edge: off, the path is unrouted.
+for name, edge in (("HttpSignUpRoute", "HttpEdge"), ("RestSignUpResource", "WafEdge"), ("RestSignUpMethod", "WafEdge")):
+    want = "HttpSignUp" if edge == "HttpEdge" else "RestSignUp"
+    if resources.get(name, {}).get("Condition") != want:
+        fail(f"{name} must exist only with {want} ({edge} and SignUp=email)")
+    if template["Conditions"].get(want) != {"Fn::And": [{"Condition": edge}, {"Condition": "SignUpOn"}]}:
+        fail(f"the condition {want} must be {edge} and SignUpOn")
 
 conditions = {"WafEdge": {"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
                           "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::WAFv2::WebACL",
                           "AWS::WAFv2::WebACLAssociation", "AWS::WAFv2::LoggingConfiguration"},
               "HttpEdge": {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route",
                            "AWS::ApiGatewayV2::Stage"}}
+sign_up_conditions = {"WafEdge": "RestSignUp", "HttpEdge": "HttpSignUp"}
 for condition, kinds in conditions.items():
     for name, resource in resources.items():
-        if resource["Type"] in kinds and resource.get("Condition") != condition:
+        if resource["Type"] in kinds and resource.get("Condition") not in (condition, sign_up_conditions[condition]):
             fail(f"{name} ({resource['Type']}) must exist only with {condition}")
 if of_type("AWS::Lambda::Url"):
     fail("a function URL would reach the function around the edge")

@@ -2,6 +2,7 @@
 // bridge stacks create (with its policies, boundary and tags), and every resource of each
 // environment an attacker could want (with its tags), named as AWS names them.
 'use strict';
+const { samParameterOverrides } = require('../auth0-tenant/inputs.js');
 const { instantiate } = require('./cfn');
 
 const ENVIRONMENTS = [
@@ -68,11 +69,8 @@ function tagsOf(properties) {
 // One environment's deploy settings from samconfig.toml.
 function environmentSettings(samconfig, environment) {
   const deploy = ((samconfig[environment.configEnv] || {}).deploy || {}).parameters || {};
-  const overrides = {};
-  for (const item of deploy.parameter_overrides || []) {
-    const at = item.indexOf('=');
-    overrides[item.slice(0, at)] = item.slice(at + 1);
-  }
+  // Read as SAM reads them (quotes off: "Name=\"\"" is empty), by the tenant command's reader.
+  const overrides = samParameterOverrides(deploy.parameter_overrides || []);
   return { stackName: deploy.stack_name, s3Prefix: deploy.s3_prefix, resolveS3: deploy.resolve_s3 === true, overrides };
 }
 
