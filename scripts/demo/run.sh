@@ -7,7 +7,8 @@
 # fresh key from `make signing-key`). Invokes it with `cargo lambda invoke` for a whole session
 # (sign-in with the bridge's assertion, the same token again, two refreshes, sign-out, a refresh
 # after sign-out), shows the same Authsignal token refused when sent straight to "Auth0" and the
-# profile Auth0 made from Authsignal's, then two failures; prints the API Gateway responses, and
+# profile Auth0 made from Authsignal's, a new user's journey from sign-up by email (the stand-in's
+# OTP printed) to sign-out (scripts/demo/journey.js), then two failures; prints the API Gateway responses, and
 # stops everything it started, also on Ctrl-C or failure.
 # DEMO_EXCHANGE=token-exchange shows the Custom Token Exchange mode instead: the bridge sends its
 # assertion as the subject_token and Auth0's stand-in runs the shipped Action
@@ -105,6 +106,9 @@ AUTHSIGNAL_API_URL=http://127.0.0.1:$authsignal_port/v1
 AUTH0_DOMAIN=http://127.0.0.1:$auth0_port
 REPLAY_TABLE=authsignal-auth0-bridge-demo-replay
 AUTHSIGNAL_VERIFICATION_METHODS=PASSKEY
+AUTHSIGNAL_ACTION=signInWithPasskey
+SIGN_UP=email
+SIGN_UP_ACTION=signUp
 AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_SECRETS_MANAGER
 AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
 AWS_REGION=us-east-1
@@ -217,6 +221,13 @@ invoke "sign-out: revoke the refresh token (RFC 7009 form)" "$work/revoke.json"
 python3 scripts/demo/session_event.py events/http-api-refresh.json "$latest" "$work/refresh-revoked.json"
 invoke "refresh with the revoked token: Auth0's invalid_grant, passed through" "$work/refresh-revoked.json"
 expect invalid_grant
+echo
+echo "==> a new user's whole journey, as the app runs it (scripts/demo/app.js): sign-up by email at"
+echo "    the bridge, the email code, a passkey, a sign-in with it, refresh and sign-out"
+node scripts/demo/journey.js --invoke-port "$invoke_port" --authsignal "http://127.0.0.1:$authsignal_port/v1" \
+  --tenant-id stand-in-tenant --email "grace.hopper@example.com"
+echo "(the email Authsignal's stand-in sent: the code the user typed)"
+grep "email OTP for" "$work/stand-ins.log" || { echo "expected the stand-in to have sent an OTP" >&2; exit 1; }
 invoke "a token whose challenge did not succeed" events/http-api-expired-token.json
 expect invalid_grant
 invoke "a malformed body" events/http-api-malformed-body.json
