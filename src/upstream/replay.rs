@@ -238,28 +238,39 @@ impl ReplayGuard {
         owner: &str,
         deadline: &Deadline,
     ) -> Result<Release, BridgeError> {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(key.as_str().to_owned()))
-            // `owner` is a DynamoDB reserved word: named through a placeholder.
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()));
-        within_call_time(deadline, async {
-            match delete.send().await {
-                Ok(_) => Ok(Release::Deleted),
-                Err(SdkError::ServiceError(service))
-                    if service.err().is_conditional_check_failed_exception() =>
-                {
-                    Ok(Release::NotOurs)
-                }
-                Err(error) => Err(dynamodb_error(&error)),
-            }
-        })
-        .await
+        delete_owned(&self.client, &self.table, key.as_str(), owner, deadline).await
     }
+}
+
+/// Deletes the item `key` of `table` if `owner` holds it (the replay record, the sign-up's email
+/// cooldown): an owner-conditional delete, so an invocation never takes back another's.
+pub(super) async fn delete_owned(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &str,
+    owner: &str,
+    deadline: &Deadline,
+) -> Result<Release, BridgeError> {
+    let delete = client
+        .delete_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.to_owned()))
+        // `owner` is a DynamoDB reserved word: named through a placeholder.
+        .condition_expression("#owner = :owner")
+        .expression_attribute_names("#owner", "owner")
+        .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()));
+    within_call_time(deadline, async {
+        match delete.send().await {
+            Ok(_) => Ok(Release::Deleted),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(Release::NotOurs)
+            }
+            Err(error) => Err(dynamodb_error(&error)),
+        }
+    })
+    .await
 }
 
 /// Every DynamoDB call gets the smaller of [`MAX_CALL_TIME`] (and `UPSTREAM_TIMEOUT_MS`) and the

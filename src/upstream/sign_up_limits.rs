@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use sha2::{Digest, Sha256};
 
-use super::replay::{dynamodb_error, within_call_time};
+use super::replay::{delete_owned, dynamodb_error, within_call_time};
 use crate::budget::Deadline;
 use crate::error::BridgeError;
 
@@ -101,22 +101,7 @@ impl SignUpLimits {
     /// upstream failed, or the address was over its limit), so that a retry is not refused.
     /// Best effort: a failure is logged and the cooldown runs out by itself.
     pub async fn take_back(&self, cooldown: &EmailCooldown, owner: &str, deadline: &Deadline) {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(cooldown.key.clone()))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()));
-        let deleted = within_call_time(deadline, async {
-            delete
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|error| dynamodb_error(&error))
-        })
-        .await;
+        let deleted = delete_owned(&self.client, &self.table, &cooldown.key, owner, deadline).await;
         if let Err(error) = deleted {
             tracing::warn!(error = %error.log_detail(), "could not take back the sign-up's email cooldown; it runs out by itself");
         }
