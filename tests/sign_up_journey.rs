@@ -181,8 +181,8 @@ async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_sig
     assert_eq!(added["body"]["isVerified"], true, "{added}");
 
     // The passkey's creation gave a token of the sign-up action, with PASSKEY: it signs in.
-    let created = added["body"]["accessToken"].as_str().unwrap();
-    let (status, tokens) = stage.bridge("/token", json!({ "token": created })).await;
+    let created = added["body"]["accessToken"].as_str().unwrap().to_owned();
+    let (status, tokens) = stage.bridge("/token", json!({ "token": &created })).await;
     assert_eq!(status, 200, "{tokens}");
     // And so does a later passkey sign-in.
     let signed_in = stage
@@ -214,8 +214,38 @@ async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_sig
         .to_owned();
     let (status, _) = stage.bridge("/revoke", json!({ "token": rotated })).await;
     assert_eq!(status, 200);
+
+    // A new device: the same email (after its cooldown) starts on the same account, and its
+    // plain token cannot add a passkey to an account that has one: only the email code can.
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let (status, again) = stage.bridge("/sign-up", json!({ "email": email })).await;
+    assert_eq!(status, 200, "{again}");
+    let new_device = again["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        user_of(&new_device),
+        user_of(&signed_in),
+        "the account whose email is verified"
+    );
+    let refused = stage
+        .app
+        .add_passkey(&new_device, "credential-grace-tablet")
+        .await;
+    assert_eq!(refused["status"], 401, "{refused}");
+    let access = stage.app.verify_email(&new_device, email).await;
+    let added = stage
+        .app
+        .add_passkey(&access, "credential-grace-tablet")
+        .await;
+    assert_eq!(added["body"]["isVerified"], true, "{added}");
+
     let output = stage.function.stop();
-    for secret in [token.as_str(), created, signed_in.as_str(), email] {
+    for secret in [
+        token.as_str(),
+        created.as_str(),
+        signed_in.as_str(),
+        new_device.as_str(),
+        email,
+    ] {
         assert!(
             !output.iter().any(|line| line.contains(secret)),
             "logged: {secret}"
