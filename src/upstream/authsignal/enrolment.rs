@@ -64,6 +64,22 @@ struct TrackAnswer {
 /// Authsignal's rules refused the action outright.
 const BLOCK: &str = "BLOCK";
 
+/// Sends one of the sign-up's requests and reads its answer as `T` (`what` it is, for the log).
+async fn call<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    deadline: &Deadline,
+    what: &str,
+) -> Result<T, CallError> {
+    let answer = send(request, deadline).await?;
+    read_status(Call::Enrolment, answer.status, &answer.headers)?;
+    serde_json::from_slice(&answer.body).map_err(|_| {
+        CallError::Failed(BridgeError::unavailable(
+            Upstream::Authsignal,
+            format!("answer is not {what}"),
+        ))
+    })
+}
+
 impl AuthsignalClient {
     /// The users whose email is `email` (at most a page of them: the sign-up needs one).
     pub async fn users_with_email(
@@ -78,14 +94,7 @@ impl AuthsignalClient {
             .http
             .get(url)
             .basic_auth(secret_key.expose_secret(), Some(""));
-        let answer = send(request, deadline).await?;
-        read_status(Call::Enrolment, answer.status, &answer.headers)?;
-        let users: UsersAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
-            CallError::Failed(BridgeError::unavailable(
-                Upstream::Authsignal,
-                "answer is not a list of users",
-            ))
-        })?;
+        let users: UsersAnswer = call(request, deadline, "a list of users").await?;
         Ok(users
             .users
             .into_iter()
@@ -116,14 +125,7 @@ impl AuthsignalClient {
             .post(url)
             .basic_auth(secret_key.expose_secret(), Some(""))
             .json(attributes);
-        let answer = send(request, deadline).await?;
-        read_status(Call::Enrolment, answer.status, &answer.headers)?;
-        let tracked: TrackAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
-            CallError::Failed(BridgeError::unavailable(
-                Upstream::Authsignal,
-                "answer is not a tracked action",
-            ))
-        })?;
+        let tracked: TrackAnswer = call(request, deadline, "a tracked action").await?;
         if tracked.state.as_deref() == Some(BLOCK) {
             return Err(BridgeError::SignUpRefused(SignUpRefusal::Blocked).into());
         }
