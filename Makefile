@@ -14,7 +14,7 @@ POLICY_VENV := .venv-policy
 HANDLER_STATUSES := $(CURDIR)/target/handler-statuses
 
 .PHONY: help demo fast test lint test-rust check-openapi test-http test-node check-sam check-policy \
-  check-reach check-docs lint-workflows tools sam-tools auth0-scripts auth0-setup auth0-check rotate-signing-key \
+  check-reach check-docs lint-workflows binaries tools sam-tools auth0-scripts auth0-setup auth0-check rotate-signing-key \
   signing-key bench release clean-tools
 
 .DEFAULT_GOAL := help
@@ -75,13 +75,12 @@ check-openapi: tools test-rust
 	$(VENV)/bin/python scripts/check-openapi-statuses.py openapi.yaml $(HANDLER_STATUSES)
 
 ## test-http: the binary over HTTP: an OAuth client library's session, schemathesis against openapi.yaml
-test-http: tools
-	cargo build --locked --example local-api --bin bootstrap
+test-http: tools binaries
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python -W error::ResourceWarning -m unittest -v test_oauth_client
 	cd tests/http && $(CURDIR)/$(VENV)/bin/python conformance.py
 
 ## test-node: the Login script, the Action, the key, tenant and rotation commands (node --test; moto)
-test-node: tools scripts/auth0-tenant/node_modules/.package-lock.json
+test-node: tools binaries scripts/auth0-tenant/node_modules/.package-lock.json
 	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python node --test auth0/ scripts/
 
 ## check-sam: the SAM template linted, then an offline arm64 sam build and a look at the binary
@@ -113,6 +112,10 @@ lint-workflows: tools scripts/workflow-lint/node_modules/.package-lock.json
 	node scripts/workflow-lint/lint.js .github/workflows/*.yml
 	zizmor --offline .github/workflows/
 
+## binaries: the debug bootstrap and the local-api example that serves it over HTTP (test-http, smoke's test)
+binaries:
+	cargo build --locked --example local-api --bin bootstrap
+
 ## tools: the pinned Python tools in .venv/ (moto, cargo-lambda, SAM CLI, cfn-lint, ...), once
 tools: $(VENV)/.installed
 
@@ -120,10 +123,25 @@ tools: $(VENV)/.installed
 sam-tools: tools
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
-# ==== operator: set up and check a deployment (docs/deploying.md) ====
+# ==== operator: deploy and check a deployment (docs/deploying.md) ====
 
 CONFIG_ENV ?= default
 STACK_ARGS = $(if $(STACK),--stack $(STACK))
+
+# `make deploy --dry-run` is make's own -n: the recipe lines marked + still run, and see the n.
+DEPLOY_DRY_RUN = $(findstring n,$(firstword -$(MAKEFLAGS)))$(filter-out 0,$(DRY_RUN))
+
+.PHONY: deploy smoke
+
+## deploy: build, deploy, fill the secret, set up Auth0, smoke-check ([CONFIG_ENV=prod] [AUTH0_DOMAIN=..] [--dry-run])
+deploy: scripts/auth0-tenant/node_modules/.package-lock.json $(if $(DEPLOY_DRY_RUN),,sam-tools)
+	+@[ -z "$(findstring n,$(firstword -$(MAKEFLAGS)))" ] || [ -e scripts/auth0-tenant/node_modules/.package-lock.json ] || \
+	  npm ci --prefix scripts/auth0-tenant --no-audit --no-fund
+	+@node scripts/deploy/deploy.js --config-env $(CONFIG_ENV) $(STACK_ARGS) $(if $(DEPLOY_DRY_RUN),--dry-run)
+
+## smoke: check the deployed bridge from outside; prints a table, exits 1 on a failure ([STACK=<stack>] [TOKEN=<a real sign-in's token>])
+smoke: scripts/auth0-tenant/node_modules/.package-lock.json
+	@node scripts/deploy/smoke.js --config-env $(CONFIG_ENV) $(STACK_ARGS)
 
 ## auth0-setup: the Auth0 tenant in one idempotent command ([STACK=<stack>] [CONFIG_ENV=prod] [TENANT_ARGS=--dry-run])
 auth0-setup: scripts/auth0-tenant/node_modules/.package-lock.json

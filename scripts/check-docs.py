@@ -4,9 +4,10 @@ and docs/*.md points at a file that exists and, with a #fragment, at a heading i
 anchor rules), so pages that reference each other's sections stay right; every page of docs/ is
 linked from the README; the README's first screen shows the two commands; no page, comment or
 test points at text a reader of the repository cannot find ("the contract", "see below");
-docs/deploying.md's parameter table has one row per stack parameter of template.yaml with its
-variable, default and allowed values as the template has them; and every key of
-samconfig.toml is explained there. Links to the web are not fetched (CI has no network). Run by
+docs/configuration.md's parameter table has one row per stack parameter of template.yaml with its
+variable, default and range as the template has them; every key of samconfig.toml is explained
+on a page the operator reads (docs/configuration.md or docs/deploying.md); and docs/deploying.md,
+the first-deploy path, stays at most 18 KB. Links to the web are not fetched (CI has no network). Run by
 `make test`; `--parameter-rows` prints the table rows the template implies."""
 import os
 import re
@@ -107,7 +108,7 @@ for name in repository_text_files():
                             "name the page and section (docs/behaviour.md holds the rules)")
 
 
-# ---- the stack parameters and samconfig.toml in docs/deploying.md ------------------------------
+# ---- the stack parameters and samconfig.toml in docs/configuration.md --------------------------
 class CfnLoader(yaml.SafeLoader):
     """YAML with CloudFormation's short tags (!Ref, !If, ...) read as {"Tag": value}."""
 
@@ -192,35 +193,45 @@ if "--parameter-rows" in sys.argv:
               f"| {', '.join('`' + v + '`' for v in allowed.split(', ')) if allowed and ' to ' not in allowed and not allowed.startswith('at least') else (allowed or '')} |  |")
     sys.exit(0)
 
+PARAMETER_PAGE = os.path.join(ROOT, "docs", "configuration.md")
+PARAMETER_PAGE_NAME = "docs/configuration.md"
+# The pages an operator reads for samconfig.toml's keys.
+SAMCONFIG_PAGES = [PARAMETER_PAGE, os.path.join(ROOT, "docs", "deploying.md")]
 DEPLOYING = os.path.join(ROOT, "docs", "deploying.md")
-HEADER = ["parameter", "variable", "default", "allowed"]
+DEPLOYING_MAX_BYTES = 18000
+HEADER = ["parameter", "variable", "default", "range"]
 expected = expected_parameter_rows()
 documented = {}
-for cells in table_rows(DEPLOYING, HEADER):
+for cells in table_rows(PARAMETER_PAGE, HEADER):
     if len(cells) < 4:
-        failures.append(f"docs/deploying.md: parameter table row {cells} has fewer than 4 cells")
+        failures.append(f"{PARAMETER_PAGE_NAME}: parameter table row {cells} has fewer than 4 cells")
         continue
     documented[cells[0]] = cells
 if not documented:
-    failures.append("docs/deploying.md has no table headed | parameter | variable | default | allowed |")
+    failures.append(f"{PARAMETER_PAGE_NAME} has no table headed | parameter | variable | default | range |")
 for name, (variable, default, allowed) in expected.items():
     cells = documented.get(name)
     if cells is None:
-        failures.append(f"docs/deploying.md: stack parameter {name} is not in the parameter table")
+        failures.append(f"{PARAMETER_PAGE_NAME}: stack parameter {name} is not in the parameter table")
         continue
     if cells[1] != variable:
-        failures.append(f"docs/deploying.md: {name}'s variable is {variable} in template.yaml, the table says {cells[1]}")
+        failures.append(f"{PARAMETER_PAGE_NAME}: {name}'s variable is {variable} in template.yaml, the table says {cells[1]}")
     if cells[2] != default:
-        failures.append(f"docs/deploying.md: {name}'s default is {default} in template.yaml, the table says {cells[2]}")
+        failures.append(f"{PARAMETER_PAGE_NAME}: {name}'s default is {default} in template.yaml, the table says {cells[2]}")
     if allowed is not None and cells[3] != allowed:
-        failures.append(f"docs/deploying.md: {name} allows {allowed} in template.yaml, the table says {cells[3]}")
+        failures.append(f"{PARAMETER_PAGE_NAME}: {name} allows {allowed} in template.yaml, the table says {cells[3]}")
     if allowed is None and not cells[3]:
-        failures.append(f"docs/deploying.md: say what {name} allows")
+        failures.append(f"{PARAMETER_PAGE_NAME}: say what {name} allows")
 for name in documented:
     if name not in expected:
-        failures.append(f"docs/deploying.md: the parameter table has {name}, which template.yaml does not")
+        failures.append(f"{PARAMETER_PAGE_NAME}: the parameter table has {name}, which template.yaml does not")
 
-deploying_text = open(DEPLOYING, encoding="utf-8").read()
+deploying_size = os.path.getsize(DEPLOYING)
+if deploying_size > DEPLOYING_MAX_BYTES:
+    failures.append(f"docs/deploying.md is {deploying_size} bytes, over {DEPLOYING_MAX_BYTES}: it is the first-deploy path only; "
+                    "move reference material to docs/configuration.md, docs/by-hand.md or docs/operating.md")
+
+operator_text = "".join(open(page, encoding="utf-8").read() for page in SAMCONFIG_PAGES)
 samconfig = tomllib.load(open(os.path.join(ROOT, "samconfig.toml"), "rb"))
 samconfig_keys = {"version"}
 overridden = set()
@@ -233,8 +244,8 @@ for environment in samconfig.values():
             if key == "parameter_overrides":
                 overridden.update(item.split("=", 1)[0] for item in value)
 for key in sorted(samconfig_keys):
-    if f"`{key}`" not in deploying_text:
-        failures.append(f"docs/deploying.md does not explain samconfig.toml's key `{key}`")
+    if f"`{key}`" not in operator_text:
+        failures.append(f"samconfig.toml's key `{key}` is explained in neither docs/configuration.md nor docs/deploying.md")
 for name in sorted(overridden - set(expected)):
     failures.append(f"samconfig.toml overrides {name}, which template.yaml does not have")
 
@@ -328,4 +339,5 @@ if failures:
     sys.exit("\n".join(failures))
 print(f"docs: {checked} relative links in {len(pages)} pages resolve; README's first screen shows both commands; "
       f"no dangling references; {len(rules)} rules of behaviour.md name {references} functions and tests that exist; "
-      f"{len(expected)} stack parameters and {len(samconfig_keys)} samconfig.toml keys documented")
+      f"{len(expected)} stack parameters and {len(samconfig_keys)} samconfig.toml keys documented; "
+      f"docs/deploying.md is {deploying_size} bytes (at most {DEPLOYING_MAX_BYTES})")

@@ -7,7 +7,7 @@
 //     Manager, as a JSON string ready to go into the secret's JSON;
 //   - BRIDGE_PUBLIC_KEYS: the public JWK(s), for `BRIDGE_PUBLIC_KEYS='...' make auth0-setup`
 //     (which writes them into the code Auth0 runs). With --keep '<the current public keys>',
-//     the new key is added beside the current ones (a rotation by hand, docs/deploying.md).
+//     the new key is added beside the current ones (a rotation by hand, docs/by-hand.md).
 //
 // Usage: node scripts/signing-key.js [--keep JSON] [--json]
 //        node scripts/signing-key.js --public-of PEM_FILE [--json]

@@ -16,7 +16,7 @@ const STACK_MARKER = 'authsignal_bridge_stack';
 
 // Name lengths. A token exchange profile's name is 3-50 characters (Auth0's reference for
 // POST /api/v2/token-exchange-profiles). For applications, APIs and Actions no limit is
-// documented; 128 is assumed (docs/deploying.md lists it to confirm). A stack name may be 128
+// documented; 128 is assumed (docs/to-confirm.md lists it). A stack name may be 128
 // characters (CloudFormation), so every name fits, whatever the stack.
 const PROFILE_NAME_MAX = 50;
 const NAME_MAX = 128;

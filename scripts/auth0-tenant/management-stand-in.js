@@ -63,7 +63,7 @@ const SCOPES = [
   ['GET', /^actions\/actions(\/[^/]+)?$/, ['read:actions']],
   ['POST', /^actions\/actions$/, ['create:actions']],
   ['PATCH', /^actions\/actions\/[^/]+$/, ['update:actions']],
-  // Assumed (docs/deploying.md, to confirm on a real tenant): deploying creates a version.
+  // Assumed (docs/to-confirm.md, "The tenant command"): deploying creates a version.
   ['POST', /^actions\/actions\/[^/]+\/deploy$/, ['create:actions']],
   ['GET', /^token-exchange-profiles(\/[^/]+)?$/, ['read:token_exchange_profiles']],
   ['POST', /^token-exchange-profiles$/, ['create:token_exchange_profiles']],
@@ -257,7 +257,7 @@ async function startManagementApi(seed = {}, options = {}) {
     }
     if (!verb && request.method === 'GET') return [200, shownAction(action)];
     if (!verb && request.method === 'PATCH') {
-      // Assumed (docs/deploying.md, to confirm): `secrets` given replace the Action's list.
+      // Assumed (docs/to-confirm.md, "The tenant command"): `secrets` given replace the Action's list.
       Object.assign(action, body);
       startBuild(action);
       return [200, shownAction(action)];

@@ -17,7 +17,7 @@
 // unless it is given the bridge's (--stack, or BRIDGE_PUBLIC_KEYS).
 // check prints a table of what is unsafe or broken, each with its fix, and exits 1 when any is.
 //
-// Inputs (docs/deploying.md has the whole list): samconfig.toml's parameters for --config-env,
+// Inputs (docs/by-hand.md, "The tenant", has the whole list): samconfig.toml's parameters for --config-env,
 // or with --stack the deployed stack's parameters and outputs (the stack named, or samconfig's
 // stack_name), and the bridge's public keys from the stack's secret; each parameter can be given
 // as an environment variable of its name; BRIDGE_PUBLIC_KEYS (by hand, instead of --stack);

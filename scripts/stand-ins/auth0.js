@@ -16,14 +16,14 @@
 // Answers as Auth0's SDKs' recorded fixtures show: `Wrong email or password.` for the script's
 // WrongUsernameOrPasswordError, `access_denied`/`Unauthorized` for bad client credentials.
 // Any other error of the script is answered 500 `server_error` (an assumption: confirm on a
-// real tenant, docs/deploying.md).
+// real tenant, docs/to-confirm.md).
 //
 // DPoP (RFC 9449), as Auth0 documents it: a `DPoP` header on /oauth/token is verified (typ
 // dpop+jwt, ES256 with the public JWK in its header, htm POST, htu this stand-in's own token
 // URL, iat within 60 s, jti never seen, and the nonce when `dpopNonce` is on), then the tokens
 // are bound to the key: token_type DPoP, cnf.jkt in the access token, and the refresh token
 // redeemable only with a proof of the same key (Auth0's guide; RFC 9449 would leave a
-// confidential client's refresh token unbound: docs/deploying.md says what to confirm).
+// confidential client's refresh token unbound: docs/to-confirm.md, "DPoP", says how to confirm it).
 // Refusals are 400 invalid_dpop_proof; a missing or stale nonce is 400 use_dpop_nonce with a
 // DPoP-Nonce header.
 'use strict';
