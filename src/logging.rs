@@ -25,6 +25,15 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    const ALL: [LogLevel; 6] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+        LogLevel::Fatal,
+    ];
+
     /// The function's configured level: `AWS_LAMBDA_LOG_LEVEL` (what Lambda sets from
     /// `ApplicationLogLevel`, and filters by), else `RUST_LOG` (as one level), else INFO; an
     /// unknown value is INFO.
@@ -33,21 +42,15 @@ impl LogLevel {
         LogLevel::parse(value.as_deref())
     }
 
+    /// A level's name, in any case; anything else (or nothing) is INFO.
     pub fn parse(value: Option<&str>) -> LogLevel {
         let Some(value) = value.map(str::trim) else {
             return LogLevel::Info;
         };
-        [
-            ("TRACE", LogLevel::Trace),
-            ("DEBUG", LogLevel::Debug),
-            ("INFO", LogLevel::Info),
-            ("WARN", LogLevel::Warn),
-            ("ERROR", LogLevel::Error),
-            ("FATAL", LogLevel::Fatal),
-        ]
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(value))
-        .map_or(LogLevel::Info, |(_, level)| level)
+        LogLevel::ALL
+            .into_iter()
+            .find(|level| level.label().eq_ignore_ascii_case(value))
+            .unwrap_or(LogLevel::Info)
     }
 
     /// The level as Lambda writes it in a JSON log line's `level`.
@@ -73,11 +76,6 @@ impl LogLevel {
             LogLevel::Error | LogLevel::Fatal => LevelFilter::ERROR,
         }
     }
-}
-
-/// The tracing filter for the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
-pub fn level_from(value: Option<&str>) -> LevelFilter {
-    LogLevel::parse(value).filter()
 }
 
 pub fn init() {
@@ -123,7 +121,7 @@ mod tests {
             (Some("nonsense"), LevelFilter::INFO),
             (None, LevelFilter::INFO),
         ] {
-            assert_eq!(level_from(value), level, "{value:?}");
+            assert_eq!(LogLevel::parse(value).filter(), level, "{value:?}");
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_config::{ConfigLoader, SdkConfig};
 
 use crate::edge::http::Handler;
-use crate::flow::bridge::Bridge;
+use crate::flow::bridge::{Bridge, SignUp};
 use crate::settings::{CredentialsLocation, Settings};
 use crate::telemetry::Telemetry;
 use crate::upstream::aws::load_sdk_config;
@@ -54,18 +54,14 @@ pub async fn build_handler(
             ReplayGuard::new(client.clone(), table.clone(), settings.replay_window)
         });
     // Sign-up's cooldown records live in the replay table (the settings require one with it).
-    let sign_up_limits = dynamodb
+    let sign_up = dynamodb
         .zip(settings.replay_table.as_ref())
         .zip(settings.sign_up.as_ref())
-        .map(|((client, table), sign_up)| {
-            SignUpLimits::new(
-                client,
-                table.clone(),
-                sign_up.email_cooldown,
-                sign_up.address_limit,
-            )
+        .map(|((client, table), sign_up)| SignUp {
+            limits: SignUpLimits::new(client, table.clone(), sign_up),
+            settings: sign_up.clone(),
         });
-    match Bridge::from_settings(&settings, source, replay, sign_up_limits) {
+    match Bridge::from_settings(&settings, source, replay, sign_up) {
         Ok(bridge) => Handler::new(bridge, settings.upstream_timeout, telemetry),
         Err(error) => {
             tracing::error!(%error, "could not build the HTTP client; every request will get a 500");

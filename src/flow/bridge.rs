@@ -43,13 +43,13 @@ pub struct Bridge {
 
 impl Bridge {
     /// Builds the bridge once per execution environment: the one HTTP client, the credentials
-    /// cache over `source`, both upstream clients, and the replay table's guard when there is
-    /// one.
+    /// cache over `source`, both upstream clients, and the replay table's guard and sign-up's
+    /// limits when there are any.
     pub fn from_settings(
         settings: &Settings,
         source: CredentialsSource,
         replay: Option<ReplayGuard>,
-        sign_up_limits: Option<SignUpLimits>,
+        sign_up: Option<SignUp>,
     ) -> reqwest::Result<Self> {
         let http = build_http_client(settings.connect_timeout())?;
         let credentials = CredentialsCache::new(source, settings.secret_cache_ttl);
@@ -65,11 +65,7 @@ impl Bridge {
             replay,
             sign_in_proof: settings.sign_in_proof.clone(),
             dpop: settings.dpop,
-            sign_up: settings
-                .sign_up
-                .clone()
-                .zip(sign_up_limits)
-                .map(|(settings, limits)| SignUp { settings, limits }),
+            sign_up,
         })
     }
 

@@ -93,19 +93,8 @@ impl Bridge {
             .flatten();
         let early = self.early_profile(early_user, credentials.clone(), deadline);
         let validate = self.validate(token, credentials, deadline, trace);
-        tokio::pin!(early, validate);
-        let mut early_answer = None;
-        let challenge = loop {
-            tokio::select! {
-                validated = &mut validate => break validated?,
-                looked_up = &mut early, if early_answer.is_none() => early_answer = Some(looked_up),
-            }
-        };
-        let early = match early_answer {
-            Some(looked_up) => looked_up,
-            None => early.await,
-        };
-        Ok((challenge, early))
+        // A refused token returns at once, dropping the lookup.
+        tokio::try_join!(validate, async { Ok(early.await) })
     }
 
     /// The profile of `user_id`, looked up once with the credentials at hand (no refresh: a

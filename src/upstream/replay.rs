@@ -182,52 +182,32 @@ impl ReplayGuard {
     }
 
     /// Writes the record of `key` for `owner` (this invocation), or refuses the challenge as
-    /// replayed when another owner's record is there.
+    /// replayed when another owner's record is there. Any record counts, expired or not: TTL
+    /// deletion is lazy, and an expired record still proves the challenge was used (the token
+    /// itself expires far sooner).
     pub async fn claim(
         &self,
         key: &ChallengeKey,
         owner: &str,
         deadline: &Deadline,
     ) -> Result<(), BridgeError> {
-        let expires_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
-            + self.window.as_secs();
-        let write = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(key.as_str().to_owned()))
-            .item("owner", AttributeValue::S(owner.to_owned()))
-            .item("expires_at", AttributeValue::N(expires_at.to_string()))
-            // The condition ignores `expires_at`: TTL deletion is lazy, and an expired record
-            // still proves the challenge was used (the token itself expires far sooner).
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        within_call_time(deadline, async {
-            match write.send().await {
-                Ok(_) => Ok(()),
-                Err(SdkError::ServiceError(service)) => match service.err() {
-                    PutItemError::ConditionalCheckFailedException(failed) => {
-                        let holder = failed
-                            .item()
-                            .and_then(|item| item.get("owner"))
-                            .and_then(|owner| owner.as_s().ok());
-                        if holder.is_some_and(|holder| holder == owner) {
-                            // Our own earlier attempt landed; its answer was lost.
-                            tracing::debug!("the replay record was already ours: an SDK retry");
-                            Ok(())
-                        } else {
-                            Err(BridgeError::Replayed)
-                        }
-                    }
-                    _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
-                },
-                Err(error) => Err(dynamodb_error(&error)),
-            }
-        })
-        .await
+        let record = OwnedRecord {
+            key: key.as_str(),
+            owner,
+            expires_at: unix_now() + self.window.as_secs(),
+        };
+        match put_owned(
+            &self.client,
+            &self.table,
+            &record,
+            Lapsed::StillHolds,
+            deadline,
+        )
+        .await?
+        {
+            Put::Written => Ok(()),
+            Put::Held { .. } => Err(BridgeError::Replayed),
+        }
     }
 
     /// Deletes the record of `key` if `owner` holds it, so that the app may use the token again.
@@ -240,6 +220,96 @@ impl ReplayGuard {
     ) -> Result<Release, BridgeError> {
         delete_owned(&self.client, &self.table, key.as_str(), owner, deadline).await
     }
+}
+
+/// One owner's record: `{pk, owner, expires_at}` (`expires_at` is the table's TTL attribute).
+pub(super) struct OwnedRecord<'a> {
+    pub key: &'a str,
+    pub owner: &'a str,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Whether a record past its `expires_at` (and not yet deleted by TTL, which is lazy) still
+/// holds its key.
+#[derive(Clone, Copy)]
+pub(super) enum Lapsed {
+    /// The replay record: a used challenge stays used.
+    StillHolds,
+    /// A cooldown: once run out, it is as good as gone.
+    IsGone,
+}
+
+/// What an owner-conditional write did.
+pub(super) enum Put {
+    /// The record is ours: written now, or by our own earlier attempt whose answer was lost.
+    Written,
+    /// Another owner holds the key, until `expires_at` (when its record says).
+    Held { expires_at: Option<u64> },
+}
+
+/// Writes `record` unless another owner's record holds its key (the replay record, the
+/// sign-up's email cooldown). The failed condition returns the old item, so that an SDK retry of
+/// our own write (the first attempt landed, its answer was lost) is recognised as ours.
+pub(super) async fn put_owned(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: &OwnedRecord<'_>,
+    lapsed: Lapsed,
+    deadline: &Deadline,
+) -> Result<Put, BridgeError> {
+    let mut write = client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(record.key.to_owned()))
+        .item("owner", AttributeValue::S(record.owner.to_owned()))
+        .item("expires_at", number(record.expires_at))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    write = match lapsed {
+        Lapsed::StillHolds => write.condition_expression("attribute_not_exists(pk)"),
+        Lapsed::IsGone => write
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", number(unix_now())),
+    };
+    within_call_time(deadline, async {
+        match write.send().await {
+            Ok(_) => Ok(Put::Written),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let old = |name: &str| {
+                        failed.item().and_then(|item| item.get(name)).and_then(
+                            |value| match value {
+                                AttributeValue::S(text) | AttributeValue::N(text) => Some(text),
+                                _ => None,
+                            },
+                        )
+                    };
+                    if old("owner").is_some_and(|holder| holder == record.owner) {
+                        tracing::debug!("the record was already ours: an SDK retry");
+                        Ok(Put::Written)
+                    } else {
+                        let expires_at = old("expires_at").and_then(|at| at.parse().ok());
+                        Ok(Put::Held { expires_at })
+                    }
+                }
+                _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
+            },
+            Err(error) => Err(dynamodb_error(&error)),
+        }
+    })
+    .await
+}
+
+/// Seconds since the Unix epoch, as DynamoDB's TTL attribute counts them.
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// A DynamoDB number.
+pub(super) fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 /// Deletes the item `key` of `table` if `owner` holds it (the replay record, the sign-up's email

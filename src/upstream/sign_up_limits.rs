@@ -9,17 +9,20 @@
 //! holds the cooldown, written only if absent or expired; `sign-up#address#<ip>#<window>`
 //! counts the window's starts. DynamoDB failing fails closed, with the replay table's answers.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
-use super::replay::{delete_owned, dynamodb_error, within_call_time};
+use super::replay::{
+    delete_owned, dynamodb_error, number, put_owned, unix_now, within_call_time, Lapsed,
+    OwnedRecord, Put,
+};
 use crate::budget::Deadline;
 use crate::error::BridgeError;
+use crate::settings::SignUpSettings;
 
 /// The window one caller address's count of sign-ups runs over.
 pub const ADDRESS_WINDOW: Duration = Duration::from_secs(600);
@@ -38,17 +41,13 @@ pub struct EmailCooldown {
 }
 
 impl SignUpLimits {
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        table: String,
-        email_cooldown: Duration,
-        address_limit: u32,
-    ) -> Self {
+    /// The limits `settings` set, kept in `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, settings: &SignUpSettings) -> Self {
         SignUpLimits {
             client,
             table,
-            email_cooldown,
-            address_limit,
+            email_cooldown: settings.email_cooldown,
+            address_limit: settings.address_limit,
         }
     }
 
@@ -65,36 +64,15 @@ impl SignUpLimits {
             hex::encode(Sha256::digest(email.as_bytes()))
         );
         let now = unix_now();
-        let write = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(key.clone()))
-            .item("owner", AttributeValue::S(owner.to_owned()))
-            .item("expires_at", number(now + self.email_cooldown.as_secs()))
-            // TTL deletion is lazy: an expired record counts as gone.
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":now", number(now))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        within_call_time(deadline, async {
-            match write.send().await {
-                Ok(_) => Ok(EmailCooldown { key: key.clone() }),
-                Err(SdkError::ServiceError(service)) => match service.err() {
-                    PutItemError::ConditionalCheckFailedException(failed) => {
-                        let item = failed.item();
-                        if attribute(item, "owner").is_some_and(|holder| holder == owner) {
-                            // Our own earlier attempt landed; its answer was lost.
-                            return Ok(EmailCooldown { key: key.clone() });
-                        }
-                        let until = attribute(item, "expires_at").and_then(|at| at.parse().ok());
-                        Err(cooldown("email", until, now))
-                    }
-                    _ => Err(dynamodb_error(&SdkError::ServiceError(service))),
-                },
-                Err(error) => Err(dynamodb_error(&error)),
-            }
-        })
-        .await
+        let record = OwnedRecord {
+            key: &key,
+            owner,
+            expires_at: now + self.email_cooldown.as_secs(),
+        };
+        match put_owned(&self.client, &self.table, &record, Lapsed::IsGone, deadline).await? {
+            Put::Written => Ok(EmailCooldown { key }),
+            Put::Held { expires_at } => Err(cooldown("email", expires_at, now)),
+        }
     }
 
     /// Takes back this invocation's cooldown of an email whose sign-up did not start (an
@@ -154,24 +132,4 @@ fn cooldown(what: &'static str, until: Option<u64>, now: u64) -> BridgeError {
         what,
         retry_after: until.map_or(1, |until| until.saturating_sub(now).max(1)),
     }
-}
-
-fn attribute<'a>(
-    item: Option<&'a std::collections::HashMap<String, AttributeValue>>,
-    name: &str,
-) -> Option<&'a str> {
-    item?.get(name).and_then(|value| match value {
-        AttributeValue::S(text) | AttributeValue::N(text) => Some(text.as_str()),
-        _ => None,
-    })
-}
-
-fn number(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }

@@ -8,7 +8,8 @@
 //! given: `{token, state, ...}`). Same Basic auth, and the same reading of failures, as
 //! `/validate`.
 
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::{read_status, send, user_path_segment, AuthsignalClient, Call};
@@ -90,10 +91,7 @@ impl AuthsignalClient {
     ) -> Result<Vec<EmailOwner>, CallError> {
         let mut url = endpoint(&self.api_url, "users");
         url.query_pairs_mut().append_pair("email", email);
-        let request = self
-            .http
-            .get(url)
-            .basic_auth(secret_key.expose_secret(), Some(""));
+        let request = self.request(Method::GET, url, secret_key);
         let users: UsersAnswer = call(request, deadline, "a list of users").await?;
         Ok(users
             .users
@@ -120,11 +118,7 @@ impl AuthsignalClient {
             &self.api_url,
             &format!("users/{}/actions/{action}", user_path_segment(user_id)),
         );
-        let request = self
-            .http
-            .post(url)
-            .basic_auth(secret_key.expose_secret(), Some(""))
-            .json(attributes);
+        let request = self.request(Method::POST, url, secret_key).json(attributes);
         let tracked: TrackAnswer = call(request, deadline, "a tracked action").await?;
         if tracked.state.as_deref() == Some(BLOCK) {
             return Err(BridgeError::SignUpRefused(SignUpRefusal::Blocked).into());

@@ -7,7 +7,7 @@
 //! secret key, 429 is a rate limit, any other 4xx refuses the sign-in, 5xx is a bad gateway.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,7 @@ struct UserAnswer {
     display_name: Option<String>,
 }
 
-/// Which of the two calls an answer belongs to (their failures read differently in the log).
+/// Which call an answer belongs to (their failures read differently in the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     Validate,
@@ -177,9 +177,7 @@ impl AuthsignalClient {
         deadline: &Deadline,
     ) -> Result<ValidatedChallenge, CallError> {
         let request = self
-            .http
-            .post(self.validate_url.clone())
-            .basic_auth(secret_key.expose_secret(), Some(""))
+            .request(Method::POST, self.validate_url.clone(), secret_key)
             .json(&ValidateRequest {
                 token,
                 // Authsignal checks one action itself; with two (sign-in and sign-up) the
@@ -201,13 +199,18 @@ impl AuthsignalClient {
         secret_key: &SecretString,
         deadline: &Deadline,
     ) -> Result<UserProfile, CallError> {
-        let request = self
-            .http
-            .get(self.user_url(user_id))
-            .basic_auth(secret_key.expose_secret(), Some(""));
+        let request = self.request(Method::GET, self.user_url(user_id), secret_key);
         let answer = send(request, deadline).await?;
         read_status(Call::UserLookup, answer.status, &answer.headers)?;
         read_user(&answer.body)
+    }
+
+    /// A request to Authsignal's server API, which takes the secret key as the Basic auth user
+    /// and no password (every call the bridge makes).
+    fn request(&self, method: Method, url: Url, secret_key: &SecretString) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .basic_auth(secret_key.expose_secret(), Some(""))
     }
 
     /// `{AUTHSIGNAL_API_URL}/users/{userId}`, the id percent-encoded as one path segment.
