@@ -16,35 +16,17 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::*;
 use serde_json::{json, Value};
 use support::connection_counter::ConnectionCounter;
 use support::faulty::FaultyUpstream;
 use support::runtime_api::{Function, Outcome, RuntimeApi};
 use support::tls::{https_relay, TestCa};
 use support::*;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    percentile(values, 50.0)
-}
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let rank = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
-    values[rank]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
 
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -116,17 +98,10 @@ mod tempfile_path {
 }
 
 fn secrets_manager_answer() -> String {
-    let secret =
-        support::moto::secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET);
-    json!({
-        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/bench-AbCdEf",
-        "Name": "bridge/bench",
-        "VersionId": "v1",
-        "SecretString": secret,
-        "VersionStages": ["AWSCURRENT"],
-        "CreatedDate": 1795600000.0
-    })
-    .to_string()
+    support::moto::get_secret_value_answer(
+        "bridge/bench",
+        &support::moto::secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET),
+    )
 }
 
 async fn stand_ins(tls: bool) -> StandIns {
@@ -333,9 +308,9 @@ async fn cold_starts(binary: &str, vars: &[(String, String)], count: usize) -> C
         function.stop();
     }
     Cold {
-        init_ms: median(&mut inits),
-        first_invocation_ms: median(&mut firsts),
-        parts: parts.map(|mut part| median(&mut part)),
+        init_ms: median(&inits),
+        first_invocation_ms: median(&firsts),
+        parts: parts.map(|part| median(&part)),
     }
 }
 
@@ -369,11 +344,11 @@ async fn warm_run(
         .counters
         .each_ref()
         .map(|counter| counter.opened());
-    let mut round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
+    let round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
     Warm {
-        p50_ms: percentile(&mut latencies.clone(), 50.0),
-        p99_ms: percentile(&mut latencies, 99.0),
-        stand_in_p50_ms: median(&mut round_trips),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        stand_in_p50_ms: median(&round_trips),
         cpu_us: (cpu_after - cpu_before) * 1e6 / warm as f64,
         cpu_rounds: Vec::new(),
         connections: [0, 1, 2, 3].map(|i| after[i] - before[i]),
@@ -472,12 +447,12 @@ async fn interleaved(
         .unwrap_or(0);
     let mut warms = Vec::new();
     for (index, (_, calls, _)) in configurations.iter().enumerate() {
-        let mut round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
+        let round_trips = stand_in_round_trips(stand_ins, calls, warm).await;
         warms.push(Warm {
-            p50_ms: percentile(&mut latencies[index].clone(), 50.0),
-            p99_ms: percentile(&mut latencies[index], 99.0),
-            stand_in_p50_ms: median(&mut round_trips),
-            cpu_us: median(&mut cpu_per_round[index].clone()),
+            p50_ms: percentile(&latencies[index], 50.0),
+            p99_ms: percentile(&latencies[index], 99.0),
+            stand_in_p50_ms: median(&round_trips),
+            cpu_us: median(&cpu_per_round[index]),
             cpu_rounds: cpu_per_round[index].clone(),
             connections: connections[index],
         });
@@ -735,10 +710,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // The production build (`make bench` copies `cargo build --release`'s output there): the
-    // binary cargo builds for benches has the dev-dependencies' features unified into it.
-    let binary = std::env::var("BENCH_BINARY")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
+    let binary = bench_binary();
     let binary = binary.as_str();
     let size = std::fs::metadata(binary).unwrap().len();
     let zipped = zipped_size(binary);
@@ -831,13 +803,13 @@ fn main() {
         // Each round's CPU against the token-mode round next to it in time, then the median of
         // those ratios: drift between rounds cancels out.
         let growth = |warm: &Warm| {
-            let mut ratios: Vec<f64> = warm
+            let ratios: Vec<f64> = warm
                 .cpu_rounds
                 .iter()
                 .zip(&r.sign_in_with_token.cpu_rounds)
                 .map(|(cpu, token)| (cpu / token - 1.0) * 100.0)
                 .collect();
-            median(&mut ratios)
+            median(&ratios)
         };
         println!(
             "{}: CPU per sign-in against authsignal-token (median of {} interleaved rounds): assertion without lookup {:+.1}%, with lookup {:+.1}%; the same token-mode work in a second process {:+.1}% (the noise floor)",
@@ -847,7 +819,7 @@ fn main() {
             growth(&r.sign_in),
             growth(&r.same_as_token),
         );
-        let mut dpop: Vec<f64> = r
+        let dpop: Vec<f64> = r
             .sign_in_with_dpop
             .cpu_rounds
             .iter()
@@ -857,7 +829,7 @@ fn main() {
         println!(
             "{}: CPU per default sign-in with a DPoP proof against without: {:+.1}% (median of the rounds)",
             r.transport,
-            median(&mut dpop)
+            median(&dpop)
         );
     }
     let (signing_us, signature_us, jti_us) = signing_cost_us(20_000);

@@ -20,6 +20,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::*;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -62,7 +65,7 @@ type Waits = Arc<Mutex<Vec<(&'static str, Instant, Instant)>>>;
 
 /// How a stand-in answers: by a request's method and path, the status, content type and body,
 /// after how long.
-type Answer = fn(&hyper::Method, &str) -> (u16, &'static str, String, bool);
+type Reply = fn(&hyper::Method, &str) -> (u16, &'static str, String, bool);
 
 /// A stand-in behind a relay that charges for opening connections. Its URL is the relay's.
 struct StandIn {
@@ -75,7 +78,7 @@ impl StandIn {
         name: &'static str,
         timing: Timing,
         extra: Duration,
-        answer: Answer,
+        answer: Reply,
         waits: Waits,
     ) -> StandIn {
         let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -133,6 +136,8 @@ async fn relay_connections(
             tokio::time::sleep(setup).await;
             waits.lock().unwrap().push((name, started, Instant::now()));
             if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                // No Nagle delays of the relay's own in what it measures.
+                let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
                 let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
             }
         });
@@ -143,7 +148,7 @@ async fn respond(
     name: &'static str,
     timing: Timing,
     extra: Duration,
-    answer: Answer,
+    answer: Reply,
     waits: &Waits,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
@@ -166,18 +171,10 @@ async fn respond(
 }
 
 fn secrets_manager(_: &hyper::Method, _: &str) -> (u16, &'static str, String, bool) {
-    let secret = json!({
-        "AUTHSIGNAL_SECRET": AUTHSIGNAL_SECRET,
-        "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
-        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET,
-        "BRIDGE_SIGNING_KEY": SIGNING_KEY,
-    });
-    let answer = json!({
-        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/bench-AbCdEf",
-        "Name": "bridge/bench", "VersionId": "v1", "SecretString": secret.to_string(),
-        "VersionStages": ["AWSCURRENT"], "CreatedDate": 1795600000.0
-    });
-    (200, "application/x-amz-json-1.1", answer.to_string(), true)
+    let secret =
+        support::moto::secret_json(AUTHSIGNAL_SECRET, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET);
+    let answer = support::moto::get_secret_value_answer("bridge/bench", &secret);
+    (200, "application/x-amz-json-1.1", answer, true)
 }
 
 fn dynamodb(_: &hyper::Method, _: &str) -> (u16, &'static str, String, bool) {
@@ -239,7 +236,7 @@ impl Mode {
 }
 
 /// The stand-ins of one mode, and what they waited on.
-struct Upstreams {
+struct LatencyStandIns {
     secrets_manager: StandIn,
     authsignal: StandIn,
     auth0: StandIn,
@@ -247,7 +244,7 @@ struct Upstreams {
     waits: Waits,
 }
 
-async fn upstreams(mode: Mode, timings: &HashMap<&str, Timing>) -> Upstreams {
+async fn upstreams(mode: Mode, timings: &HashMap<&str, Timing>) -> LatencyStandIns {
     let waits: Waits = Arc::default();
     // The guide's Login script asks Authsignal who owns the token: Auth0 answers one Authsignal
     // round trip later.
@@ -256,7 +253,7 @@ async fn upstreams(mode: Mode, timings: &HashMap<&str, Timing>) -> Upstreams {
     } else {
         Duration::ZERO
     };
-    Upstreams {
+    LatencyStandIns {
         secrets_manager: StandIn::start(
             "secrets_manager",
             timings["SECRETS_MANAGER"],
@@ -286,7 +283,7 @@ async fn upstreams(mode: Mode, timings: &HashMap<&str, Timing>) -> Upstreams {
     }
 }
 
-fn variables(mode: Mode, upstreams: &Upstreams) -> Vec<(String, String)> {
+fn variables(mode: Mode, upstreams: &LatencyStandIns) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = [
         ("SECRET_ID", "bridge/bench"),
         ("AWS_REGION", "us-east-1"),
@@ -340,9 +337,7 @@ fn start(mode: Mode, runtime: &RuntimeApi, vars: &[(String, String)]) -> Functio
             Function::start_wrapped(&["node"], &script, runtime, vars)
         }
         Mode::Bridge | Mode::BridgeProfileOff => {
-            let binary = std::env::var("BENCH_BINARY")
-                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bootstrap").to_owned());
-            Function::start_binary(&binary, runtime, vars)
+            Function::start_binary(&bench_binary(), runtime, vars)
         }
     }
 }
@@ -355,10 +350,6 @@ struct Figures {
     refresh: Vec<f64>,
     stages: Vec<usize>,
     own: Vec<f64>,
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// The stages of the waits between `from` and `to` (overlapping waits are one stage), and the
@@ -410,12 +401,7 @@ async fn invoke(runtime: &mut RuntimeApi, event: &Value) -> Duration {
 async fn round(mode: Mode, timings: &HashMap<&str, Timing>, warm: usize, figures: &mut Figures) {
     let upstreams = upstreams(mode, timings).await;
     let vars = variables(mode, &upstreams);
-    let sign_in = || {
-        with_body(
-            event("http-api-token.json"),
-            &json!({"token": signed_authsignal_token(USER_ID)}).to_string(),
-        )
-    };
+    let sign_in = || sign_in_event(&signed_authsignal_token(USER_ID));
     let mut runtime = RuntimeApi::start().await;
     let spawned = Instant::now();
     let mut function = start(mode, &runtime, &vars);
@@ -454,12 +440,6 @@ async fn round(mode: Mode, timings: &HashMap<&str, Timing>, warm: usize, figures
         .await));
     }
     function.terminate();
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
 }
 
 fn report(results: &[(Mode, Figures)]) {
@@ -509,14 +489,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let env_count = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let rounds = env_count("BENCH_LATENCY_ROUNDS", 5);
-    let warm = env_count("BENCH_LATENCY_WARM", 20);
+    let rounds = env_number("BENCH_LATENCY_ROUNDS", 5);
+    let warm = env_number("BENCH_LATENCY_WARM", 20);
     let timings: HashMap<&str, Timing> = [
         ("AUTHSIGNAL", timing("AUTHSIGNAL", 30, 30)),
         ("AUTH0", timing("AUTH0", 120, 30)),

@@ -14,13 +14,6 @@ use support::*;
 use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-fn http_api_with_token(token: &str) -> Value {
-    with_body(
-        event("http-api-token.json"),
-        &json!({ "token": token }).to_string(),
-    )
-}
-
 /// Waits until the summary lines of `count` invocations are printed (output is read by threads).
 async fn summaries(function: &Function, count: usize) -> Vec<Value> {
     for _ in 0..100 {
@@ -551,7 +544,7 @@ impl Case {
     fn sign_in(canary: &'static str, status: u64, outcome: &'static str) -> Case {
         Case {
             canary,
-            event: http_api_with_token(canary),
+            event: sign_in_event(canary),
             status,
             outcome,
             operation: "sign_in",
@@ -1005,12 +998,10 @@ async fn verification_methods_are_checked_and_the_refused_one_is_named_for_the_o
     );
     let mut function = Function::start(&runtime, &vars);
     let passkey = runtime
-        .respond(&http_api_with_token("canary-passkey-token"))
+        .respond(&sign_in_event("canary-passkey-token"))
         .await;
     assert_eq!(passkey["statusCode"], 200);
-    let sms = runtime
-        .respond(&http_api_with_token("canary-sms-token"))
-        .await;
+    let sms = runtime.respond(&sign_in_event("canary-sms-token")).await;
     assert_eq!(
         (sms["statusCode"].as_u64(), body(&sms)["error"].as_str()),
         (Some(400), Some("invalid_grant"))

@@ -11,21 +11,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::faulty::{Fault, FaultyUpstream, ALL_FAULTS};
-use support::moto::secret_json;
+use support::moto::{get_secret_value_answer, secret_json};
 use support::runtime_api::{body, Function, RuntimeApi};
 use support::*;
 
-/// Secrets Manager's `GetSecretValue` answer (awsJson1.1) for `secret`.
+/// Secrets Manager's answer with `secret`.
 fn secrets_manager_answer(secret: &str) -> String {
-    json!({
-        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bridge/faults-AbCdEf",
-        "Name": "bridge/faults",
-        "VersionId": "b2f5a2c8-6c1c-4c51-9a5e-3c2f1e0d9a7b",
-        "SecretString": secret,
-        "VersionStages": ["AWSCURRENT"],
-        "CreatedDate": 1795600000.0
-    })
-    .to_string()
+    get_secret_value_answer("bridge/faults", secret)
 }
 
 fn good_secret() -> String {
@@ -46,19 +38,40 @@ struct Stage {
 const DYNAMODB_ANSWER: &str =
     r#"{"ConsumedCapacity":{"TableName":"bridge-faults","CapacityUnits":1.0}}"#;
 
-/// The binary against four faulty stand-ins, all answering well to start with. The secret is
+/// The four faulty stand-ins, all answering well to start with.
+struct StandIns {
+    secrets_manager: FaultyUpstream,
+    authsignal: FaultyUpstream,
+    auth0: FaultyUpstream,
+    dynamodb: FaultyUpstream,
+}
+
+impl StandIns {
+    async fn start() -> StandIns {
+        let validated =
+            json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}).to_string();
+        StandIns {
+            secrets_manager: FaultyUpstream::start(
+                &secrets_manager_answer(&good_secret()),
+                "application/x-amz-json-1.1",
+            )
+            .await,
+            authsignal: FaultyUpstream::start(&validated, "application/json").await,
+            auth0: FaultyUpstream::start(&token_json().to_string(), "application/json").await,
+            dynamodb: FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await,
+        }
+    }
+}
+
+/// The binary against the four faulty stand-ins. The secret is
 /// read on every invocation (TTL 0) so Secrets Manager faults show on every request.
 async fn stage() -> Stage {
-    let secrets_manager = FaultyUpstream::start(
-        &secrets_manager_answer(&good_secret()),
-        "application/x-amz-json-1.1",
-    )
-    .await;
-    let validated =
-        json!({"isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": USER_ID}).to_string();
-    let authsignal = FaultyUpstream::start(&validated, "application/json").await;
-    let auth0 = FaultyUpstream::start(&token_json().to_string(), "application/json").await;
-    let dynamodb = FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await;
+    let StandIns {
+        secrets_manager,
+        authsignal,
+        auth0,
+        dynamodb,
+    } = StandIns::start().await;
     let runtime = RuntimeApi::start().await;
     let vars = function_vars(&secrets_manager, &authsignal, &auth0, &dynamodb);
     let function = Function::start(&runtime, &vars);
@@ -234,15 +247,13 @@ async fn a_slow_runtime_api_does_not_break_the_function() {
 /// nothing would reach Authsignal, Auth0 or DynamoDB before those 2 s were up.
 #[tokio::test]
 async fn init_opens_the_connections_while_the_secret_is_read() {
-    let secrets_manager = FaultyUpstream::start(
-        &secrets_manager_answer(&good_secret()),
-        "application/x-amz-json-1.1",
-    )
-    .await;
+    let StandIns {
+        secrets_manager,
+        authsignal,
+        auth0,
+        dynamodb,
+    } = StandIns::start().await;
     secrets_manager.set(Fault::NoHeaders).await;
-    let authsignal = FaultyUpstream::start("{}", "application/json").await;
-    let auth0 = FaultyUpstream::start("{}", "application/json").await;
-    let dynamodb = FaultyUpstream::start(DYNAMODB_ANSWER, "application/x-amz-json-1.0").await;
     let runtime = RuntimeApi::start().await;
     let started = std::time::Instant::now();
     // Each call may take longer than init's budget: the secret read holds init for all of it.

@@ -779,7 +779,7 @@ async fn two_execution_environments_sharing_the_table_let_one_token_sign_in_once
                 "idempotencyKey": key, "verificationMethod": "PASSKEY"
             })))
             .await;
-        let event = with_body(http_api(), &json!({ "token": token }).to_string());
+        let event = sign_in_event(&token);
         let (a, b) = tokio::join!(first.respond(&event), second.respond(&event));
         let mut statuses = [
             a["statusCode"].as_u64().unwrap(),

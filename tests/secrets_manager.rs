@@ -23,16 +23,10 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn settings(extra: &[(&str, &str)]) -> Settings {
-    let vars = with(
+    settings_of(&with(
         &[("AUTH0_DOMAIN".to_owned(), "tenant.auth0.com".to_owned())],
         extra,
-    );
-    Settings::from_lookup(|name| {
-        vars.iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    })
-    .unwrap()
+    ))
 }
 
 async fn source(

@@ -57,6 +57,13 @@ pub const DPOP_PROOF: &str =
     "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2In0.Y2FuYXJ5LWRwb3AtcHJvb2YtOGQ0Yg.c2lnbmF0dXJlLWNhbmFyeS1kcG9w";
 /// What Authsignal's stand-in knows of [`USER_ID`] (`GET /v1/users/{userId}`).
 pub const USER_EMAIL: &str = "ada@example.com";
+/// The settings that turn sign-up on (with what it needs besides `REPLAY_TABLE`).
+pub const SIGN_UP_ON: [(&str, &str); 4] = [
+    ("SIGN_UP", "email"),
+    ("SIGN_UP_ACTION", "signUp"),
+    ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
+    ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY"),
+];
 
 /// An Authsignal token as Authsignal signs them: an HS256 JWT with the tenant's secret key
 /// ([`AUTHSIGNAL_SECRET`]), naming `user_id` in `other.userId` and expiring in 10 minutes (the
@@ -108,7 +115,8 @@ pub fn canaries() -> Vec<String> {
         REFRESHED_ACCESS_TOKEN.into(),
         ROTATED_REFRESH_TOKEN.into(),
         DPOP_PROOF.into(),
-        "Y2FuYXJ5LWRwb3AtcHJvb2YtOGQ0Yg".into(),
+        // The proof's middle part alone, should a log print it cut up.
+        DPOP_PROOF.split('.').nth(1).unwrap().into(),
         pem_body(SIGNING_KEY),
         pem_body(NEXT_SIGNING_KEY),
         basic,
@@ -445,6 +453,14 @@ pub fn with_body(mut event: Value, body: &str) -> Value {
     event["body"] = Value::String(body.to_owned());
     event["isBase64Encoded"] = Value::Bool(false);
     event
+}
+
+/// An HTTP API sign-in event whose body carries `token`.
+pub fn sign_in_event(token: &str) -> Value {
+    with_body(
+        event("http-api-token.json"),
+        &json!({ "token": token }).to_string(),
+    )
 }
 
 /// A refresh of `refresh_token` as the app sends it (JSON, HTTP API).

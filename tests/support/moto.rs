@@ -130,6 +130,20 @@ pub fn secret_json(authsignal_secret: &str, client_id: &str, client_secret: &str
     .to_string()
 }
 
+/// Secrets Manager's `GetSecretValue` answer (awsJson1.1) for the secret `name` holding
+/// `secret`, for stand-ins that play Secrets Manager without moto (faults, benchmarks).
+pub fn get_secret_value_answer(name: &str, secret: &str) -> String {
+    serde_json::json!({
+        "ARN": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"),
+        "Name": name,
+        "VersionId": "b2f5a2c8-6c1c-4c51-9a5e-3c2f1e0d9a7b",
+        "SecretString": secret,
+        "VersionStages": ["AWSCURRENT"],
+        "CreatedDate": 1795600000.0
+    })
+    .to_string()
+}
+
 /// Creates the replay table as `template.yaml` does: key `pk` (string), on-demand, TTL on
 /// `expires_at`.
 pub async fn create_replay_table(admin: &aws_sdk_dynamodb::Client, name: &str) {
