@@ -6,30 +6,55 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 use support::runtime_api::{body, Function, RuntimeApi};
 use support::*;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-fn sign_in_with(token: &str) -> Value {
-    with_body(
-        event("http-api-token.json"),
-        &json!({ "token": token }).to_string(),
-    )
+/// Answers with `answer` (after its delay), noting when each request arrived.
+struct NotingArrivals {
+    answer: ResponseTemplate,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
 }
+
+impl Respond for NotingArrivals {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals.lock().unwrap().push(Instant::now());
+        self.answer.clone()
+    }
+}
+
+/// How long a lookup that must not be waited for takes to answer: far beyond the margin the
+/// tests give the whole sign-in (and beyond `UPSTREAM_TIMEOUT_MS`, set to 15 s for them).
+const NEVER_WAITED_FOR: Duration = Duration::from_secs(20);
 
 /// Signs in once with `token` and returns the answer and the summary line.
 async fn sign_in_once(upstreams: &Upstreams, token: &str) -> (Value, Value, Vec<String>) {
+    sign_in_once_with(upstreams, token, &[]).await
+}
+
+/// The same, with `settings` added to the bridge's.
+async fn sign_in_once_with(
+    upstreams: &Upstreams,
+    token: &str,
+    settings: &[(&str, &str)],
+) -> (Value, Value, Vec<String>) {
     let mut runtime = RuntimeApi::start().await;
-    let vars = with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let vars = with(
+        &with(&upstreams.vars(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+        settings,
+    );
     let mut function = Function::start(&runtime, &vars);
-    let response = runtime.respond(&sign_in_with(token)).await;
+    let response = runtime.respond(&sign_in_event(token)).await;
     let output = function.stop();
-    let summary = output
-        .iter()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| line["message"] == "exchange finished")
+    let summary = function
+        .summaries()
+        .into_iter()
+        .next()
         .expect("a summary line");
     (response, summary, output)
 }
@@ -44,11 +69,6 @@ async fn lookups(upstreams: &Upstreams) -> Vec<String> {
         .collect()
 }
 
-fn assertion_of(request: &wiremock::Request) -> Value {
-    let (_, claims) = verify_assertion(&form(request)["password"]).expect("a valid assertion");
-    claims
-}
-
 #[tokio::test]
 async fn a_token_authsignal_signed_has_its_users_profile_looked_up_alongside_validate() {
     let upstreams = Upstreams::start().await;
@@ -59,7 +79,7 @@ async fn a_token_authsignal_signed_has_its_users_profile_looked_up_alongside_val
     assert_eq!(summary["profile_lookup"], "alongside_validate", "{summary}");
     assert!(summary["profile_ms"].as_f64().is_some(), "{summary}");
     assert_eq!(lookups(&upstreams).await, [format!("/v1/users/{USER_ID}")]);
-    let claims = assertion_of(&upstreams.auth0_requests().await[0]);
+    let claims = assertion_claims(&upstreams.auth0_requests().await[0]);
     assert_eq!(
         (claims["sub"].as_str(), claims["email"].as_str()),
         (Some(USER_ID), Some(USER_EMAIL))
@@ -97,7 +117,7 @@ async fn a_token_naming_another_user_than_validate_confirms_is_looked_up_again_f
         ],
         "one extra Authsignal call, never more"
     );
-    let claims = assertion_of(&upstreams.auth0_requests().await[0]);
+    let claims = assertion_claims(&upstreams.auth0_requests().await[0]);
     assert_eq!(
         (claims["sub"].as_str(), claims["email"].as_str()),
         (Some(USER_ID), Some(USER_EMAIL)),
@@ -174,4 +194,115 @@ async fn a_token_not_signed_with_our_key_starts_no_lookup_before_validate_and_a_
         lookups(&upstreams).await.is_empty(),
         "no lookup for a forged token"
     );
+}
+
+#[tokio::test]
+async fn the_early_lookup_is_sent_while_validate_is_still_unanswered() {
+    let upstreams = Upstreams::start().await;
+    let (validates, lookups_seen) = (Arc::default(), Arc::default());
+    Mock::given(method("POST"))
+        .and(path("/v1/validate"))
+        .respond_with(NotingArrivals {
+            answer: challenge_succeeded().set_delay(Duration::from_millis(600)),
+            arrivals: Arc::clone(&validates),
+        })
+        .mount(&upstreams.authsignal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/users/{USER_ID}")))
+        .respond_with(NotingArrivals {
+            answer: user(),
+            arrivals: Arc::clone(&lookups_seen),
+        })
+        .with_priority(1)
+        .mount(&upstreams.authsignal)
+        .await;
+    upstreams.auth0_answers(tokens()).await;
+    let (response, summary, _) = sign_in_once(&upstreams, &signed_authsignal_token(USER_ID)).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(summary["profile_lookup"], "alongside_validate", "{summary}");
+    let validated = validates.lock().unwrap()[0];
+    let looked_up = lookups_seen.lock().unwrap()[0];
+    // After /validate's answer, the lookup would arrive 600 ms or more after /validate.
+    let apart = looked_up.max(validated) - looked_up.min(validated);
+    assert!(
+        apart < Duration::from_millis(300),
+        "sent side by side: {apart:?} apart"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_answered_without_waiting_for_its_early_lookup() {
+    let upstreams = Upstreams::start().await;
+    upstreams
+        .authsignal_answers(ResponseTemplate::new(200).set_body_json(json!({
+            "isValid": false, "state": "CHALLENGE_FAILED", "userId": USER_ID
+        })))
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/users/{USER_ID}")))
+        .respond_with(user().set_delay(NEVER_WAITED_FOR))
+        .with_priority(1)
+        .mount(&upstreams.authsignal)
+        .await;
+    let started = Instant::now();
+    let (response, _, _) = sign_in_once_with(
+        &upstreams,
+        &signed_authsignal_token(USER_ID),
+        &[("UPSTREAM_TIMEOUT_MS", "15000")],
+    )
+    .await;
+    assert_eq!(response["statusCode"], 400, "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the lookup was waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(lookups(&upstreams).await.len(), 1, "it was started");
+}
+
+#[tokio::test]
+async fn an_early_lookup_for_another_user_than_validate_names_is_not_waited_for() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/users/user-mallory"))
+        .respond_with(user().set_delay(NEVER_WAITED_FOR))
+        .with_priority(1)
+        .mount(&upstreams.authsignal)
+        .await;
+    let started = Instant::now();
+    let (response, summary, _) = sign_in_once_with(
+        &upstreams,
+        &signed_authsignal_token("user-mallory"),
+        &[("UPSTREAM_TIMEOUT_MS", "15000")],
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the other user's lookup was waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        summary["profile_lookup"], "repeated_after_validate",
+        "{summary}"
+    );
+    let claims = assertion_claims(&upstreams.auth0_requests().await[0]);
+    assert_eq!(claims["sub"], USER_ID);
+}
+
+#[tokio::test]
+async fn without_the_profile_a_signed_token_starts_no_lookup() {
+    let upstreams = Upstreams::start().await;
+    upstreams.happy_path().await;
+    let (response, summary, _) = sign_in_once_with(
+        &upstreams,
+        &signed_authsignal_token(USER_ID),
+        &[("AUTHSIGNAL_PROFILE", "false")],
+    )
+    .await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(lookups(&upstreams).await.is_empty());
+    assert!(summary.get("profile_lookup").is_none(), "{summary}");
 }

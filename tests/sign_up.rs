@@ -26,17 +26,11 @@ fn sign_up_event(body: &str) -> Value {
     with_body(event("http-api-sign-up.json"), body)
 }
 
-/// The bridge's variables with sign-up on.
-fn sign_up_vars(upstreams: &Upstreams) -> Vec<(String, String)> {
+/// The bridge's variables with sign-up on, its records in `table`.
+fn sign_up_vars(upstreams: &Upstreams, table: &str) -> Vec<(String, String)> {
     with(
-        &upstreams.vars(),
-        &[
-            ("SIGN_UP", "email"),
-            ("SIGN_UP_ACTION", "signUp"),
-            ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
-            ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY"),
-            ("REPLAY_TABLE", TABLE),
-        ],
+        &with(&upstreams.vars(), &SIGN_UP_ON),
+        &[("REPLAY_TABLE", table)],
     )
 }
 
@@ -84,10 +78,11 @@ async fn tracks(upstreams: &Upstreams) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn moto_with_table() -> Moto {
-    let moto = Moto::start();
-    create_replay_table(&moto.dynamodb_admin().await, TABLE).await;
-    moto
+/// A new, empty table in `moto` for case `case` of a test (one moto per test: it is a process).
+async fn fresh_table(moto: &Moto, case: usize) -> String {
+    let table = format!("{TABLE}-{case}");
+    create_replay_table(&moto.dynamodb_admin().await, &table).await;
+    table
 }
 
 // ---- refused before any upstream is called ------------------------------------------------
@@ -95,7 +90,7 @@ async fn moto_with_table() -> Moto {
 #[tokio::test]
 async fn bad_input_is_a_clear_400_and_calls_nobody() {
     let upstreams = Upstreams::start().await;
-    let handler = handler(&sign_up_vars(&upstreams)).await;
+    let handler = handler(&sign_up_vars(&upstreams, TABLE)).await;
     let long = format!(r#"{{"email":"{}@example.com"}}"#, "a".repeat(250));
     for (body, said) in [
         (r#"{"email":"ada"}"#, "email must be an address like name@example.com"),
@@ -125,15 +120,24 @@ async fn bad_input_is_a_clear_400_and_calls_nobody() {
 async fn a_sign_up_while_off_is_404_like_any_unknown_path_and_calls_nobody() {
     let upstreams = Upstreams::start().await;
     let handler = handler(&upstreams.vars()).await;
-    for fixture in ["http-api-sign-up.json", "rest-api-sign-up.json"] {
-        let answer = call(&handler, &event(fixture)).await;
+    // With sign-up on, a bad email would be a 400 and a GET a 405: off, the path itself is
+    // unknown, before the method or the body is read.
+    let mut get = event("http-api-sign-up.json");
+    get["requestContext"]["http"]["method"] = json!("GET");
+    for (case, request) in [
+        ("HTTP API", event("http-api-sign-up.json")),
+        ("REST API", event("rest-api-sign-up.json")),
+        ("a bad email", sign_up_event(r#"{"email":"x"}"#)),
+        ("a GET", get),
+    ] {
+        let answer = call(&handler, &request).await;
         assert_eq!(
             (answer.status, answer.json()),
             (
                 404,
                 json!({"error": "invalid_request", "error_description": "unknown endpoint"})
             ),
-            "{fixture}"
+            "{case}"
         );
     }
     assert!(upstreams.untouched().await);
@@ -143,7 +147,7 @@ async fn a_sign_up_while_off_is_404_like_any_unknown_path_and_calls_nobody() {
 async fn an_email_domain_outside_the_allow_list_is_refused_before_any_upstream_call() {
     let upstreams = Upstreams::start().await;
     let vars = with(
-        &sign_up_vars(&upstreams),
+        &sign_up_vars(&upstreams, TABLE),
         &[("SIGN_UP_EMAIL_DOMAINS", "example.org")],
     );
     let answer = call(&handler(&vars).await, &event("http-api-sign-up.json")).await;
@@ -163,7 +167,8 @@ async fn an_email_domain_outside_the_allow_list_is_refused_before_any_upstream_c
 #[ignore = "needs moto: `make test` runs it"]
 async fn a_verified_owner_of_the_email_gets_the_token_else_a_new_user_and_the_answer_is_the_same() {
     let mut answers = Vec::new();
-    for (case, users) in [
+    let moto = Moto::start();
+    for (n, (case, users)) in [
         (
             "known and verified",
             json!([{"userId": KNOWN_USER, "email": EMAIL, "emailVerified": true}]),
@@ -173,12 +178,30 @@ async fn a_verified_owner_of_the_email_gets_the_token_else_a_new_user_and_the_an
             "known but unverified",
             json!([{"userId": "user-squatter", "email": EMAIL, "emailVerified": false}]),
         ),
-    ] {
+        (
+            // Whatever Authsignal's query matched, only the address asked for counts.
+            "a verified owner of another address",
+            json!([
+                {"userId": "user-squatter", "email": "ada@example.com.attacker.test", "emailVerified": true},
+                {"userId": "user-squatter", "emailVerified": true}
+            ]),
+        ),
+        (
+            "the verified one of two",
+            json!([
+                {"userId": "user-squatter", "email": EMAIL, "emailVerified": false},
+                {"userId": KNOWN_USER, "email": "Ada@Example.com", "emailVerified": true}
+            ]),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let upstreams = Upstreams::start().await;
         users_with_email(&upstreams, users).await;
         track_answers(&upstreams, tracked("CHALLENGE_REQUIRED")).await;
-        let moto = moto_with_table().await;
-        let handler = handler_over_aws(&sign_up_vars(&upstreams), moto.loader()).await;
+        let table = fresh_table(&moto, n).await;
+        let handler = handler_over_aws(&sign_up_vars(&upstreams, &table), moto.loader()).await;
         // Typed with capitals: Authsignal is asked, and the email tracked, lower-cased.
         let answer = call(&handler, &sign_up_event(r#"{"email":"Ada@Example.COM"}"#)).await;
         assert_eq!(answer.status, 200, "{case}: {answer:?}");
@@ -197,7 +220,7 @@ async fn a_verified_owner_of_the_email_gets_the_token_else_a_new_user_and_the_an
             .trim_start_matches("/v1/users/")
             .trim_end_matches("/actions/signUp");
         match case {
-            "known and verified" => assert_eq!(user, KNOWN_USER),
+            "known and verified" | "the verified one of two" => assert_eq!(user, KNOWN_USER),
             // Never the account whose email nobody proved: a new user id.
             _ => {
                 assert_ne!(user, "user-squatter", "{case}");
@@ -220,7 +243,8 @@ async fn a_verified_owner_of_the_email_gets_the_token_else_a_new_user_and_the_an
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
 async fn authsignal_failures_map_as_validates_and_a_block_is_403() {
-    for (answer, status, error) in [
+    let moto = Moto::start();
+    for (n, (answer, status, error)) in [
         (tracked("BLOCK"), 403, "access_denied"),
         (
             ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_request"})),
@@ -243,12 +267,15 @@ async fn authsignal_failures_map_as_validates_and_a_block_is_403() {
             500,
             "server_error",
         ),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let upstreams = Upstreams::start().await;
         users_with_email(&upstreams, json!([])).await;
         track_answers(&upstreams, answer).await;
-        let moto = moto_with_table().await;
-        let handler = handler_over_aws(&sign_up_vars(&upstreams), moto.loader()).await;
+        let table = fresh_table(&moto, n).await;
+        let handler = handler_over_aws(&sign_up_vars(&upstreams, &table), moto.loader()).await;
         let first = call(&handler, &event("http-api-sign-up.json")).await;
         assert_eq!(
             (first.status, first.error()),
@@ -261,12 +288,56 @@ async fn authsignal_failures_map_as_validates_and_a_block_is_403() {
         );
         // The sign-up did not start: its email cooldown was taken back, so a retry is not
         // refused by it.
-        let cooldowns: Vec<_> = replay_records(&moto.dynamodb_admin().await, TABLE)
+        let cooldowns: Vec<_> = replay_records(&moto.dynamodb_admin().await, &table)
             .await
             .into_iter()
             .filter(|item| item["pk"].as_s().unwrap().starts_with("sign-up#email#"))
             .collect();
         assert!(cooldowns.is_empty(), "{status}: {cooldowns:?}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto: `make test` runs it"]
+async fn a_failed_lookup_by_email_tracks_nothing_and_is_answered_as_the_track_would_be() {
+    let moto = Moto::start();
+    for (n, (answer, status, error)) in [
+        (
+            ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_request"})),
+            400,
+            "invalid_request",
+        ),
+        (ResponseTemplate::new(503), 502, "temporarily_unavailable"),
+        (
+            ResponseTemplate::new(200).set_body_json(json!({"users": "none"})),
+            502,
+            "temporarily_unavailable",
+        ),
+        (
+            ResponseTemplate::new(403).set_body_json(json!({"error": "forbidden"})),
+            500,
+            "server_error",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let upstreams = Upstreams::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/users"))
+            .respond_with(answer)
+            .mount(&upstreams.authsignal)
+            .await;
+        track_answers(&upstreams, tracked("CHALLENGE_REQUIRED")).await;
+        let table = fresh_table(&moto, n).await;
+        let handler = handler_over_aws(&sign_up_vars(&upstreams, &table), moto.loader()).await;
+        let answer = call(&handler, &event("http-api-sign-up.json")).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (status, error.to_owned()),
+            "{answer:?}"
+        );
+        assert!(tracks(&upstreams).await.is_empty(), "{status}: no track");
     }
 }
 
@@ -278,8 +349,12 @@ async fn one_email_starts_one_sign_up_per_cooldown_and_one_address_a_few_per_win
     let upstreams = Upstreams::start().await;
     users_with_email(&upstreams, json!([])).await;
     track_answers(&upstreams, tracked("ALLOW")).await;
-    let moto = moto_with_table().await;
-    let vars = with(&sign_up_vars(&upstreams), &[("SIGN_UP_ADDRESS_LIMIT", "3")]);
+    let moto = Moto::start();
+    let table = fresh_table(&moto, 0).await;
+    let vars = with(
+        &sign_up_vars(&upstreams, &table),
+        &[("SIGN_UP_ADDRESS_LIMIT", "3")],
+    );
     let handler = handler_over_aws(&vars, moto.loader()).await;
 
     let first = call_as(
@@ -323,7 +398,38 @@ async fn one_email_starts_one_sign_up_per_cooldown_and_one_address_a_few_per_win
     );
 
     // The records hold a hash of the address, never the address; and a TTL.
-    let items = replay_records(&moto.dynamodb_admin().await, TABLE).await;
+    let items = replay_records(&moto.dynamodb_admin().await, &table).await;
+    let keys: Vec<&str> = items
+        .iter()
+        .map(|item| item["pk"].as_s().unwrap().as_str())
+        .collect();
+    let cooldown_of = |email: &str| {
+        use sha2::{Digest, Sha256};
+        format!("sign-up#email#{}", hex::encode(Sha256::digest(email)))
+    };
+    assert!(
+        keys.contains(&cooldown_of(EMAIL).as_str())
+            && keys.contains(&cooldown_of("user2@example.com").as_str()),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&cooldown_of("user3@example.com").as_str()),
+        "the start over the address's limit took its email's cooldown back: {keys:?}"
+    );
+    let counted = items
+        .iter()
+        .find(|item| {
+            item["pk"]
+                .as_s()
+                .unwrap()
+                .starts_with("sign-up#address#203.0.113.10#")
+        })
+        .expect("the address's count");
+    assert_eq!(
+        counted["attempts"].as_n().unwrap(),
+        "3",
+        "every start that reached the limits counts, the one refused by the email's cooldown too"
+    );
     let text = format!("{items:?}");
     assert!(
         !text.contains(EMAIL) && !text.contains("user2@example.com"),
@@ -340,7 +446,8 @@ async fn one_email_starts_one_sign_up_per_cooldown_and_one_address_a_few_per_win
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
 async fn with_sign_up_on_a_user_whose_email_is_not_verified_never_signs_in() {
-    for (profile, status) in [
+    let moto = Moto::start();
+    for (n, (profile, status)) in [
         (
             json!({"isEnrolled": true, "email": EMAIL, "emailVerified": false}),
             400,
@@ -351,14 +458,17 @@ async fn with_sign_up_on_a_user_whose_email_is_not_verified_never_signs_in() {
             200,
         ),
         (json!({"isEnrolled": true}), 200),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let upstreams = Upstreams::start().await;
         upstreams.happy_path().await;
         upstreams
             .authsignal_user_answers(ResponseTemplate::new(200).set_body_json(profile.clone()))
             .await;
-        let moto = moto_with_table().await;
-        let handler = handler_over_aws(&sign_up_vars(&upstreams), moto.loader()).await;
+        let table = fresh_table(&moto, n).await;
+        let handler = handler_over_aws(&sign_up_vars(&upstreams, &table), moto.loader()).await;
         let answer = call(&handler, &event("http-api-token.json")).await;
         assert_eq!(answer.status, status, "{profile}: {answer:?}");
         if status == 400 {
@@ -367,7 +477,7 @@ async fn with_sign_up_on_a_user_whose_email_is_not_verified_never_signs_in() {
                 upstreams.auth0_requests().await.is_empty(),
                 "Auth0 never asked"
             );
-            let claims = replay_records(&moto.dynamodb_admin().await, TABLE).await;
+            let claims = replay_records(&moto.dynamodb_admin().await, &table).await;
             assert!(claims.is_empty(), "the claim taken back: {claims:?}");
         }
     }
@@ -376,12 +486,16 @@ async fn with_sign_up_on_a_user_whose_email_is_not_verified_never_signs_in() {
 #[tokio::test]
 #[ignore = "needs moto: `make test` runs it"]
 async fn with_sign_up_on_the_sign_up_action_signs_in_only_with_an_allowed_method() {
-    for (action, method_used, status) in [
+    let moto = Moto::start();
+    for (n, (action, method_used, status)) in [
         ("signUp", "PASSKEY", 200),
         ("signUp", "EMAIL_OTP", 400),
         ("signInWithPasskey", "PASSKEY", 200),
         ("stepUpPayment", "PASSKEY", 400),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let upstreams = Upstreams::start().await;
         upstreams
             .authsignal_answers(ResponseTemplate::new(200).set_body_json(json!({
@@ -391,8 +505,8 @@ async fn with_sign_up_on_the_sign_up_action_signs_in_only_with_an_allowed_method
             })))
             .await;
         upstreams.auth0_answers(tokens()).await;
-        let moto = moto_with_table().await;
-        let handler = handler_over_aws(&sign_up_vars(&upstreams), moto.loader()).await;
+        let table = fresh_table(&moto, n).await;
+        let handler = handler_over_aws(&sign_up_vars(&upstreams, &table), moto.loader()).await;
         let answer = call(&handler, &event("http-api-token.json")).await;
         assert_eq!(answer.status, status, "{action} {method_used}: {answer:?}");
         // Two actions are accepted: /validate is asked without one, and the answer's is checked.

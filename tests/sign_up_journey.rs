@@ -8,8 +8,6 @@
 
 mod support;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Value};
 use support::auth0_stand_in::Auth0StandIn;
 use support::moto::{create_replay_table, Moto};
@@ -66,7 +64,7 @@ impl App {
             )
             .await;
         assert_eq!(verified["body"]["isVerified"], true, "{verified}");
-        verified["body"]["accessToken"].as_str().unwrap().to_owned()
+        token_of(&verified["body"], "accessToken")
     }
 
     /// `passkey.signUp` with `token`: the answer (the token its creation gave, on success).
@@ -77,6 +75,13 @@ impl App {
             json!({ "credentialId": credential }),
         )
         .await
+    }
+
+    /// `passkey.signUp` with `token`, which must succeed: the token its creation gave.
+    async fn add_passkey_verified(&self, token: &str, credential: &str) -> String {
+        let added = self.add_passkey(token, credential).await;
+        assert_eq!(added["body"]["isVerified"], true, "{added}");
+        token_of(&added["body"], "accessToken")
     }
 
     /// `passkey.signIn(action:)` with the passkey `credential`: Authsignal's token.
@@ -96,15 +101,24 @@ impl App {
             )
             .await;
         assert_eq!(verified["body"]["isVerified"], true, "{verified}");
-        verified["body"]["accessToken"].as_str().unwrap().to_owned()
+        token_of(&verified["body"], "accessToken")
     }
 }
 
 /// The user an Authsignal token names (its `other.userId`).
 fn user_of(token: &str) -> String {
-    let claims = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
-    claims["other"]["userId"].as_str().unwrap().to_owned()
+    jwt_part(token, 1)["other"]["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The token in a bridge's or Authsignal's answer.
+fn token_of(answer: &Value, field: &str) -> String {
+    answer[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field}: {answer}"))
+        .to_owned()
 }
 
 struct Stage {
@@ -122,17 +136,19 @@ impl Stage {
         let moto = Moto::start();
         create_replay_table(&moto.dynamodb_admin().await, TABLE).await;
         let runtime = RuntimeApi::start().await;
-        let mut vars = with(
+        let vars = with(
             &Upstreams::vars_for(&format!("{authsignal}/v1"), &auth0.url),
+            &SIGN_UP_ON,
+        );
+        let mut vars = with(
+            &vars,
             &[
-                ("SIGN_UP", "email"),
-                ("SIGN_UP_ACTION", "signUp"),
-                ("AUTHSIGNAL_ACTION", "signInWithPasskey"),
-                ("AUTHSIGNAL_VERIFICATION_METHODS", "PASSKEY"),
                 ("AUTH0_SCOPE", "openid profile email offline_access"),
                 ("REPLAY_TABLE", TABLE),
                 ("SIGN_UP_EMAIL_COOLDOWN_SECONDS", "10"),
                 ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                // Every level, for the check that no token and no email address is logged.
+                ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
             ],
         );
         vars.extend(moto.env());
@@ -157,6 +173,16 @@ impl Stage {
         let response = self.runtime.respond(&event).await;
         (response["statusCode"].as_u64().unwrap(), body(&response))
     }
+
+    /// `POST /sign-up` with `email`.
+    async fn sign_up(&mut self, email: &str) -> (u64, Value) {
+        self.bridge("/sign-up", json!({ "email": email })).await
+    }
+
+    /// `POST /token` with an Authsignal token.
+    async fn sign_in(&mut self, token: &str) -> (u64, Value) {
+        self.bridge("/token", json!({ "token": token })).await
+    }
 }
 
 #[tokio::test]
@@ -164,9 +190,9 @@ impl Stage {
 async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_signs_out() {
     let mut stage = Stage::start().await;
     let email = "grace@example.com";
-    let (status, started) = stage.bridge("/sign-up", json!({ "email": email })).await;
+    let (status, started) = stage.sign_up(email).await;
     assert_eq!(status, 200, "{started}");
-    let token = started["token"].as_str().unwrap().to_owned();
+    let token = token_of(&started, "token");
     assert_eq!(
         started.as_object().unwrap().len(),
         1,
@@ -174,22 +200,19 @@ async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_sig
     );
 
     let access = stage.app.verify_email(&token, email).await;
-    let added = stage
+    // The passkey's creation gives a token of the sign-up action, with PASSKEY: it signs in.
+    let created = stage
         .app
-        .add_passkey(&access, "credential-grace-phone")
+        .add_passkey_verified(&access, "credential-grace-phone")
         .await;
-    assert_eq!(added["body"]["isVerified"], true, "{added}");
-
-    // The passkey's creation gave a token of the sign-up action, with PASSKEY: it signs in.
-    let created = added["body"]["accessToken"].as_str().unwrap().to_owned();
-    let (status, tokens) = stage.bridge("/token", json!({ "token": &created })).await;
+    let (status, tokens) = stage.sign_in(&created).await;
     assert_eq!(status, 200, "{tokens}");
     // And so does a later passkey sign-in.
     let signed_in = stage
         .app
         .sign_in_with_passkey("credential-grace-phone")
         .await;
-    let (status, tokens) = stage.bridge("/token", json!({ "token": signed_in })).await;
+    let (status, tokens) = stage.sign_in(&signed_in).await;
     assert_eq!(status, 200, "{tokens}");
     let users = stage.auth0.users().await;
     let user = users
@@ -218,9 +241,9 @@ async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_sig
     // A new device: the same email (after its cooldown) starts on the same account, and its
     // plain token cannot add a passkey to an account that has one: only the email code can.
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    let (status, again) = stage.bridge("/sign-up", json!({ "email": email })).await;
+    let (status, again) = stage.sign_up(email).await;
     assert_eq!(status, 200, "{again}");
-    let new_device = again["token"].as_str().unwrap().to_owned();
+    let new_device = token_of(&again, "token");
     assert_eq!(
         user_of(&new_device),
         user_of(&signed_in),
@@ -232,13 +255,31 @@ async fn a_new_user_signs_up_by_email_makes_a_passkey_signs_in_refreshes_and_sig
         .await;
     assert_eq!(refused["status"], 401, "{refused}");
     let access = stage.app.verify_email(&new_device, email).await;
-    let added = stage
+    stage
         .app
-        .add_passkey(&access, "credential-grace-tablet")
+        .add_passkey_verified(&access, "credential-grace-tablet")
         .await;
-    assert_eq!(added["body"]["isVerified"], true, "{added}");
 
     let output = stage.function.stop();
+    assert!(
+        output
+            .iter()
+            .any(|line| line.contains(r#""level":"DEBUG""#)),
+        "DEBUG output was captured"
+    );
+    // The summary lines time each stage: the replay record and the sign-up's limits included.
+    let summaries = stage.function.summaries();
+    let timed = |operation: &str, stage_ms: &str| {
+        summaries
+            .iter()
+            .any(|line| line["operation"] == operation && line[stage_ms].as_f64().is_some())
+    };
+    assert!(
+        timed("sign_in", "dynamodb_ms")
+            && timed("sign_up", "dynamodb_ms")
+            && timed("sign_up", "authsignal_ms"),
+        "{summaries:?}"
+    );
     for secret in [
         token.as_str(),
         created.as_str(),
@@ -261,62 +302,48 @@ async fn an_account_started_with_someone_elses_email_gains_nothing_once_they_ver
 
     // The squatter starts first, skips the email, and binds its passkey as the first
     // authenticator with the plain track token (Authsignal allows that).
-    let (_, squatted) = stage.bridge("/sign-up", json!({ "email": victim })).await;
-    let squat_token = squatted["token"].as_str().unwrap().to_owned();
-    let added = stage
+    let (_, squatted) = stage.sign_up(victim).await;
+    let squat_token = token_of(&squatted, "token");
+    let created = stage
         .app
-        .add_passkey(&squat_token, "credential-squatter")
+        .add_passkey_verified(&squat_token, "credential-squatter")
         .await;
-    assert_eq!(added["body"]["isVerified"], true, "{added}");
     let squatter_user = user_of(&squat_token);
     let refused = |answer: &(u64, Value)| answer.0 == 400 && answer.1["error"] == "invalid_grant";
 
     // Neither its passkey's creation token nor a passkey sign-in gets a session.
-    let created = added["body"]["accessToken"].as_str().unwrap().to_owned();
-    assert!(refused(
-        &stage.bridge("/token", json!({ "token": created })).await
-    ));
+    assert!(refused(&stage.sign_in(&created).await));
     let squat_sign_in = stage.app.sign_in_with_passkey("credential-squatter").await;
-    assert!(refused(
-        &stage
-            .bridge("/token", json!({ "token": squat_sign_in }))
-            .await
-    ));
+    assert!(refused(&stage.sign_in(&squat_sign_in).await));
 
     // The owner signs up later (after the email's cooldown): never handed the squatter's
     // account, verifies, signs in.
-    let (status, early) = stage.bridge("/sign-up", json!({ "email": victim })).await;
+    let (status, early) = stage.sign_up(victim).await;
     assert_eq!(status, 429, "within the email's cooldown: {early}");
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    let (_, owned) = stage.bridge("/sign-up", json!({ "email": victim })).await;
+    let (_, owned) = stage.sign_up(victim).await;
     assert_eq!(
         owned.as_object().unwrap().len(),
         1,
         "the same answer: {owned}"
     );
-    let owner_token = owned["token"].as_str().unwrap().to_owned();
+    let owner_token = token_of(&owned, "token");
     assert_ne!(
         user_of(&owner_token),
         squatter_user,
         "a new account for the owner"
     );
     let access = stage.app.verify_email(&owner_token, victim).await;
-    let added = stage.app.add_passkey(&access, "credential-ada").await;
-    assert_eq!(added["body"]["isVerified"], true);
+    stage
+        .app
+        .add_passkey_verified(&access, "credential-ada")
+        .await;
     let owner_sign_in = stage.app.sign_in_with_passkey("credential-ada").await;
-    assert_eq!(
-        stage
-            .bridge("/token", json!({ "token": owner_sign_in }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(stage.sign_in(&owner_sign_in).await.0, 200);
 
     // Still nothing for the squatter, and its passkey never reached Auth0.
     let again = stage.app.sign_in_with_passkey("credential-squatter").await;
-    assert!(refused(
-        &stage.bridge("/token", json!({ "token": again })).await
-    ));
+    assert!(refused(&stage.sign_in(&again).await));
     let users = stage.auth0.users().await;
     assert!(
         users

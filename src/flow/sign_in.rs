@@ -29,6 +29,15 @@ struct EarlyProfile {
     elapsed: Duration,
 }
 
+/// What became of the early lookup by the time `/validate` answered.
+enum EarlyLookup {
+    /// None was started: the sign-in needs no profile, or the token names no user we can read.
+    NotStarted,
+    /// It was for another user than `/validate` named, and was dropped unfinished.
+    Abandoned,
+    Answered(EarlyProfile),
+}
+
 impl Bridge {
     /// Validates `token` with Authsignal and, only if the challenge succeeded (and, with replay
     /// protection on, was not used before), signs the user in at Auth0.
@@ -77,45 +86,61 @@ impl Bridge {
 
     /// Step 1: Authsignal's verdict on the token, and alongside it the profile of the user the
     /// token names, when the sign-in needs one and the token is one Authsignal signed with our
-    /// key (`upstream::authsignal::token`). A refused token ends the sign-in at once: a lookup
-    /// still running is dropped, and its answer is never used.
+    /// key (`upstream::authsignal::token`). A refused token ends the sign-in at once, and a
+    /// lookup for another user than `/validate` names is not waited for: either is dropped
+    /// unfinished, and its answer is never used.
     async fn validate_alongside_profile(
         &self,
         token: &AuthsignalToken,
         credentials: &mut Arc<Credentials>,
         deadline: &Deadline,
         trace: &mut InvocationTrace,
-    ) -> Result<(ValidatedChallenge, Option<EarlyProfile>), BridgeError> {
+    ) -> Result<(ValidatedChallenge, EarlyLookup), BridgeError> {
         let early_user = self
             .sign_in_proof
             .looks_up_profile()
             .then(|| embedded_user(token.expose(), &credentials.authsignal_secret))
             .flatten();
-        let early = self.early_profile(early_user, credentials.clone(), deadline);
+        let Some(early_user) = early_user else {
+            let challenge = self.validate(token, credentials, deadline, trace).await?;
+            return Ok((challenge, EarlyLookup::NotStarted));
+        };
+        let early = self.early_profile(early_user.clone(), credentials.clone(), deadline);
         let validate = self.validate(token, credentials, deadline, trace);
-        // A refused token returns at once, dropping the lookup.
-        tokio::try_join!(validate, async { Ok(early.await) })
+        tokio::pin!(early, validate);
+        let mut answered = None;
+        let challenge = loop {
+            tokio::select! {
+                validated = &mut validate => break validated?,
+                profile = &mut early, if answered.is_none() => answered = Some(profile),
+            }
+        };
+        let early = match answered {
+            Some(profile) => EarlyLookup::Answered(profile),
+            None if early_user == challenge.user_id => EarlyLookup::Answered(early.await),
+            None => EarlyLookup::Abandoned,
+        };
+        Ok((challenge, early))
     }
 
     /// The profile of `user_id`, looked up once with the credentials at hand (no refresh: a
     /// failure here only means the lookup is made again after `/validate`, which may refresh).
     async fn early_profile(
         &self,
-        user_id: Option<String>,
+        user_id: String,
         credentials: Arc<Credentials>,
         deadline: &Deadline,
-    ) -> Option<EarlyProfile> {
-        let user_id = user_id?;
+    ) -> EarlyProfile {
         let started = Instant::now();
         let looked_up = self
             .authsignal
             .user_profile(&user_id, &credentials.authsignal_secret, deadline)
             .await;
-        Some(EarlyProfile {
+        EarlyProfile {
             user_id,
             looked_up,
             elapsed: started.elapsed(),
-        })
+        }
     }
 
     /// Authsignal's `/validate` (`crate::upstream::authsignal` decides what counts as a
@@ -153,7 +178,7 @@ impl Bridge {
         &'a self,
         challenge: &ValidatedChallenge,
         token: &AuthsignalToken,
-        early: Option<EarlyProfile>,
+        early: EarlyLookup,
         credentials: &mut Arc<Credentials>,
         invocation: &Invocation<'_>,
         trace: &mut InvocationTrace,
@@ -200,15 +225,22 @@ impl Bridge {
     fn settle_early_profile(
         &self,
         challenge: &ValidatedChallenge,
-        early: Option<EarlyProfile>,
+        early: EarlyLookup,
         trace: &mut InvocationTrace,
     ) -> Option<UserProfile> {
         if !self.sign_in_proof.looks_up_profile() {
             return None;
         }
-        let Some(early) = early else {
-            trace.profile_lookup = Some(ProfileLookup::AfterValidate);
-            return None;
+        let early = match early {
+            EarlyLookup::NotStarted => {
+                trace.profile_lookup = Some(ProfileLookup::AfterValidate);
+                return None;
+            }
+            EarlyLookup::Abandoned => {
+                trace.profile_lookup = Some(ProfileLookup::RepeatedAfterValidate);
+                return None;
+            }
+            EarlyLookup::Answered(early) => early,
         };
         trace.add_elapsed(Stage::ProfileLookup, early.elapsed);
         match early.looked_up {

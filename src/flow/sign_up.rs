@@ -72,13 +72,10 @@ impl Bridge {
         trace: &mut InvocationTrace,
     ) -> Result<crate::upstream::sign_up_limits::EmailCooldown, BridgeError> {
         let deadline = &invocation.deadline;
-        let address = invocation
-            .client_ip
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let started = tokio::time::Instant::now();
         let (cooldown, counted) = tokio::join!(
             limits.start_email_cooldown(email.as_str(), invocation.request_id, deadline),
-            limits.count_address(&address, deadline),
+            limits.count_address(invocation.client_ip, deadline),
         );
         trace.add_latency(Stage::ReplayTable, started);
         let cooldown = cooldown?;

@@ -191,7 +191,7 @@ impl Settings {
                 sign_in_action: read_action.as_deref(),
                 sign_in_proof: &sign_in_proof,
                 replay_table: replay_table.is_some(),
-                verification_methods: verification_methods.is_some(),
+                verification_methods: verification_methods.as_deref(),
             },
         );
         let read_settings = Settings {

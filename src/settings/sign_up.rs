@@ -9,6 +9,9 @@ use super::{SignInProof, SignUpSettings};
 const DEFAULT_EMAIL_COOLDOWN_SECONDS: u64 = 60;
 const DEFAULT_ADDRESS_LIMIT: u64 = 10;
 
+/// The methods of an email challenge (the sign-up's proof of the address, never of a sign-in).
+const EMAIL_METHODS: &[&str] = &["EMAIL_OTP", "EMAIL_MAGIC_LINK"];
+
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// What the rest of the settings say that sign-up depends on.
@@ -16,7 +19,7 @@ pub(super) struct SignUpNeeds<'a> {
     pub sign_in_action: Option<&'a str>,
     pub sign_in_proof: &'a SignInProof,
     pub replay_table: bool,
-    pub verification_methods: bool,
+    pub verification_methods: Option<&'a [String]>,
 }
 
 /// `SIGN_UP`, and with `email`: `SIGN_UP_ACTION`, `SIGN_UP_EMAIL_DOMAINS`,
@@ -96,7 +99,14 @@ fn check_needs(read: &mut Reader<Lookup>, needs: &SignUpNeeds<'_>) {
     if !needs.replay_table {
         read.problem("SIGN_UP=email needs REPLAY_TABLE: the sign-up's cooldown records live there");
     }
-    if !needs.verification_methods {
-        read.problem("SIGN_UP=email needs AUTHSIGNAL_VERIFICATION_METHODS (e.g. PASSKEY): the email challenge's own token must not sign in");
+    match needs.verification_methods {
+        None => read.problem("SIGN_UP=email needs AUTHSIGNAL_VERIFICATION_METHODS (e.g. PASSKEY): the email challenge's own token must not sign in"),
+        Some(methods) => {
+            // The sign-up's tokens are accepted at the token endpoint with any allowed method:
+            // allowing the email challenge's would sign in with the emailed code alone.
+            if let Some(method) = methods.iter().find(|method| EMAIL_METHODS.contains(&method.as_str())) {
+                read.problem(format!("SIGN_UP=email: AUTHSIGNAL_VERIFICATION_METHODS must not allow {method}, or the sign-up's emailed code alone signs in"));
+            }
+        }
     }
 }

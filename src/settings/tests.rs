@@ -615,6 +615,16 @@ fn sign_up_without_what_keeps_unverified_accounts_out_is_a_configuration_error()
             "0",
             "SIGN_UP_ADDRESS_LIMIT must be",
         ),
+        (
+            "AUTHSIGNAL_VERIFICATION_METHODS",
+            "PASSKEY,EMAIL_OTP",
+            "must not allow EMAIL_OTP",
+        ),
+        (
+            "AUTHSIGNAL_VERIFICATION_METHODS",
+            "EMAIL_MAGIC_LINK",
+            "must not allow EMAIL_MAGIC_LINK",
+        ),
     ] {
         let mut vars: Vec<_> = sign_up_vars()
             .into_iter()

@@ -5,10 +5,13 @@
 //! not only the bridge.
 //!
 //! Small records in the replay table, with its TTL attribute, keyed apart from the replay
-//! records (`sign-up#...`): `sign-up#email#<SHA-256 of the address>` (never the address itself)
-//! holds the cooldown, written only if absent or expired; `sign-up#address#<ip>#<window>`
-//! counts the window's starts. DynamoDB failing fails closed, with the replay table's answers.
+//! records (`sign-up#...`): `sign-up#email#<SHA-256 of the address>` (never the address itself,
+//! though a hash of a guessable address is a pseudonym, not a secret) holds the cooldown,
+//! written only if absent or expired; `sign-up#address#<ip or IPv6 /64>#<window>` counts the
+//! window's starts, over fixed windows (Unix time / 600). DynamoDB failing fails closed, with
+//! the replay table's answers.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -85,13 +88,15 @@ impl SignUpLimits {
         }
     }
 
-    /// Counts one sign-up start from `address` (the caller's IP; `unknown` when the event had
-    /// none) in the current window, or refuses once the window holds `SIGN_UP_ADDRESS_LIMIT`.
+    /// Counts one sign-up start from the caller's address (see [`address_key`]) in the current
+    /// window, or refuses once the window holds `SIGN_UP_ADDRESS_LIMIT`. Every start that gets
+    /// here counts, whatever becomes of it.
     pub async fn count_address(
         &self,
-        address: &str,
+        client_ip: Option<IpAddr>,
         deadline: &Deadline,
     ) -> Result<(), BridgeError> {
+        let address = address_key(client_ip);
         let now = unix_now();
         let window = now / ADDRESS_WINDOW.as_secs();
         let window_end = (window + 1) * ADDRESS_WINDOW.as_secs();
@@ -131,5 +136,40 @@ fn cooldown(what: &'static str, until: Option<u64>, now: u64) -> BridgeError {
     BridgeError::SignUpCooldown {
         what,
         retry_after: until.map_or(1, |until| until.saturating_sub(now).max(1)),
+    }
+}
+
+/// Whom an address count is for: an IPv4 address; an IPv6 address's /64, the block one
+/// subscriber is given (counting each /128 would let one caller count afresh from each of its
+/// 2^64 addresses); `unknown` for every event that carried no source address.
+fn address_key(client_ip: Option<IpAddr>) -> String {
+    match client_ip {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_caller_is_counted_by_its_64_block_and_an_ipv4_one_by_its_address() {
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        assert_eq!(address_key(ip("203.0.113.10")), "203.0.113.10");
+        assert_eq!(
+            address_key(ip("2001:db8:aa:1::1")),
+            address_key(ip("2001:db8:aa:1:ffff:ffff:ffff:fffe"))
+        );
+        assert_eq!(address_key(ip("2001:db8:aa:1::1")), "2001:db8:aa:1::/64");
+        assert_ne!(
+            address_key(ip("2001:db8:aa:1::1")),
+            address_key(ip("2001:db8:aa:2::1"))
+        );
+        assert_eq!(address_key(None), "unknown");
     }
 }

@@ -51,6 +51,8 @@ struct UsersAnswer {
 struct UserEntry {
     user_id: String,
     #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
     email_verified: bool,
 }
 
@@ -82,7 +84,10 @@ async fn call<T: serde::de::DeserializeOwned>(
 }
 
 impl AuthsignalClient {
-    /// The users whose email is `email` (at most a page of them: the sign-up needs one).
+    /// The users whose email is `email` (at most a page of them: the sign-up needs one). Only
+    /// users whose listed email is that address, in any case, are kept: how Authsignal matches
+    /// the query (exactly, by case, by prefix) is its own, and an account for another address
+    /// must never be handed out.
     pub async fn users_with_email(
         &self,
         email: &str,
@@ -96,7 +101,13 @@ impl AuthsignalClient {
         Ok(users
             .users
             .into_iter()
-            .filter(|user| !user.user_id.is_empty())
+            .filter(|user| {
+                !user.user_id.is_empty()
+                    && user
+                        .email
+                        .as_deref()
+                        .is_some_and(|listed| listed.eq_ignore_ascii_case(email))
+            })
             .map(|user| EmailOwner {
                 user_id: user.user_id,
                 email_verified: user.email_verified,
