@@ -50,16 +50,19 @@ function samParameterOverrides(value) {
   return parameters;
 }
 
-// The stack name and parameters of `configEnv` in samconfig.toml's text: the deploy command's
-// table over the environment's global one, as SAM merges them.
-function readSamconfig(text, configEnv) {
-  let document;
+// samconfig.toml's text as the TOML document it is.
+function parseSamconfig(text) {
   try {
-    document = TOML.parse(text);
+    return TOML.parse(text);
   } catch (error) {
     throw new OperatorError(`samconfig.toml is not valid TOML (${String(error.message).split('\n')[0]}). Fix: correct the file.`);
   }
-  const environment = document[configEnv];
+}
+
+// The stack name and parameters of `configEnv` in samconfig.toml's text: the deploy command's
+// table over the environment's global one, as SAM merges them.
+function readSamconfig(text, configEnv) {
+  const environment = parseSamconfig(text)[configEnv];
   if (!environment || typeof environment !== 'object') {
     throw new OperatorError(`samconfig.toml has no environment [${configEnv}]. Fix: pass --config-env with one it has.`);
   }
@@ -186,6 +189,7 @@ function publicKeysFromEnvironment(text) {
 module.exports = {
   PARAMETERS,
   samParameterOverrides,
+  parseSamconfig,
   readSamconfig,
   samconfigFor,
   bridgeSettings,

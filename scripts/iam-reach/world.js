@@ -28,37 +28,6 @@ const AWS_MANAGED_POLICIES = {
   }
 };
 
-// samconfig.toml, the subset SAM's file uses here: [env.command.parameters] sections of
-// strings, booleans, numbers and arrays of strings.
-function parseSamconfig(text) {
-  const config = {};
-  let section = null;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/^\s+/, '');
-    if (!line || line.startsWith('#')) continue;
-    const header = /^\[([^\]]+)\]\s*$/.exec(line);
-    if (header) {
-      section = header[1].split('.');
-      continue;
-    }
-    const assignment = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
-    if (!assignment) throw new Error(`samconfig.toml line ${i + 1} is not understood: ${line}`);
-    let raw = assignment[2];
-    if (raw.startsWith('[')) {
-      while (!/\]\s*(#.*)?$/.test(raw.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) raw += `\n${lines[++i]}`;
-    }
-    const value = raw.startsWith('[')
-      ? [...raw.matchAll(/^\s*(?:\[\s*)?("(?:[^"\\]|\\.)*")/gm)].map((m) => JSON.parse(m[1]))
-      : raw.startsWith('"') ? JSON.parse(/^"(?:[^"\\]|\\.)*"/.exec(raw)[0])
-        : /^(true|false)/.test(raw) ? raw.startsWith('true') : Number(raw.split('#')[0]);
-    let node = config;
-    for (const part of section || []) node = node[part] = node[part] || {};
-    node[assignment[1]] = value;
-  }
-  return config;
-}
-
 function tagsOf(properties) {
   const tags = properties.Tags;
   if (!tags) return {};
@@ -316,4 +285,4 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
   };
 }
 
-module.exports = { buildWorld, parseSamconfig, ENVIRONMENTS, ONE_ACCOUNT, TWO_ACCOUNTS, REGION };
+module.exports = { buildWorld, ENVIRONMENTS, ONE_ACCOUNT, TWO_ACCOUNTS, REGION };
