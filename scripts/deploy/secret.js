@@ -39,10 +39,10 @@ function newSigningKey() {
   return { pem, kid: aws.bridgePublicKeys({ [aws.SIGNING_KEY]: pem })[0].kid };
 }
 
-// Fills what the secret lacks of the signing key and the Authsignal key (`authsignalSecret()`
-// gives it, asked only when needed), in one write. Returns {written: [field], kid, versionId}.
-async function fillSecret(secretArn, signInProof, authsignalSecret, environment) {
-  const { secret } = await aws.readBridgeSecret(secretArn, environment);
+// Fills what `secret` (the secret's current value, as the caller just read it) lacks of the
+// signing key and the Authsignal key (`authsignalSecret()` gives it, asked only when needed),
+// in one write. Returns {written: [field], kid, versionId}.
+async function fillSecret(secretArn, secret, signInProof, authsignalSecret, environment) {
   const needs = secretNeeds(secret, signInProof);
   const updated = { ...secret };
   const written = [];
@@ -57,9 +57,9 @@ async function fillSecret(secretArn, signInProof, authsignalSecret, environment)
     updated.AUTHSIGNAL_SECRET = await authsignalSecret();
     written.push('AUTHSIGNAL_SECRET');
   }
-  if (!written.length) return { written, kid: null, versionId: null, needs };
+  if (!written.length) return { written, kid: null, versionId: null };
   const versionId = await aws.writeBridgeSecret(secretArn, updated, environment);
-  return { written, kid, versionId, needs };
+  return { written, kid, versionId };
 }
 
 module.exports = { PLACEHOLDER, filled, secretNeeds, signingKeyProblem, newSigningKey, fillSecret };
