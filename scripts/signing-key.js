@@ -24,9 +24,14 @@ function thumbprint(x) {
   return crypto.createHash('sha256').update(canonical).digest('base64url');
 }
 
-function publicJwk(privateKey) {
-  const { x } = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
+// The public JWK of the Ed25519 public key `x` (base64url), as this command prints it and the
+// code Auth0 runs lists it.
+function jwkOf(x) {
   return { kty: 'OKP', crv: 'Ed25519', x, kid: thumbprint(x), alg: 'EdDSA', use: 'sig' };
+}
+
+function publicJwk(privateKey) {
+  return jwkOf(crypto.createPublicKey(privateKey).export({ format: 'jwk' }).x);
 }
 
 function main(argv) {
@@ -78,7 +83,7 @@ function parseKeys(text) {
   return keys;
 }
 
-module.exports = { thumbprint, publicJwk };
+module.exports = { thumbprint, jwkOf, publicJwk };
 
 if (require.main === module) {
   try {

@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const TOML = require('smol-toml');
-const { thumbprint } = require('../signing-key.js');
+const { thumbprint, jwkOf } = require('../signing-key.js');
 const { OperatorError } = require('./errors.js');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -169,7 +169,7 @@ function publicKeysProblem(keys) {
 // A key set as the generated code holds it: each key in the form `make signing-key` prints, in
 // the order of their kids (so a switch of the signing and standby keys changes no code).
 function canonicalKeys(keys) {
-  return keys.map(({ x }) => ({ kty: 'OKP', crv: 'Ed25519', x, kid: thumbprint(x), alg: 'EdDSA', use: 'sig' }))
+  return keys.map(({ x }) => jwkOf(x))
     .sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
 }
 
