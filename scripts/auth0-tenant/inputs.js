@@ -192,7 +192,6 @@ module.exports = {
   parseSamconfig,
   readSamconfig,
   samconfigFor,
-  bridgeSettings,
   tenantDomain,
   settingsFrom,
   publicKeysProblem,

@@ -327,4 +327,4 @@ function plan(tenant, settings, run) {
   ];
 }
 
-module.exports = { plan, patchOf, otherPasswordApplications };
+module.exports = { plan, otherPasswordApplications };

@@ -72,5 +72,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-
-module.exports = { cargoLambdaBridge };

@@ -346,7 +346,7 @@ async function main(argv, environment = process.env, out = process.stdout, io = 
   }
 }
 
-module.exports = { main, parseArguments, indented };
+module.exports = { main, parseArguments };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (error) => {

@@ -57,4 +57,4 @@ async function fillSecret(secretArn, secret, signInProof, authsignalSecret, envi
   return { written, kid, versionId };
 }
 
-module.exports = { PLACEHOLDER, filled, secretNeeds, signingKeyProblem, fillSecret };
+module.exports = { filled, secretNeeds, fillSecret };

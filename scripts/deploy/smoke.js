@@ -285,7 +285,7 @@ async function main(argv, environment = process.env, out = process.stdout, io = 
   return failed.length ? 1 : 0;
 }
 
-module.exports = { main, junkToken, kidOf };
+module.exports = { main };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (error) => {

@@ -285,4 +285,4 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
   };
 }
 
-module.exports = { buildWorld, ENVIRONMENTS, ONE_ACCOUNT, TWO_ACCOUNTS, REGION };
+module.exports = { buildWorld, ONE_ACCOUNT, TWO_ACCOUNTS };

@@ -97,4 +97,4 @@ async function putSecret(environment, arn, secret) {
   await new SecretsManagerClient(config(environment)).send(new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(secret) }));
 }
 
-module.exports = { sdk, config, PLACEHOLDERS, createBridgeStack, updateBridgeStack, stackParameters, secretOf, putSecret };
+module.exports = { sdk, config, createBridgeStack, updateBridgeStack, stackParameters, secretOf, putSecret };
