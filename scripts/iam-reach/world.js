@@ -175,6 +175,12 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
         seen.add(target.arn);
         add({ account, env, ...target });
       };
+      // An API (REST or HTTP) at `base`: itself, its `collections`, and its tags.
+      const apiTargets = (base, collections, label, tags) => {
+        once({ arn: apigw(base), label, tags });
+        for (const collection of collections) once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
+        once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+      };
       once({ arn: instance.stackArn, label: `${env} stack ${instance.stackName}` });
       const restApis = {};
       const httpApis = {};
@@ -225,15 +231,9 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
             }
             break;
           }
-          case 'AWS::ApiGateway::RestApi': {
-            const base = `/restapis/${resource.ref}`;
-            once({ arn: apigw(base), label, tags });
-            for (const collection of ['resources', 'deployments', 'stages', 'authorizers', 'models', 'gatewayresponses']) {
-              once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
-            }
-            once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+          case 'AWS::ApiGateway::RestApi':
+            apiTargets(`/restapis/${resource.ref}`, ['resources', 'deployments', 'stages', 'authorizers', 'models', 'gatewayresponses'], label, tags);
             break;
-          }
           case 'AWS::ApiGateway::Resource':
             once({ arn: apigw(`/restapis/${p.RestApiId}/resources/${resource.ref}`), label, tags: restApis[p.RestApiId] || {} });
             break;
@@ -252,15 +252,9 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
             once({ arn: apigw(`/tags/${encodeURIComponent(arn)}`), label: `${label} (its tags)` });
             break;
           }
-          case 'AWS::ApiGatewayV2::Api': {
-            const base = `/apis/${resource.ref}`;
-            once({ arn: apigw(base), label, tags });
-            for (const collection of ['routes', 'integrations', 'stages', 'deployments']) {
-              once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
-            }
-            once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+          case 'AWS::ApiGatewayV2::Api':
+            apiTargets(`/apis/${resource.ref}`, ['routes', 'integrations', 'stages', 'deployments'], label, tags);
             break;
-          }
           case 'AWS::ApiGatewayV2::Integration':
             once({ arn: apigw(`/apis/${p.ApiId}/integrations/${resource.ref}`), label, tags: httpApis[p.ApiId] || {} });
             break;
