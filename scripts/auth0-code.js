@@ -16,6 +16,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { blockBounds } = require('./auth0-scripts.js');
 
 const AUTH0_DIR = path.join(__dirname, '..', 'auth0');
 const SHIPPED = { login: 'login.js', action: 'token-exchange.js' };
@@ -35,12 +36,7 @@ function shippedCode(kind) {
 }
 
 // Where a code's settings block is: the lines of its BEGIN and END, and the BEGIN line's indent.
-function blockBounds(lines) {
-  const begin = lines.findIndex((line) => line.trimStart().startsWith(BEGIN));
-  const end = lines.findIndex((line, index) => index > begin && line.trim() === END);
-  if (begin < 0 || end < 0) return null;
-  return { begin, end, indent: lines[begin].slice(0, lines[begin].length - lines[begin].trimStart().length) };
-}
+const settingsBounds = (lines) => blockBounds(lines, BEGIN, END);
 
 // The block's lines (unindented) for `settings`, only the names `kind` reads, in their order;
 // `notes` are comment lines for the tool that wrote it (e.g. a digest of encrypted settings).
@@ -60,7 +56,7 @@ function blockLines(kind, settings, notes = []) {
 // The shipped code of `kind` with `settings` in its block: the code Auth0 is given.
 function generatedCode(kind, settings, notes = []) {
   const lines = shippedCode(kind).split('\n');
-  const bounds = blockBounds(lines);
+  const bounds = settingsBounds(lines);
   if (!bounds) throw new Error(`auth0/${SHIPPED[kind]} has no ${BEGIN} ... ${END} block`);
   const block = blockLines(kind, settings, notes).join('\n').split('\n').map((line) => bounds.indent + line);
   return [...lines.slice(0, bounds.begin), ...block, ...lines.slice(bounds.end + 1)].join('\n');
@@ -70,7 +66,7 @@ function generatedCode(kind, settings, notes = []) {
 // it has no block, or a block that is not one `generatedCode` writes.
 function readSettings(code) {
   const lines = String(code || '').split('\n');
-  const bounds = blockBounds(lines);
+  const bounds = settingsBounds(lines);
   if (!bounds) return null;
   const inner = lines.slice(bounds.begin + 1, bounds.end).map((line) => line.trim());
   const at = inner.findIndex((line) => line.startsWith(DECLARATION));

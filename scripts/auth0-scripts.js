@@ -24,15 +24,24 @@ function copyOf(shared) {
   return shared.replace(SOURCE_NOTE, COPY_NOTE);
 }
 
+// Where the block that opens with a line starting `beginLine` and closes with the line
+// `endLine` is among `lines`: {begin, end (their indexes), indent (the opening line's)}, or
+// null when there is no such block. The generated settings block (scripts/auth0-code.js) is
+// found the same way.
+function blockBounds(lines, beginLine, endLine) {
+  const begin = lines.findIndex((line) => line.trimStart().startsWith(beginLine));
+  const end = lines.findIndex((line, index) => index > begin && line.trim() === endLine);
+  if (begin < 0 || end < 0) return null;
+  return { begin, end, indent: lines[begin].slice(0, lines[begin].length - lines[begin].trimStart().length) };
+}
+
 // `file`'s text with the shared block in place of its current copy.
 function withSharedBlock(text, shared, file) {
   const lines = text.split('\n');
-  const begin = lines.findIndex((line) => line.trimStart().startsWith(BEGIN));
-  const end = lines.findIndex((line, index) => index > begin && line.trim() === END);
-  if (begin < 0 || end < 0) throw new Error(`${file} has no ${BEGIN} ... ${END} block`);
-  const indent = lines[begin].slice(0, lines[begin].length - lines[begin].trimStart().length);
-  const block = copyOf(shared).replace(/\n$/, '').split('\n').map((line) => (line ? indent + line : line));
-  return [...lines.slice(0, begin), ...block, ...lines.slice(end + 1)].join('\n');
+  const bounds = blockBounds(lines, BEGIN, END);
+  if (!bounds) throw new Error(`${file} has no ${BEGIN} ... ${END} block`);
+  const block = copyOf(shared).replace(/\n$/, '').split('\n').map((line) => (line ? bounds.indent + line : line));
+  return [...lines.slice(0, bounds.begin), ...block, ...lines.slice(bounds.end + 1)].join('\n');
 }
 
 function main(argv) {
@@ -55,6 +64,6 @@ function main(argv) {
   return 0;
 }
 
-module.exports = { withSharedBlock };
+module.exports = { blockBounds, withSharedBlock };
 
 if (require.main === module) process.exit(main(process.argv.slice(2)));

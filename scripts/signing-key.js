@@ -24,9 +24,21 @@ function thumbprint(x) {
   return crypto.createHash('sha256').update(canonical).digest('base64url');
 }
 
-function publicJwk(privateKey) {
-  const { x } = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
+// The public JWK of the Ed25519 public key `x` (base64url), as this command prints it and the
+// code Auth0 runs lists it.
+function jwkOf(x) {
   return { kty: 'OKP', crv: 'Ed25519', x, kid: thumbprint(x), alg: 'EdDSA', use: 'sig' };
+}
+
+function publicJwk(privateKey) {
+  return jwkOf(crypto.createPublicKey(privateKey).export({ format: 'jwk' }).x);
+}
+
+// A new signing key: {pem (the private key, PKCS#8 PEM, for the bridge's secret), jwk (its
+// public JWK)}. Also what make deploy and make rotate-signing-key write into a stack's secret.
+function newSigningKey() {
+  const key = crypto.generateKeyPairSync('ed25519').privateKey;
+  return { pem: key.export({ format: 'pem', type: 'pkcs8' }), jwk: publicJwk(key) };
 }
 
 function main(argv) {
@@ -38,15 +50,14 @@ function main(argv) {
     else throw new Error(`unknown argument ${argv[i]}; see the usage at the top of ${__filename}`);
   }
   let pem = null;
-  let key;
+  let jwk;
   if (options.publicOf) {
-    key = crypto.createPrivateKey(fs.readFileSync(options.publicOf, 'utf8'));
+    const key = crypto.createPrivateKey(fs.readFileSync(options.publicOf, 'utf8'));
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('the key is not an Ed25519 key');
+    jwk = publicJwk(key);
   } else {
-    key = crypto.generateKeyPairSync('ed25519').privateKey;
-    pem = key.export({ format: 'pem', type: 'pkcs8' });
+    ({ pem, jwk } = newSigningKey());
   }
-  const jwk = publicJwk(key);
   const keys = options.keep.filter((kept) => kept.kid !== jwk.kid).concat([jwk]);
   if (options.json) {
     const out = { kid: jwk.kid, BRIDGE_PUBLIC_KEYS: JSON.stringify(keys) };
@@ -78,7 +89,7 @@ function parseKeys(text) {
   return keys;
 }
 
-module.exports = { thumbprint, publicJwk };
+module.exports = { thumbprint, jwkOf, publicJwk, newSigningKey };
 
 if (require.main === module) {
   try {

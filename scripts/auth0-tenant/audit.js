@@ -230,12 +230,14 @@ function audit(tenant, settings, context) {
 
 const FAILING = ['UNSAFE', 'BROKEN'];
 
-function printTable(rows, out) {
-  const widths = ['state', 'check', 'finding', 'fix'].map((k) => Math.max(k.length, ...rows.map((r) => r[k].length)));
+// `rows` as a Markdown table of `columns` (their fields, named as they are), each as wide as its
+// widest cell. make smoke prints its rows with it too.
+function printTable(rows, out, columns = ['state', 'check', 'finding', 'fix']) {
+  const widths = columns.map((k) => Math.max(k.length, ...rows.map((r) => r[k].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |\n`;
-  out.write(line(['state', 'check', 'finding', 'fix']));
+  out.write(line(columns));
   out.write(line(widths.map((w) => '-'.repeat(w))));
-  for (const r of rows) out.write(line([r.state, r.check, r.finding, r.fix]));
+  for (const r of rows) out.write(line(columns.map((k) => r[k])));
 }
 
 module.exports = { audit, printTable, FAILING };

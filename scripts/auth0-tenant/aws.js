@@ -21,7 +21,6 @@
 //   readBridgeSecret(secretArn, environment?) -> {secret, versionId, createdDate}
 //   writeBridgeSecret(secretArn, secret, environment?) -> versionId
 //   bridgePublicKeys(secret)                 -> [public JWK], the signing key's first
-//   readBridgeKeys(stackName, environment?)  -> {stack, secretArn, keys}
 'use strict';
 const crypto = require('node:crypto');
 const { CloudFormationClient, DescribeStacksCommand } = require('@aws-sdk/client-cloudformation');
@@ -221,17 +220,6 @@ function bridgePublicKeys(secret) {
   return fields.map((field) => publicKeyOf(secret, field));
 }
 
-// The deployed stack `stackName` and the public keys of the secret its output SecretArn names.
-async function readBridgeKeys(stackName, environment = process.env) {
-  const stack = await readStack(stackName, environment);
-  const secretArn = stack.outputs.SecretArn;
-  if (!secretArn) {
-    throw new OperatorError(`reading the stack ${stackName}: it has no output SecretArn. Fix: name the bridge's stack (--stack).`);
-  }
-  const { secret } = await readBridgeSecret(secretArn, environment);
-  return { stack, secretArn, keys: bridgePublicKeys(secret) };
-}
-
 module.exports = {
   SIGNING_KEY,
   STANDBY_KEY,
@@ -243,6 +231,5 @@ module.exports = {
   regionOf,
   readBridgeSecret,
   writeBridgeSecret,
-  bridgePublicKeys,
-  readBridgeKeys
+  bridgePublicKeys
 };

@@ -4,7 +4,6 @@
 // functions; read.js reads, plan.js writes, audit.js compares.
 'use strict';
 const crypto = require('node:crypto');
-const { generatedCode } = require('../auth0-code.js');
 
 const PASSWORD_REALM = 'http://auth0.com/oauth/grant-type/password-realm';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -150,14 +149,11 @@ module.exports = {
   TOKEN_EXCHANGE,
   PASSWORD_GRANTS,
   STACK_MARKER,
-  PROFILE_NAME_MAX,
   NAME_MAX,
   REFRESH_TOKEN_LIMITS,
   ACTION_TRIGGER,
   tokenExchange,
-  fitName,
   APPLICATION_NAME,
-  API_NAME,
   ACTION_NAME,
   PROFILE_NAME,
   grantsFor,
@@ -167,6 +163,5 @@ module.exports = {
   desiredConnectionOptions,
   desiredApi,
   desiredAction,
-  desiredProfile,
-  generatedCode
+  desiredProfile
 };

@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const TOML = require('smol-toml');
-const { thumbprint } = require('../signing-key.js');
+const { thumbprint, jwkOf } = require('../signing-key.js');
 const { OperatorError } = require('./errors.js');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -50,16 +50,19 @@ function samParameterOverrides(value) {
   return parameters;
 }
 
-// The stack name and parameters of `configEnv` in samconfig.toml's text: the deploy command's
-// table over the environment's global one, as SAM merges them.
-function readSamconfig(text, configEnv) {
-  let document;
+// samconfig.toml's text as the TOML document it is.
+function parseSamconfig(text) {
   try {
-    document = TOML.parse(text);
+    return TOML.parse(text);
   } catch (error) {
     throw new OperatorError(`samconfig.toml is not valid TOML (${String(error.message).split('\n')[0]}). Fix: correct the file.`);
   }
-  const environment = document[configEnv];
+}
+
+// The stack name and parameters of `configEnv` in samconfig.toml's text: the deploy command's
+// table over the environment's global one, as SAM merges them.
+function readSamconfig(text, configEnv) {
+  const environment = parseSamconfig(text)[configEnv];
   if (!environment || typeof environment !== 'object') {
     throw new OperatorError(`samconfig.toml has no environment [${configEnv}]. Fix: pass --config-env with one it has.`);
   }
@@ -166,7 +169,7 @@ function publicKeysProblem(keys) {
 // A key set as the generated code holds it: each key in the form `make signing-key` prints, in
 // the order of their kids (so a switch of the signing and standby keys changes no code).
 function canonicalKeys(keys) {
-  return keys.map(({ x }) => ({ kty: 'OKP', crv: 'Ed25519', x, kid: thumbprint(x), alg: 'EdDSA', use: 'sig' }))
+  return keys.map(({ x }) => jwkOf(x))
     .sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
 }
 
@@ -186,9 +189,9 @@ function publicKeysFromEnvironment(text) {
 module.exports = {
   PARAMETERS,
   samParameterOverrides,
+  parseSamconfig,
   readSamconfig,
   samconfigFor,
-  bridgeSettings,
   tenantDomain,
   settingsFrom,
   publicKeysProblem,

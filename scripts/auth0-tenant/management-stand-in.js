@@ -347,7 +347,7 @@ async function startManagementApi(seed = {}, options = {}) {
   };
 }
 
-module.exports = { startManagementApi, encrypted, isEncrypted, ALL_SCOPES, TENANT_DOMAIN };
+module.exports = { startManagementApi, encrypted, isEncrypted, ALL_SCOPES };
 
 // Run on its own, to try the commands without a tenant:
 //   node scripts/auth0-tenant/management-stand-in.js [--port N] [--seed tenant.json]

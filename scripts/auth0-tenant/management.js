@@ -133,4 +133,4 @@ async function connect(settings, environment, fetchImpl = fetch) {
   return { client, call, scopes };
 }
 
-module.exports = { connect, managementApiBase, honouringRateLimit, rateLimitWaitMs, scopesOfJwt, requireScopes };
+module.exports = { connect, requireScopes };

@@ -110,14 +110,19 @@ function connectionChanges(tenant, settings, run) {
 
 // ---- the bridge's application and what it may reach ------------------------------------------
 
+// Disables each of `connections` for the bridge's application `clientId`.
+async function disableConnections(call, connections, clientId) {
+  for (const other of connections) {
+    await call(`disabling the connection ${other.name} for the bridge's application`,
+      (client) => client.connections.clients.update(other.id, [{ client_id: clientId, status: false }]));
+  }
+}
+
 // Disables every connection but the bridge's for the application `clientId`, as listed now.
 async function disableOtherConnections(call, settings, clientId) {
   const connections = await call('reading the connections of the bridge\'s application',
     (client) => all(client.clients.connections.get(clientId), 'connections'));
-  for (const other of connections.filter((c) => c.name !== settings.realm)) {
-    await call(`disabling the connection ${other.name} for the bridge's application`,
-      (client) => client.connections.clients.update(other.id, [{ client_id: clientId, status: false }]));
-  }
+  await disableConnections(call, connections.filter((c) => c.name !== settings.realm), clientId);
 }
 
 function applicationChanges(tenant, settings) {
@@ -145,12 +150,7 @@ function applicationChanges(tenant, settings) {
   const others = tenant.applicationConnections.filter((c) => c.name !== settings.realm);
   if (others.length) {
     changes.push(change(`application "${application.name}": its connections`, 'update', others.map((c) => `disable ${c.name}`),
-      ['update:connections'], async (call) => {
-        for (const other of others) {
-          await call(`disabling the connection ${other.name} for the bridge's application`,
-            (client) => client.connections.clients.update(other.id, [{ client_id: application.client_id, status: false }]));
-        }
-      }));
+      ['update:connections'], (call) => disableConnections(call, others, application.client_id)));
   }
   return changes;
 }
@@ -327,4 +327,4 @@ function plan(tenant, settings, run) {
   ];
 }
 
-module.exports = { plan, patchOf, otherPasswordApplications };
+module.exports = { plan, otherPasswordApplications };

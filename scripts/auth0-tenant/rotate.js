@@ -18,10 +18,10 @@
 // as for tenant.js. Exit codes: 0 the step is done and the check passes, 1 the step is done
 // and the check reports findings, 2 nothing was done, or the step stopped (one line says where).
 'use strict';
-const crypto = require('node:crypto');
 const aws = require('./aws.js');
 const tenant = require('./tenant.js');
 const { samconfigFor } = require('./inputs.js');
+const { newSigningKey } = require('../signing-key.js');
 const { OperatorError } = require('./errors.js');
 
 const USAGE = 'usage: rotate.js add|switch|drop [--config-env ENV] [--stack NAME]';
@@ -65,10 +65,9 @@ async function add(context) {
     context.out.write(`The secret holds a standby key already (kid ${keys.standby.kid}): publishing it; ` +
       'then STEP=switch (or STEP=drop to abandon it).\n');
   } else {
-    const pem = crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' });
-    const updated = { ...secret, [aws.STANDBY_KEY]: pem };
-    await aws.writeBridgeSecret(context.secretArn, updated, context.environment);
-    context.out.write(`Added the standby key kid ${keysOf(updated).standby.kid} to the secret; publishing it beside kid ${keys.signing.kid}.\n`);
+    const standby = newSigningKey();
+    await aws.writeBridgeSecret(context.secretArn, { ...secret, [aws.STANDBY_KEY]: standby.pem }, context.environment);
+    context.out.write(`Added the standby key kid ${standby.jwk.kid} to the secret; publishing it beside kid ${keys.signing.kid}.\n`);
   }
   return setupThenCheck(context);
 }

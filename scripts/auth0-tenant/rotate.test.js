@@ -1,7 +1,8 @@
 // The bridge's public keys from the bridge itself: tenant.js --stack reads the deployed stack
 // (parameters, outputs, the public keys of its secret) and make rotate-signing-key adds,
 // switches and drops a key, each step checked. Against moto's CloudFormation and Secrets
-// Manager (support/moto.js) and the stand-in Management API.
+// Manager (support/moto.js; the stacks from scripts/deploy/support/moto-stack.js) and the
+// stand-in Management API.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,7 +16,8 @@ const aws = require('./aws.js');
 const { startManagementApi } = require('./management-stand-in.js');
 const { readSettings, generatedCode } = require('../auth0-code.js');
 const { publicJwk } = require('../signing-key.js');
-const { startMoto, bridgeStack, secretOf } = require('./support/moto.js');
+const { startMoto } = require('./support/moto.js');
+const { createBridgeStack, secretOf } = require('../deploy/support/moto-stack.js');
 
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rotate-test-'));
 let moto;
@@ -31,9 +33,9 @@ let stacks = 0;
 async function deployedBridge(parameters = { SecretCacheTtlSeconds: '300' }, secretExtra = {}) {
   const stack = `bridge-${++stacks}`;
   const signingKey = newPem();
-  const secretArn = await bridgeStack(moto, stack, {
+  const { secretArn } = await createBridgeStack(moto.environment, stack, parameters, { secret: {
     AUTHSIGNAL_SECRET: 'sk_test', AUTH0_CLIENT_ID: 'REPLACE_ME', AUTH0_CLIENT_SECRET: 'REPLACE_ME', BRIDGE_SIGNING_KEY: signingKey, ...secretExtra
-  }, parameters);
+  } });
   const samconfig = path.join(folder, `${stack}.toml`);
   fs.writeFileSync(samconfig, `version = 0.1\n[default.deploy.parameters]\nstack_name = "${stack}"\n` +
     'parameter_overrides = "Auth0Domain=tenant.example.auth0.com Auth0Realm=authsignal"\n');
@@ -56,6 +58,9 @@ async function deployedBridge(parameters = { SecretCacheTtlSeconds: '300' }, sec
   };
 }
 
+// The secret's current JSON.
+const secretIn = async (arn) => (await secretOf(moto.environment, arn)).secret;
+
 const publishedKids = (api) => readSettings(api.tenant.connections[0].options.customScripts.login).settings.BRIDGE_PUBLIC_KEYS.map((k) => k.kid);
 
 test('setup --stack publishes the public key of the stack\'s secret, writes the new application into it, and prints no secret', async () => {
@@ -64,7 +69,7 @@ test('setup --stack publishes the public key of the stack\'s secret, writes the 
     const done = await bridge.tenant('setup', '--stack', bridge.stack);
     assert.equal(done.code, 0, done.error || done.text);
     assert.deepEqual(publishedKids(bridge.api), [kidOf(bridge.signingKey)]);
-    const secret = await secretOf(moto, bridge.secretArn);
+    const secret = await secretIn(bridge.secretArn);
     const [application] = bridge.api.tenant.clients;
     assert.deepEqual([secret.AUTH0_CLIENT_ID, secret.AUTH0_CLIENT_SECRET], [application.client_id, application.client_secret]);
     assert.equal(secret.BRIDGE_SIGNING_KEY, bridge.signingKey, 'the rest of the secret kept');
@@ -114,7 +119,7 @@ test('rotation: add publishes both keys, switch swaps them in the secret, drop w
 
     const added = await bridge.rotate('add');
     assert.equal(added.code, 0, added.error || added.text);
-    const afterAdd = await secretOf(moto, bridge.secretArn);
+    const afterAdd = await secretIn(bridge.secretArn);
     const newKid = kidOf(afterAdd.BRIDGE_STANDBY_SIGNING_KEY);
     assert.equal(afterAdd.BRIDGE_SIGNING_KEY, bridge.signingKey, 'the bridge still signs with the old key');
     assert.deepEqual(publishedKids(bridge.api).sort(), [oldKid, newKid].sort(), 'both published');
@@ -124,18 +129,18 @@ test('rotation: add publishes both keys, switch swaps them in the secret, drop w
     const writes = bridge.api.writes().length;
     const switched = await bridge.rotate('switch');
     assert.equal(switched.code, 0, switched.error || switched.text);
-    const afterSwitch = await secretOf(moto, bridge.secretArn);
+    const afterSwitch = await secretIn(bridge.secretArn);
     assert.deepEqual([kidOf(afterSwitch.BRIDGE_SIGNING_KEY), kidOf(afterSwitch.BRIDGE_STANDBY_SIGNING_KEY)], [newKid, oldKid]);
     assert.equal(bridge.api.writes().length, writes, 'both stay published: the tenant is not written');
     assert.match(switched.text, /Run STEP=drop in 180 s or later/);
 
     const early = await bridge.rotate('drop');
     assert.match(early.error, new RegExp(`dropping the standby key kid ${oldKid}: too early.*SecretCacheTtlSeconds 120 s \\+ 60 s\\)\\. Fix: run STEP=drop again after`));
-    assert.ok((await secretOf(moto, bridge.secretArn)).BRIDGE_STANDBY_SIGNING_KEY, 'nothing dropped');
+    assert.ok((await secretIn(bridge.secretArn)).BRIDGE_STANDBY_SIGNING_KEY, 'nothing dropped');
 
     const dropped = await bridge.rotate('drop', () => Date.now() + 181000);
     assert.equal(dropped.code, 0, dropped.error || dropped.text);
-    const afterDrop = await secretOf(moto, bridge.secretArn);
+    const afterDrop = await secretIn(bridge.secretArn);
     assert.equal(afterDrop.BRIDGE_STANDBY_SIGNING_KEY, undefined);
     assert.equal(kidOf(afterDrop.BRIDGE_SIGNING_KEY), newKid);
     assert.deepEqual(publishedKids(bridge.api), [newKid], 'the old key is no longer accepted');
@@ -150,7 +155,7 @@ test('switch refuses while the tenant does not list the standby key', async () =
     assert.equal((await tenant.main(['setup'], { ...bridge.environment, BRIDGE_PUBLIC_KEYS: signing }, { write: () => {} })), 0);
     const refused = await bridge.rotate('switch');
     assert.match(refused.error, /does not list the standby key kid .* yet, so sign-ins with it would fail\. Fix: run STEP=add again/);
-    assert.equal((await secretOf(moto, bridge.secretArn)).BRIDGE_SIGNING_KEY, bridge.signingKey, 'not switched');
+    assert.equal((await secretIn(bridge.secretArn)).BRIDGE_SIGNING_KEY, bridge.signingKey, 'not switched');
   } finally { await bridge.api.close(); }
 });
 

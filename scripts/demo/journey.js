@@ -17,8 +17,9 @@ const FIXTURE = path.join(ROOT, 'events', 'http-api-token.json');
 // Sends `body` to `endpoint` (sign-up, token, revoke) as API Gateway would: the token fixture
 // with that path and body, invoked through cargo lambda; the answer as {status, body}.
 function cargoLambdaBridge(invokePort, work) {
+  const fixture = fs.readFileSync(FIXTURE, 'utf8');
   return async (endpoint, body) => {
-    const event = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+    const event = JSON.parse(fixture);
     event.rawPath = `/${endpoint}`;
     event.routeKey = `ANY /${endpoint}`;
     event.requestContext.http.path = `/${endpoint}`;
@@ -72,5 +73,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-
-module.exports = { cargoLambdaBridge };

@@ -39,7 +39,8 @@ const { connect, requireScopes } = require('../auth0-tenant/management.js');
 const { readTenant, readScopes } = require('../auth0-tenant/read.js');
 const { OperatorError } = require('../auth0-tenant/errors.js');
 const { templateParameters, deploymentParameters, parameterFileText, PIPELINE_STACK, BOUNDARY_OUTPUT } = require('./parameters.js');
-const { secretNeeds, fillSecret, filled, newSigningKey } = require('./secret.js');
+const { secretNeeds, fillSecret, filled } = require('./secret.js');
+const { newSigningKey } = require('../signing-key.js');
 const { managementCredentials } = require('./credentials.js');
 const { ask } = require('./prompt.js');
 const smoke = require('./smoke.js');
@@ -214,16 +215,16 @@ function secretPlan(context) {
 
 async function fill(context) {
   const { out, options } = context;
-  if (!options.dryRun) {
-    const { secret } = await aws.readBridgeSecret(context.stack.outputs.SecretArn, context.environment);
-    context.needs = secretNeeds(secret, context.signInProof);
-  }
+  // Read once, after the deploy (which may have just created it): the plan printed below and
+  // the write are both of this value.
+  const secret = options.dryRun ? null : (await aws.readBridgeSecret(context.stack.outputs.SecretArn, context.environment)).secret;
+  if (secret) context.needs = secretNeeds(secret, context.signInProof);
   for (const line of secretPlan(context)) out.write(`  ${line}\n`);
   if (options.dryRun) {
     out.write(context.needs.signingKey || context.needs.authsignal ? 'would write those into the secret, in one new version\n' : 'nothing to write\n');
     return;
   }
-  const done = await fillSecret(context.stack.outputs.SecretArn, context.signInProof,
+  const done = await fillSecret(context.stack.outputs.SecretArn, secret, context.signInProof,
     async () => context.authsignalSecret || authsignalSecret(context), context.environment);
   out.write(done.written.length ? `wrote ${done.written.join(' and ')} into the secret (version ${done.versionId})` +
     `${done.kid ? `; the bridge signs with kid ${done.kid}` : ''}\n` : 'nothing to write: the secret has both\n');
@@ -345,7 +346,7 @@ async function main(argv, environment = process.env, out = process.stdout, io = 
   }
 }
 
-module.exports = { main, parseArguments, indented };
+module.exports = { main, parseArguments };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (error) => {

@@ -228,14 +228,21 @@ test('refusals come before anything is built, each one line with its fix', async
   } finally { await w.api.close(); }
 });
 
+// A deployed world whose stack's secret then lost the Auth0 application's credentials (the
+// application stays in the tenant): {environment, outputs, secret (as it was before)}.
+async function deployedWithoutAuth0Credentials(w) {
+  const environment = { ...w.environment, AUTHSIGNAL_SECRET: AUTHSIGNAL_KEY };
+  assert.equal((await run(environment)).code, 0);
+  const { outputs } = await stackParameters(environment, w.name);
+  const { secret } = await secretOf(environment, outputs.SecretArn);
+  await putSecret(environment, outputs.SecretArn, { ...secret, AUTH0_CLIENT_ID: 'REPLACE_ME', AUTH0_CLIENT_SECRET: 'REPLACE_ME' });
+  return { environment, outputs, secret };
+}
+
 test('an application made by an earlier run: its credentials are copied with read:client_keys, else the fix is named', async () => {
   const w = await world({ scopes: [...ALL_SCOPES, 'read:client_keys'] });
   try {
-    const environment = { ...w.environment, AUTHSIGNAL_SECRET: AUTHSIGNAL_KEY };
-    assert.equal((await run(environment)).code, 0);
-    const { outputs } = await stackParameters(environment, w.name);
-    const { secret } = await secretOf(environment, outputs.SecretArn);
-    await putSecret(environment, outputs.SecretArn, { ...secret, AUTH0_CLIENT_ID: 'REPLACE_ME', AUTH0_CLIENT_SECRET: 'REPLACE_ME' });
+    const { environment, outputs, secret } = await deployedWithoutAuth0Credentials(w);
     const done = await run(environment);
     assert.equal(done.code, 0, done.error || done.text);
     assert.match(done.text, /copied the application's AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET from the tenant into the secret/);
@@ -245,11 +252,7 @@ test('an application made by an earlier run: its credentials are copied with rea
 
   const narrow = await world();
   try {
-    const environment = { ...narrow.environment, AUTHSIGNAL_SECRET: AUTHSIGNAL_KEY };
-    assert.equal((await run(environment)).code, 0);
-    const { outputs } = await stackParameters(environment, narrow.name);
-    const { secret } = await secretOf(environment, outputs.SecretArn);
-    await putSecret(environment, outputs.SecretArn, { ...secret, AUTH0_CLIENT_ID: 'REPLACE_ME', AUTH0_CLIENT_SECRET: 'REPLACE_ME' });
+    const { environment } = await deployedWithoutAuth0Credentials(narrow);
     const refused = await run(environment);
     assert.match(refused.error, /^step 6\/7 \(the Auth0 tenant\): the stack's secret lacks AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET, and the Auth0 application .* exists already.*Fix: grant read:client_keys/);
   } finally { await narrow.api.close(); }

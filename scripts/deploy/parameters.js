@@ -126,7 +126,4 @@ function parameterFileText(values) {
   return `${JSON.stringify(values, null, 2)}\n`;
 }
 
-module.exports = {
-  AUTHSIGNAL_REGIONS, KEPT, PIPELINE_STACK, BOUNDARY_OUTPUT,
-  templateParameters, commandLine, deploymentParameters, parameterFileText, isExampleDomain
-};
+module.exports = { PIPELINE_STACK, BOUNDARY_OUTPUT, templateParameters, deploymentParameters, parameterFileText };

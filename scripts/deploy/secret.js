@@ -6,6 +6,7 @@
 'use strict';
 const crypto = require('node:crypto');
 const aws = require('../auth0-tenant/aws.js');
+const { newSigningKey } = require('../signing-key.js');
 
 const PLACEHOLDER = 'REPLACE_ME';
 
@@ -33,16 +34,10 @@ function secretNeeds(secret, signInProof) {
   };
 }
 
-// A new Ed25519 private key (PKCS#8 PEM), and its public key id.
-function newSigningKey() {
-  const pem = crypto.generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' });
-  return { pem, kid: aws.bridgePublicKeys({ [aws.SIGNING_KEY]: pem })[0].kid };
-}
-
-// Fills what the secret lacks of the signing key and the Authsignal key (`authsignalSecret()`
-// gives it, asked only when needed), in one write. Returns {written: [field], kid, versionId}.
-async function fillSecret(secretArn, signInProof, authsignalSecret, environment) {
-  const { secret } = await aws.readBridgeSecret(secretArn, environment);
+// Fills what `secret` (the secret's current value, as the caller just read it) lacks of the
+// signing key and the Authsignal key (`authsignalSecret()` gives it, asked only when needed),
+// in one write. Returns {written: [field], kid, versionId}.
+async function fillSecret(secretArn, secret, signInProof, authsignalSecret, environment) {
   const needs = secretNeeds(secret, signInProof);
   const updated = { ...secret };
   const written = [];
@@ -50,16 +45,16 @@ async function fillSecret(secretArn, signInProof, authsignalSecret, environment)
   if (needs.signingKey) {
     const key = newSigningKey();
     updated[aws.SIGNING_KEY] = key.pem;
-    kid = key.kid;
+    kid = key.jwk.kid;
     written.push(aws.SIGNING_KEY);
   }
   if (needs.authsignal) {
     updated.AUTHSIGNAL_SECRET = await authsignalSecret();
     written.push('AUTHSIGNAL_SECRET');
   }
-  if (!written.length) return { written, kid: null, versionId: null, needs };
+  if (!written.length) return { written, kid: null, versionId: null };
   const versionId = await aws.writeBridgeSecret(secretArn, updated, environment);
-  return { written, kid, versionId, needs };
+  return { written, kid, versionId };
 }
 
-module.exports = { PLACEHOLDER, filled, secretNeeds, signingKeyProblem, newSigningKey, fillSecret };
+module.exports = { filled, secretNeeds, fillSecret };

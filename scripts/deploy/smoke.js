@@ -26,6 +26,7 @@ const aws = require('../auth0-tenant/aws.js');
 const tenant = require('../auth0-tenant/tenant.js');
 const { samconfigFor } = require('../auth0-tenant/inputs.js');
 const { OperatorError } = require('../auth0-tenant/errors.js');
+const { printTable } = require('../auth0-tenant/audit.js');
 const { managementCredentials } = require('./credentials.js');
 
 const USAGE = 'usage: smoke.js [--config-env ENV] [--stack NAME]';
@@ -240,14 +241,6 @@ async function sessionRows(context) {
 const row = (check, ok, detail) => ({ check, result: ok ? 'ok' : 'FAIL', detail });
 const skipped = (check, detail) => ({ check, result: 'skipped', detail });
 
-function printTable(rows, out) {
-  const widths = ['check', 'result', 'detail'].map((k) => Math.max(k.length, ...rows.map((r) => r[k].length)));
-  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |\n`;
-  out.write(line(['check', 'result', 'detail']));
-  out.write(line(widths.map((w) => '-'.repeat(w))));
-  for (const r of rows) out.write(line([r.check, r.result, r.detail]));
-}
-
 // A check that could not be made is a FAIL row naming why, not the end of the run.
 async function guarded(title, check) {
   try {
@@ -286,13 +279,13 @@ async function main(argv, environment = process.env, out = process.stdout, io = 
     await guarded('the web ACL is attached to the stage', () => webAclRow(context)),
     ...(await sessionRows(context))
   ];
-  printTable(rows, out);
+  printTable(rows, out, ['check', 'result', 'detail']);
   const failed = rows.filter((r) => r.result === 'FAIL');
   out.write(failed.length ? `\n${failed.length} check(s) failed.\n` : '\nEvery check passed: the bridge is deployed and set up.\n');
   return failed.length ? 1 : 0;
 }
 
-module.exports = { main, junkToken, kidOf, printTable };
+module.exports = { main };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code), (error) => {

@@ -14,12 +14,12 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const smoke = require('./smoke.js');
 const tenant = require('../auth0-tenant/tenant.js');
-const { startMoto } = require('../auth0-tenant/support/moto.js');
+const { startMoto, freePort } = require('../auth0-tenant/support/moto.js');
 const { startManagementApi } = require('../auth0-tenant/management-stand-in.js');
 const { readSettings, generatedCode } = require('../auth0-code.js');
 const { publicJwk } = require('../signing-key.js');
 const { sdk, config, createBridgeStack, updateBridgeStack, secretOf, putSecret } = require('./support/moto-stack.js');
-const { built, freePort, startLocalBridge, LOCAL_API } = require('./support/local-bridge.js');
+const { built, startLocalBridge, LOCAL_API } = require('./support/local-bridge.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 const STACK = 'bridge-smoke';

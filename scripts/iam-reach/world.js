@@ -28,37 +28,6 @@ const AWS_MANAGED_POLICIES = {
   }
 };
 
-// samconfig.toml, the subset SAM's file uses here: [env.command.parameters] sections of
-// strings, booleans, numbers and arrays of strings.
-function parseSamconfig(text) {
-  const config = {};
-  let section = null;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/^\s+/, '');
-    if (!line || line.startsWith('#')) continue;
-    const header = /^\[([^\]]+)\]\s*$/.exec(line);
-    if (header) {
-      section = header[1].split('.');
-      continue;
-    }
-    const assignment = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
-    if (!assignment) throw new Error(`samconfig.toml line ${i + 1} is not understood: ${line}`);
-    let raw = assignment[2];
-    if (raw.startsWith('[')) {
-      while (!/\]\s*(#.*)?$/.test(raw.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) raw += `\n${lines[++i]}`;
-    }
-    const value = raw.startsWith('[')
-      ? [...raw.matchAll(/^\s*(?:\[\s*)?("(?:[^"\\]|\\.)*")/gm)].map((m) => JSON.parse(m[1]))
-      : raw.startsWith('"') ? JSON.parse(/^"(?:[^"\\]|\\.)*"/.exec(raw)[0])
-        : /^(true|false)/.test(raw) ? raw.startsWith('true') : Number(raw.split('#')[0]);
-    let node = config;
-    for (const part of section || []) node = node[part] = node[part] || {};
-    node[assignment[1]] = value;
-  }
-  return config;
-}
-
 function tagsOf(properties) {
   const tags = properties.Tags;
   if (!tags) return {};
@@ -206,6 +175,12 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
         seen.add(target.arn);
         add({ account, env, ...target });
       };
+      // An API (REST or HTTP) at `base`: itself, its `collections`, and its tags.
+      const apiTargets = (base, collections, label, tags) => {
+        once({ arn: apigw(base), label, tags });
+        for (const collection of collections) once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
+        once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+      };
       once({ arn: instance.stackArn, label: `${env} stack ${instance.stackName}` });
       const restApis = {};
       const httpApis = {};
@@ -256,15 +231,9 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
             }
             break;
           }
-          case 'AWS::ApiGateway::RestApi': {
-            const base = `/restapis/${resource.ref}`;
-            once({ arn: apigw(base), label, tags });
-            for (const collection of ['resources', 'deployments', 'stages', 'authorizers', 'models', 'gatewayresponses']) {
-              once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
-            }
-            once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+          case 'AWS::ApiGateway::RestApi':
+            apiTargets(`/restapis/${resource.ref}`, ['resources', 'deployments', 'stages', 'authorizers', 'models', 'gatewayresponses'], label, tags);
             break;
-          }
           case 'AWS::ApiGateway::Resource':
             once({ arn: apigw(`/restapis/${p.RestApiId}/resources/${resource.ref}`), label, tags: restApis[p.RestApiId] || {} });
             break;
@@ -283,15 +252,9 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
             once({ arn: apigw(`/tags/${encodeURIComponent(arn)}`), label: `${label} (its tags)` });
             break;
           }
-          case 'AWS::ApiGatewayV2::Api': {
-            const base = `/apis/${resource.ref}`;
-            once({ arn: apigw(base), label, tags });
-            for (const collection of ['routes', 'integrations', 'stages', 'deployments']) {
-              once({ arn: apigw(`${base}/${collection}`), label: `${label} ${collection}`, tags });
-            }
-            once({ arn: apigw(`/tags/${encodeURIComponent(apigw(base))}`), label: `${label} (its tags)` });
+          case 'AWS::ApiGatewayV2::Api':
+            apiTargets(`/apis/${resource.ref}`, ['routes', 'integrations', 'stages', 'deployments'], label, tags);
             break;
-          }
           case 'AWS::ApiGatewayV2::Integration':
             once({ arn: apigw(`/apis/${p.ApiId}/integrations/${resource.ref}`), label, tags: httpApis[p.ApiId] || {} });
             break;
@@ -316,4 +279,4 @@ function buildWorld({ bridgeTemplate, pipelineTemplate, samconfig, accounts = ON
   };
 }
 
-module.exports = { buildWorld, parseSamconfig, ENVIRONMENTS, ONE_ACCOUNT, TWO_ACCOUNTS, REGION };
+module.exports = { buildWorld, ONE_ACCOUNT, TWO_ACCOUNTS };

@@ -31,20 +31,14 @@
 const { startAuthsignal } = require('./authsignal.js');
 const { startAuth0 } = require('./auth0.js');
 const { announce } = require('./common.js');
+const { SETTING_NAMES } = require('../auth0-code.js');
 
-const CONNECTION_SETTINGS = [
-  'BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'STRIP_PROVIDER_PREFIX',
-  'AUTHSIGNAL_SECRET', 'AUTHSIGNAL_CONNECT_URL', 'AUTHSIGNAL_TIMEOUT_MS'
-];
+// The Login script's settings: those of its generated block, and its connection settings.
+const CONNECTION_SETTINGS = [...SETTING_NAMES.login, 'AUTHSIGNAL_SECRET', 'AUTHSIGNAL_CONNECT_URL', 'AUTHSIGNAL_TIMEOUT_MS'];
 
-// The token exchange Action's settings: the same BRIDGE_* settings as the Login script's, and
-// BRIDGE_CONNECTION and BRIDGE_CLIENT_ID.
-function actionSettings(env) {
-  const settings = {};
-  for (const name of ['BRIDGE_PUBLIC_KEYS', 'BRIDGE_ISSUER', 'BRIDGE_AUDIENCE', 'BRIDGE_CONNECTION', 'BRIDGE_CLIENT_ID']) {
-    if (env[name]) settings[name] = env[name];
-  }
-  return settings;
+// The variables of `names` that `env` sets (not empty).
+function given(env, names) {
+  return Object.fromEntries(names.filter((name) => env[name]).map((name) => [name, env[name]]));
 }
 
 async function main(argv) {
@@ -53,8 +47,7 @@ async function main(argv) {
   const mode = flags.includes('--permissive') ? 'permissive' : flags.includes('--any-token') ? 'any-token' : 'valid-token';
   const env = process.env;
   const servers = [];
-  const settings = {};
-  for (const name of CONNECTION_SETTINGS) if (env[name]) settings[name] = env[name];
+  const settings = given(env, CONNECTION_SETTINGS);
   if (!flags.includes('--only-auth0')) {
     const authsignal = await startAuthsignal({
       port: authsignalPort || 0, secret: env.DEMO_AUTHSIGNAL_SECRET, validToken: env.DEMO_VALID_TOKEN, mode,
@@ -73,7 +66,7 @@ async function main(argv) {
     permissive: mode === 'permissive',
     dpopNonce: flags.includes('--dpop-nonce'),
     tokenExchange: env.AUTH0_SUBJECT_TOKEN_TYPE
-      ? { subjectTokenType: env.AUTH0_SUBJECT_TOKEN_TYPE, settings: actionSettings(env) }
+      ? { subjectTokenType: env.AUTH0_SUBJECT_TOKEN_TYPE, settings: given(env, SETTING_NAMES.action) }
       : null
   }));
   announce(servers);

@@ -1,18 +1,18 @@
-// moto's server (Secrets Manager and CloudFormation on loopback) for the tests of --stack and
-// the key rotation, started as tests/support/moto.rs starts it: the Python of MOTO_PYTHON, else
-// the project's .venv (`make tools` installs moto[server] there), one request at a time
-// (tests/support/moto_serialized.py). Also: a stack shaped like the bridge's for the commands
-// to read (its parameters, and its output SecretArn naming a secret made here).
+// moto's server (CloudFormation, Secrets Manager, CloudWatch Logs and WAF on loopback) for the
+// tests of --stack, the key rotation, make deploy and make smoke, started as
+// tests/support/moto.rs starts it: the Python of MOTO_PYTHON, else the project's .venv
+// (`make tools` installs moto[server] there), one request at a time
+// (tests/support/moto_serialized.py). Stacks shaped like the bridge's, and their secrets, are
+// made in it by scripts/deploy/support/moto-stack.js.
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { CloudFormationClient, CreateStackCommand } = require('@aws-sdk/client-cloudformation');
-const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
+// A loopback port nothing listens on now (for moto, and for the local bridge of make smoke's tests).
 function freePort() {
   return new Promise((resolve) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -48,33 +48,4 @@ async function startMoto() {
   };
 }
 
-const clientConfig = (moto) => ({
-  region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }
-});
-
-// A stack named `name` like the bridge's: `parameters` ({Name: value}, SecretCacheTtlSeconds
-// among them if wanted) and the output SecretArn of a new secret holding `secret`. Returns its ARN.
-async function bridgeStack(moto, name, secret, parameters = {}) {
-  const secrets = new SecretsManagerClient(clientConfig(moto));
-  const { ARN } = await secrets.send(new CreateSecretCommand({ Name: `${name}/credentials`, SecretString: JSON.stringify(secret) }));
-  const template = {
-    AWSTemplateFormatVersion: '2010-09-09',
-    Parameters: Object.fromEntries([...Object.keys(parameters), 'SecretArnParameter'].map((p) => [p, { Type: 'String' }])),
-    Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
-    Outputs: { SecretArn: { Value: { Ref: 'SecretArnParameter' } } }
-  };
-  await new CloudFormationClient(clientConfig(moto)).send(new CreateStackCommand({
-    StackName: name,
-    TemplateBody: JSON.stringify(template),
-    Parameters: Object.entries({ ...parameters, SecretArnParameter: ARN }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue: String(ParameterValue) }))
-  }));
-  return ARN;
-}
-
-// The secret's current JSON.
-async function secretOf(moto, arn) {
-  const answer = await new SecretsManagerClient(clientConfig(moto)).send(new GetSecretValueCommand({ SecretId: arn }));
-  return JSON.parse(answer.SecretString);
-}
-
-module.exports = { startMoto, bridgeStack, secretOf };
+module.exports = { startMoto, freePort };

@@ -7,26 +7,17 @@
 // target/debug/bootstrap and target/debug/examples/local-api (`make test-http` builds them).
 'use strict';
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const readline = require('node:readline');
 const { spawn } = require('node:child_process');
 const { sdk, config } = require('./moto-stack.js');
+const { freePort } = require('../../auth0-tenant/support/moto.js');
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const LOCAL_API = path.join(ROOT, 'target', 'debug', 'examples', 'local-api');
 const BOOTSTRAP = path.join(ROOT, 'target', 'debug', 'bootstrap');
 
 const built = () => fs.existsSync(LOCAL_API) && fs.existsSync(BOOTSTRAP);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // The first line of `stream` that `test` accepts, within `seconds`.
 function lineOf(child, stream, test, seconds, what) {
@@ -123,4 +114,4 @@ async function startLocalBridge({ environment, stackName, secretArn, port, param
   }
 }
 
-module.exports = { built, freePort, startLocalBridge, LOCAL_API };
+module.exports = { built, startLocalBridge, LOCAL_API };

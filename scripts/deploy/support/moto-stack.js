@@ -1,5 +1,5 @@
-// Stacks in moto shaped like the bridge's, for the tests of make deploy and make smoke: the
-// parameters given, the outputs template.yaml has (each handed in as a parameter, since moto
+// Stacks in moto shaped like the bridge's, for the tests of make deploy, make smoke, tenant.js
+// --stack and make rotate-signing-key: the parameters given, the outputs template.yaml has (each handed in as a parameter, since moto
 // creates no function or API here), and the secret the template creates, with its placeholders.
 // The AWS SDK comes from scripts/auth0-tenant/node_modules (the clients the commands use).
 'use strict';
@@ -97,4 +97,4 @@ async function putSecret(environment, arn, secret) {
   await new SecretsManagerClient(config(environment)).send(new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(secret) }));
 }
 
-module.exports = { sdk, config, PLACEHOLDERS, createBridgeStack, updateBridgeStack, stackParameters, secretOf, putSecret };
+module.exports = { sdk, config, createBridgeStack, updateBridgeStack, stackParameters, secretOf, putSecret };
