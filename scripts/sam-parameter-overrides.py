@@ -11,25 +11,25 @@ import json
 import sys
 import tomllib
 
-
-def unquoted(value):
-    """A value as SAM reads it: `"a b"` (or `'a b'`) is `a b`, its escaped quotes plain."""
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1].replace("\\" + value[0], value[0])
-    return value
+try:
+    # SAM's own reading of parameter_overrides (quotes, several NAME=VALUE in one item, what it
+    # refuses), so this file gives CloudFormation what `sam deploy` and `make deploy` would.
+    from samcli.cli.types import CfnParameterOverridesType
+except ImportError:
+    raise SystemExit("run with .venv/bin/python (make tools): SAM's own parser reads parameter_overrides")
 
 
 def overrides(samconfig, config_env, extra):
     listed = samconfig.get(config_env, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides")
     if listed is None:
         raise SystemExit(f"samconfig.toml has no [{config_env}.deploy.parameters] parameter_overrides")
-    parameters = {}
-    for item in list(listed) + list(extra):
-        name, equals, value = item.partition("=")
-        if not equals or not name:
-            raise SystemExit(f"not NAME=VALUE: {item!r}")
-        parameters[name] = unquoted(value)
-    return parameters
+    if isinstance(listed, str):
+        listed = [listed]
+    try:
+        # Later items win, so the arguments override samconfig.toml.
+        return CfnParameterOverridesType().convert(list(listed) + list(extra), None, None)
+    except Exception as error:  # click's BadParameter
+        raise SystemExit(f"SAM cannot read these parameters: {error}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const SCRIPT = path.join(__dirname, 'sam-parameter-overrides.py');
-const run = (args) => spawnSync(process.env.PYTHON || 'python3', [SCRIPT, ...args], { encoding: 'utf8' });
+// The repository's virtualenv (make tools), whose SAM CLI the script reads the list with.
+const PYTHON = process.env.PYTHON || path.join(__dirname, '..', '.venv', 'bin', 'python');
+const run = (args) => spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8' });
 
 test('the repository\'s samconfig.toml plus the boundary, for each environment', () => {
   for (const [configEnv, stack] of [['default', 'staging'], ['prod', 'prod']]) {
@@ -29,10 +31,16 @@ test('the repository\'s samconfig.toml plus the boundary, for each environment',
 test('an argument wins over samconfig.toml; a missing environment or a malformed argument is an error', () => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sam-parameters-'));
   const file = path.join(directory, 'samconfig.toml');
-  fs.writeFileSync(file, 'version = 0.1\n[prod.deploy.parameters]\nparameter_overrides = ["A=1", "B=x=y", "C="]\n');
+  fs.writeFileSync(file, 'version = 0.1\n[prod.deploy.parameters]\nparameter_overrides = ["A=1", "B=x=y", "C=old", "D=\\"a b\\" E=2"]\n');
   const result = run(['--config-file', file, '--config-env', 'prod', 'C=boundary']);
   assert.strictEqual(result.status, 0, result.stderr);
-  assert.deepStrictEqual(JSON.parse(result.stdout), { A: '1', B: 'x=y', C: 'boundary' });
+  // As SAM reads the list: one item may hold several parameters, quotes keep a value whole.
+  assert.deepStrictEqual(JSON.parse(result.stdout), { A: '1', B: 'x=y', C: 'boundary', D: 'a b', E: '2' });
+  // What SAM refuses (an empty value), refused here too, not passed on as something else.
+  fs.writeFileSync(file, 'version = 0.1\n[prod.deploy.parameters]\nparameter_overrides = ["A=1", "C="]\n');
+  const refused = run(['--config-file', file, '--config-env', 'prod']);
+  assert.notStrictEqual(refused.status, 0);
+  assert.match(refused.stderr, /SAM cannot read these parameters/);
   assert.notStrictEqual(run(['--config-file', file, '--config-env', 'staging']).status, 0);
   assert.notStrictEqual(run(['--config-file', file, '--config-env', 'prod', 'no-equals-sign']).status, 0);
 });
