@@ -66,15 +66,15 @@ impl StandIns {
 /// The binary against the four faulty stand-ins. The secret is
 /// read on every invocation (TTL 0) so Secrets Manager faults show on every request.
 async fn stage() -> Stage {
+    let stand_ins = StandIns::start().await;
+    let runtime = RuntimeApi::start().await;
+    let function = Function::start(&runtime, &function_vars(&stand_ins));
     let StandIns {
         secrets_manager,
         authsignal,
         auth0,
         dynamodb,
-    } = StandIns::start().await;
-    let runtime = RuntimeApi::start().await;
-    let vars = function_vars(&secrets_manager, &authsignal, &auth0, &dynamodb);
-    let function = Function::start(&runtime, &vars);
+    } = stand_ins;
     Stage {
         secrets_manager,
         authsignal,
@@ -86,12 +86,13 @@ async fn stage() -> Stage {
 }
 
 /// The settings that point the binary at the four stand-ins.
-fn function_vars(
-    secrets_manager: &FaultyUpstream,
-    authsignal: &FaultyUpstream,
-    auth0: &FaultyUpstream,
-    dynamodb: &FaultyUpstream,
-) -> Vec<(String, String)> {
+fn function_vars(stand_ins: &StandIns) -> Vec<(String, String)> {
+    let StandIns {
+        secrets_manager,
+        authsignal,
+        auth0,
+        dynamodb,
+    } = stand_ins;
     [
         ("SECRET_ID", "bridge/faults".to_owned()),
         ("SECRET_CACHE_TTL_SECONDS", "0".to_owned()),
@@ -247,23 +248,22 @@ async fn a_slow_runtime_api_does_not_break_the_function() {
 /// nothing would reach Authsignal, Auth0 or DynamoDB before those 2 s were up.
 #[tokio::test]
 async fn init_opens_the_connections_while_the_secret_is_read() {
-    let StandIns {
-        secrets_manager,
-        authsignal,
-        auth0,
-        dynamodb,
-    } = StandIns::start().await;
-    secrets_manager.set(Fault::NoHeaders).await;
+    let stand_ins = StandIns::start().await;
+    stand_ins.secrets_manager.set(Fault::NoHeaders).await;
     let runtime = RuntimeApi::start().await;
     let started = std::time::Instant::now();
     // Each call may take longer than init's budget: the secret read holds init for all of it.
     let vars = with(
-        &function_vars(&secrets_manager, &authsignal, &auth0, &dynamodb),
+        &function_vars(&stand_ins),
         &[("UPSTREAM_TIMEOUT_MS", "5000")],
     );
     let mut function = Function::start(&runtime, &vars);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let seen = (authsignal.requests(), auth0.requests(), dynamodb.requests());
+    let seen = (
+        stand_ins.authsignal.requests(),
+        stand_ins.auth0.requests(),
+        stand_ins.dynamodb.requests(),
+    );
     let first_poll = runtime.first_poll().await;
     function.terminate();
     assert!(
